@@ -124,7 +124,13 @@ def transpose_key(key: str, semitones: int) -> str:
 def normalize_meter(text: str) -> str:
     """Canonical meter ('6/8', 'C' -> '4/4', 'C|' or 'cut time' -> '2/2')."""
     t = text.strip().lower()
-    aliases = {"c": "4/4", "common time": "4/4", "c|": "2/2", "cut time": "2/2", "alla breve": "2/2"}
+    aliases = {
+        "c": "4/4",
+        "common time": "4/4",
+        "c|": "2/2",
+        "cut time": "2/2",
+        "alla breve": "2/2",
+    }
     t = aliases.get(t, t.replace(" ", ""))
     if t not in METERS:
         raise BadInputError(f"unsupported meter {text!r}; valid meters: {', '.join(METERS)}")

@@ -92,6 +92,8 @@ def write_index(corpus_dir: str | Path) -> int:
 
     corpus_dir = Path(corpus_dir)
     paths = sorted((corpus_dir / "records").glob("*.json"))
-    lines = [json.dumps(json.loads(p.read_text(encoding="utf-8")), ensure_ascii=False) for p in paths]
+    lines = [
+        json.dumps(json.loads(p.read_text(encoding="utf-8")), ensure_ascii=False) for p in paths
+    ]
     atomic_write_text(corpus_dir / "pieces.jsonl", "\n".join(lines) + ("\n" if lines else ""))
     return len(lines)

@@ -1,0 +1,225 @@
+"""The public Python API: `Composer.load()` then `composer("prompt", seconds=45)`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from importlib import resources
+from pathlib import Path
+
+import symusic
+
+from .controls import Controls
+from .errors import BadInputError, CheckpointError
+from .generate.engine import Engine, GenerationResult
+from .generate.sampling import SamplingConfig
+from .model import MusicTransformer
+from .piece import Piece
+from .prompt import apply_overrides, parse_prompt
+from .tokens.tokenizer import MusicTokenizer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPO = 120.0
+DEFAULT_METER = "4/4"
+MAX_CANDIDATES = 64
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (tunesmith/checkpoints/default)."""
+    return Path(str(resources.files("tunesmith") / "checkpoints" / "default"))
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """A folder holding model.safetensors: the path itself, its model/ (a run), or the default."""
+    if path is None:
+        path = default_model_path()
+        if not (path / "model.safetensors").is_file():
+            raise CheckpointError(
+                "no default model is installed; train one with 'tunesmith train' and pass --model"
+            )
+        return path
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"model path {str(path)!r} does not exist")
+    if (path / "model.safetensors").is_file():
+        return path
+    if (path / "model" / "model.safetensors").is_file():
+        return path / "model"
+    raise CheckpointError(f"{str(path)!r} holds no tunesmith model (model.safetensors)")
+
+
+def seconds_to_bars(seconds: float, tempo: float, meter: str) -> int:
+    """Bars needed for `seconds` of music at `tempo` (quarter notes/min) in `meter`."""
+    num, den = (int(x) for x in meter.split("/"))
+    quarters_per_bar = num * 4 / den
+    return max(1, math.ceil(seconds * tempo / 60.0 / quarters_per_bar - 1e-6))
+
+
+class Composer:
+    """A loaded model with its tokenizer, ready to turn prompts into `Piece`s."""
+
+    def __init__(
+        self, model: MusicTransformer, tokenizer: MusicTokenizer, path: Path | None = None
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.path = path
+        self.engine = Engine(model, tokenizer)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | None = None) -> Composer:
+        """Load a model folder, a training run folder, or (no argument) the shipped model."""
+        folder = resolve_model_dir(path)
+        dev = device or "cpu"
+        model = MusicTransformer.load(folder, device=dev)
+        tokenizer = MusicTokenizer.load(folder)
+        if tokenizer.vocab_size != model.cfg.vocab_size:
+            raise CheckpointError(f"tokenizer and model in {str(folder)!r} do not match")
+        return cls(model, tokenizer, folder)
+
+    # -- conditions --------------------------------------------------------------------
+    def controls_for(self, prompt: str = "", **attributes) -> Controls:
+        """Controls from the prompt text with explicit attributes taking precedence.
+
+        `seconds` becomes bars at the (requested or default) tempo and meter, which are
+        then enforced so the length holds.
+        """
+        parsed = parse_prompt(prompt or "")
+        seconds = attributes.pop("seconds", None)
+        controls = apply_overrides(parsed.controls, seconds=seconds, **attributes)
+        seconds = controls.extra.get("seconds")
+        if seconds is not None and controls.bars is None:
+            if controls.tempo is None:
+                controls.tempo = DEFAULT_TEMPO
+            if controls.meter is None:
+                controls.meter = DEFAULT_METER
+            controls.bars = seconds_to_bars(float(seconds), controls.tempo, controls.meter)
+        return controls.validated()
+
+    @staticmethod
+    def sampling_for(
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
+        seed: int | None = None,
+        max_bars: int | None = None,
+    ) -> SamplingConfig:
+        base = SamplingConfig.from_preset(preset) if preset else SamplingConfig()
+        changes = {
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "repetition_penalty": repetition_penalty,
+            "cfg_scale": cfg,
+            "seed": seed,
+            "max_bars": max_bars,
+        }
+        return base.with_(**{k: v for k, v in changes.items() if v is not None}).validated()
+
+    # -- generation --------------------------------------------------------------------
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        candidates: int = 1,
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
+        seed: int | None = None,
+        progress=None,
+        **attributes,
+    ) -> Piece:
+        """One piece for a prompt; attributes: key, meter, tempo, instruments, bars,
+        seconds, style. With candidates > 1, the best by the scorer is returned."""
+        if not 1 <= candidates <= MAX_CANDIDATES:
+            raise BadInputError(f"candidates must be between 1 and {MAX_CANDIDATES}")
+        controls = self.controls_for(prompt, **attributes)
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed
+        )
+        results = self.engine.generate(controls, prompt, candidates, sampling, progress=progress)
+        return self._best(results, controls, prompt)
+
+    __call__ = generate
+
+    def continue_midi(
+        self,
+        midi: str | Path | symusic.Score,
+        bars: int,
+        prompt: str = "",
+        *,
+        seed: int | None = None,
+        candidates: int = 1,
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        cfg: float | None = None,
+        progress=None,
+    ) -> Piece:
+        """Keep the input's bars exactly and continue to `bars` bars in total, in its
+        meter, tempo and instruments (the prompt may add style or other attributes)."""
+        from .evaluate.metrics import compute_metrics, load_midi
+
+        score = midi if isinstance(midi, symusic.Score) else load_midi(midi)
+        piece_in = self.tokenizer.encode_music(score)
+        music = [int(i) for i in piece_in.ids]
+        given_bars = len(piece_in.bar_starts)
+        if bars <= given_bars:
+            raise BadInputError(
+                f"--bars ({bars}) must be larger than the input's {given_bars} bars"
+            )
+        parsed = parse_prompt(prompt or "")
+        tracks = [t for t in score.tracks if len(t.notes)]
+        ts = score.time_signatures[0] if len(score.time_signatures) else None
+        tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
+        key = parsed.controls.key or compute_metrics(score).get("key")
+        input_controls = Controls(
+            meter=f"{ts.numerator}/{ts.denominator}" if ts else DEFAULT_METER,
+            tempo=min(max(tempo, 20.0), 400.0),
+            instruments=[-1 if t.is_drum else int(t.program) for t in tracks][:16],
+            key=key,
+            bars=bars,
+            style=parsed.controls.style,
+        )
+        controls = input_controls.validated()
+        sampling = self.sampling_for(preset, temperature, top_k, top_p, None, cfg, seed)
+        # The last, possibly incomplete, bar of the input is regenerated only if it was cut;
+        # the input's tokens are kept as they are.
+        results = self.engine.generate(
+            controls, prompt, candidates, sampling, prompt_music=music, progress=progress
+        )
+        return self._best(results, controls, prompt)
+
+    def _best(self, results: list[GenerationResult], controls: Controls, prompt: str) -> Piece:
+        pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
+        if len(pieces) == 1:
+            return pieces[0]
+        from .evaluate.scorer import score_candidate
+
+        scored = []
+        for r, p in zip(results, pieces, strict=True):
+            p.scores = score_candidate(p, r.logprob / max(1, r.n_sampled), controls)
+            scored.append((p.scores["total"], p))
+        return max(scored, key=lambda x: x[0])[1]
+
+    # -- notebooks -----------------------------------------------------------------------
+    def play(self, piece: Piece, sample_rate: int = 44100):
+        """An IPython audio widget for the rendered piece (in notebooks)."""
+        from IPython.display import Audio
+
+        audio = piece.audio(sample_rate)
+        data = audio.T if audio.ndim == 2 else audio
+        return Audio(data, rate=sample_rate)
+
+
+def load(path: str | Path | None = None, device: str | None = None) -> Composer:
+    """`tunesmith.load(path)`: a Composer for a model folder, a run folder or the default."""
+    return Composer.load(path, device)

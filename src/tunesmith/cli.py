@@ -1,0 +1,374 @@
+"""The `tunesmith` command: a thin layer that parses arguments, calls the API and prints.
+
+Every user-facing error is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .errors import BadInputError, TunesmithError
+
+app = typer.Typer(
+    help="tunesmith: text (and optional attributes or a MIDI to continue) in, music out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prepare_app = typer.Typer(
+    help="Build a training corpus (MIDI + captions + attributes).", no_args_is_help=True
+)
+data_app = typer.Typer(help="Inspect a prepared corpus.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@contextmanager
+def _task(description: str, total: int | None = None):
+    """A progress bar; yields update(done, total, info='')."""
+    with _progress() as bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def update(done: int, total_: int | None = None, info: str = "") -> None:
+            bar.update(
+                task, completed=done, total=total_ if total_ is not None else total, info=info
+            )
+
+        yield update
+
+
+# -- corpus ------------------------------------------------------------------------------
+@prepare_app.command("music21")
+def prepare_music21_cmd(
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the prepared corpus."),
+    limit: int | None = typer.Option(None, help="Take a small deterministic sample of N pieces."),
+    workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
+) -> None:
+    """Convert the corpus bundled with music21 (chorales, folk tunes, quartets, ...)."""
+    from .data.music21_corpus import prepare_music21
+
+    if limit is not None and limit < 1:
+        raise BadInputError("--limit must be >= 1")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--out {str(out_dir)!r} is a file")
+    with _task("preparing music21 corpus") as update:
+        report = prepare_music21(out_dir, limit=limit, workers=workers, progress=update)
+    _print_report(report)
+
+
+@prepare_app.command("midi")
+def prepare_midi_cmd(
+    folder: Path = typer.Argument(..., help="Folder of MIDI files (searched recursively)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the prepared corpus."),
+    captions: Path | None = typer.Option(None, help="MidiCaps-style captions (JSON lines or CSV)."),
+    workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
+) -> None:
+    """Prepare your own MIDI collection (attributes from captions or from analysis)."""
+    from .data.midi_folder import prepare_midi_folder
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--out {str(out_dir)!r} is a file")
+    with _task("preparing MIDI folder") as update:
+        report = prepare_midi_folder(
+            folder, out_dir, captions=captions, workers=workers, progress=update
+        )
+    _print_report(report)
+
+
+def _print_report(report) -> None:
+    d = report if isinstance(report, dict) else getattr(report, "__dict__", {})
+    out.print_json(json.dumps(d, default=str))
+
+
+@data_app.command("stats")
+def data_stats_cmd(
+    corpus: Path = typer.Argument(..., help="A prepared corpus folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Counts by source, form, key, meter, instrument; bars histogram; token counts."""
+    from .data.stats import corpus_stats, render_stats
+
+    stats = corpus_stats(corpus)
+    if as_json:
+        print(json.dumps(stats, indent=1))
+    else:
+        render_stats(stats, out)
+
+
+@app.command("metrics")
+def metrics_cmd(
+    files: list[Path] = typer.Argument(..., help="MIDI files."),
+    as_json: bool = typer.Option(False, "--json", help="JSON output (one object for one file)."),
+) -> None:
+    """Music metrics: H1, H4, GS, pitch range, polyphony, notes per bar, key, ..."""
+    from .evaluate.metrics import metrics_for_file
+
+    results = {str(f): metrics_for_file(f) for f in files}
+    if as_json:
+        payload = next(iter(results.values())) if len(results) == 1 else results
+        print(json.dumps(payload, indent=1))
+        return
+    keys = list(next(iter(results.values())).keys())
+    table = Table("metric", *[Path(f).name for f in results])
+    for k in keys:
+        table.add_row(k, *[_fmt(results[f][k]) for f in results])
+    out.print(table)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+# -- training -----------------------------------------------------------------------------
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Option(..., "--config", help="YAML run config (configs/tiny.yaml, ...)."),
+    out_dir: Path = typer.Option(..., "--out", help="Run folder (checkpoints, logs, samples)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Prepared corpus (default: the config's)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Override the config's steps."),
+) -> None:
+    """Train a model (also under `torchrun --nproc_per_node N`)."""
+    from .train import RunConfig, Trainer
+
+    cfg = RunConfig.load(config)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--out {str(out_dir)!r} is a file")
+    rank = int(os.environ.get("RANK", "0"))
+    trainer = Trainer(cfg, out_dir, data, resume, max_steps)
+    total = cfg.optim.max_steps
+    if rank != 0:
+        trainer.run()
+        return
+    with _task(f"training {cfg.name}", total) as update:
+        update(trainer.step, total)
+
+        def on_step(info: dict) -> None:
+            update(
+                info["step"],
+                total,
+                f"loss {info['loss']:.3f}  {info['tokens_per_s']:.0f} tok/s",
+            )
+
+        trainer.on_step = on_step
+        last = trainer.run()
+    out.print(
+        f"done: step {trainer.step}, val loss {last.get('val_loss', float('nan')):.4f}; model in {out_dir / 'model'}"
+    )
+
+
+# -- generation -----------------------------------------------------------------------------
+def _sampling_options(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed) -> dict:
+    return {
+        "preset": preset,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "repetition_penalty": repetition_penalty,
+        "cfg": cfg,
+        "seed": seed,
+    }
+
+
+@app.command("explain")
+def explain_cmd(prompt: str = typer.Argument(..., help="A prompt to analyse.")) -> None:
+    """Show which attributes the prompt parser understood."""
+    from .prompt import explain, parse_prompt
+
+    parsed = parse_prompt(prompt)
+    table = Table("attribute", "value", "from the text")
+    rows = explain(parsed)
+    for attribute, value, source in rows:
+        table.add_row(attribute, value, source)
+    if not rows:
+        out.print("no explicit attributes found; the whole prompt goes to the text encoder")
+    else:
+        out.print(table)
+
+
+@app.command("generate")
+def generate_cmd(
+    prompt: str = typer.Argument("", help="What to write (empty: unconditional)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Output .mid, .wav or .musicxml."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model or run folder (default: shipped)."
+    ),
+    key: str | None = typer.Option(None, help="Key, e.g. 'D minor', 'F#m'."),
+    meter: str | None = typer.Option(None, help="Meter, e.g. 6/8."),
+    tempo: str | None = typer.Option(None, help="Tempo in bpm or a word (allegro, slow)."),
+    instruments: str | None = typer.Option(
+        None, help="Comma-separated, e.g. 'fiddle' or 'violin,cello'."
+    ),
+    bars: int | None = typer.Option(None, help="Length in bars."),
+    seconds: float | None = typer.Option(
+        None, help="Length in seconds (converted with the tempo)."
+    ),
+    style: str | None = typer.Option(None, help="Style or form, e.g. reel, chorale."),
+    preset: str | None = typer.Option(None, help="default, balanced, creative or conservative."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature (> 0)."),
+    top_k: int | None = typer.Option(None, "--top-k", help="Keep the k likeliest tokens (0: off)."),
+    top_p: float | None = typer.Option(None, "--top-p", help="Nucleus mass in (0, 1]."),
+    repetition_penalty: float | None = typer.Option(None, "--repetition-penalty", help=">= 1.0"),
+    cfg: float | None = typer.Option(
+        None, "--cfg", help="Classifier-free guidance scale (1: off)."
+    ),
+    candidates: int = typer.Option(
+        1, "--candidates", help="Generate N, keep the best by the scorer."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducibility."),
+    config: Path | None = typer.Option(None, "--config", help="Batch mode: YAML with prompts."),
+    num_clips: int | None = typer.Option(None, "--num-clips", help="Batch mode: number of clips."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Batch mode: output folder."),
+) -> None:
+    """Generate music from a prompt (or a batch of clips from --config)."""
+    from .api import Composer
+
+    sampling = _sampling_options(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed)
+    attributes = {
+        "key": key,
+        "meter": meter,
+        "tempo": tempo,
+        "instruments": instruments,
+        "bars": bars,
+        "seconds": seconds,
+        "style": style,
+    }
+    if config is not None or num_clips is not None or out_dir is not None:
+        from .generate.batch import run_batch
+
+        if config is None or out_dir is None:
+            raise BadInputError("batch mode needs --config and --out-dir")
+        composer = Composer.load(model)
+        with _task("generating clips") as update:
+            written = run_batch(composer, config, out_dir, num_clips, sampling, attributes, update)
+        out.print(f"wrote {len(written)} clips to {out_dir}")
+        return
+    if output is None:
+        raise BadInputError("give an output file with -o OUT.mid (or .wav, .musicxml)")
+    from .piece import FORMATS
+
+    if output.suffix.lower() not in FORMATS:
+        raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
+    composer = Composer.load(model)
+    t0 = time.time()
+    with _task("generating", None) as update:
+        piece = composer.generate(
+            prompt,
+            candidates=candidates,
+            progress=lambda done, total: update(done, total, "bars"),
+            **sampling,
+            **attributes,
+        )
+    piece.save(output)
+    out.print(
+        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) in {time.time() - t0:.1f} s"
+    )
+
+
+@app.command("continue")
+def continue_cmd(
+    midi: Path = typer.Argument(..., help="MIDI file to continue (its bars are kept exactly)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .mid, .wav or .musicxml."),
+    bars: int = typer.Option(..., "--bars", help="Total length in bars, input included."),
+    prompt: str = typer.Option("", "--prompt", help="Optional text to steer the continuation."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model or run folder (default: shipped)."
+    ),
+    preset: str | None = typer.Option(None, help="default, balanced, creative or conservative."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature (> 0)."),
+    top_k: int | None = typer.Option(None, "--top-k", help="Keep the k likeliest tokens (0: off)."),
+    top_p: float | None = typer.Option(None, "--top-p", help="Nucleus mass in (0, 1]."),
+    cfg: float | None = typer.Option(None, "--cfg", help="Classifier-free guidance scale."),
+    candidates: int = typer.Option(1, "--candidates", help="Generate N, keep the best."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+) -> None:
+    """Continue a MIDI file in its key, meter, tempo and instruments."""
+    from .api import Composer
+    from .controls import MAX_BARS
+
+    if not 1 <= bars <= MAX_BARS:
+        raise BadInputError(f"--bars must be between 1 and {MAX_BARS}")
+    if not midi.is_file():
+        raise BadInputError(f"input MIDI {str(midi)!r} does not exist")
+    composer = Composer.load(model)
+    with _task("continuing", bars) as update:
+        piece = composer.continue_midi(
+            midi, bars, prompt, seed=seed, candidates=candidates, preset=preset,
+            temperature=temperature, top_k=top_k, top_p=top_p, cfg=cfg,
+            progress=lambda done, total: update(done, total, "bars"),
+        )  # fmt: skip
+    piece.save(output)
+    out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and an exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except TunesmithError as e:
+        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as e:  # click usage errors and anything unforeseen: one line, no traceback
+        import click
+
+        if isinstance(e, click.ClickException):
+            err.print(f"error: {e.format_message()}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+        if os.environ.get("TUNESMITH_DEBUG"):
+            raise
+        err.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

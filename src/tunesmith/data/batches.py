@@ -1,0 +1,180 @@
+"""Training batches: crops of pieces with their controls, captions and augmentation.
+
+Each example is  BOS controls... music-crop [EOS]  padded to the block size, with the
+caption embedding of the (possibly transposed) piece. Crops begin at a barline; the Bars
+control then says how many bars remain, so "16 bars" at generation time means "16 bars
+to go" exactly as in training. Conditions are dropped independently (text and each
+control), which makes the model usable with any subset of them and enables
+classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls, transpose_key
+from .dataset import TokenDataset, transpose_table
+
+IGNORE = -100
+
+
+@dataclass
+class AugmentConfig:
+    transpose: bool = True
+    tempo_jitter: float = 0.08  # relative: tempo * U(1 - j, 1 + j)
+    p_drop_text: float = 0.2
+    p_drop_control: float = 0.2  # each control independently
+    p_drop_all: float = 0.1  # every condition at once: the unconditional model
+    p_start_at_beginning: float = 0.35
+
+
+class BatchSampler:
+    """Draws random training examples (or the fixed validation examples) from a split."""
+
+    def __init__(
+        self,
+        ds: TokenDataset,
+        split: str,
+        block_size: int,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.ds = ds
+        self.tok = ds.tokenizer
+        self.indexes = ds.split_indexes(split)
+        if len(self.indexes) == 0:
+            raise ValueError(f"the {split!r} split is empty")
+        self.block_size = block_size
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+        lengths = np.array(
+            [ds.offsets[i + 1] - ds.offsets[i] for i in self.indexes], dtype=np.float64
+        )
+        # Longer pieces are drawn more often, but sub-linearly, so short tunes still count.
+        self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()
+        self._transpose: dict[int, np.ndarray] = {}
+        self._control_ids = set(range(self.tok.music_vocab_size, self.tok.vocab_size))
+
+    def _table(self, k: int) -> np.ndarray:
+        if k not in self._transpose:
+            self._transpose[k] = transpose_table(self.tok, k)
+        return self._transpose[k]
+
+    # -- one example ------------------------------------------------------------------------
+    def example(self, piece: int, rng: np.random.Generator, train: bool):
+        """(token ids, caption embedding row or -1, text kept?) for one piece."""
+        info = self.ds.pieces[piece]
+        ids = self.ds.piece_ids(piece).astype(np.int64)
+        bars = self.ds.piece_bars(piece)
+        aug = self.augment if train else None
+        # Where the crop starts: bar 0 or a random barline.
+        start_bar = 0
+        if aug and len(bars) > 1 and rng.random() > aug.p_start_at_beginning:
+            start_bar = int(rng.integers(0, len(bars)))
+        start = int(bars[start_bar]) if len(bars) else 0
+        # Transposition, among those whose captions were embedded.
+        rows = info["caption_rows"]
+        k = 0
+        if aug and aug.transpose and len(rows) > 1:
+            k = int(rng.choice([int(x) for x in rows]))
+        if k:
+            ids = self._table(k)[ids]
+        c = info["controls"]
+        tempo = c.get("tempo")
+        if aug and tempo and aug.tempo_jitter:
+            tempo = float(
+                np.clip(
+                    tempo * rng.uniform(1 - aug.tempo_jitter, 1 + aug.tempo_jitter),
+                    MIN_TEMPO,
+                    MAX_TEMPO,
+                )
+            )
+        total_bars = int(info.get("bars") or len(bars))
+        remaining = max(1, min(MAX_BARS, total_bars - start_bar))
+        section = (
+            "start"
+            if start_bar == 0
+            else ("end" if remaining <= max(2, total_bars // 4) else "middle")
+        )
+        controls = Controls(
+            style=c.get("style"),
+            key=transpose_key(c["key"], k) if c.get("key") else None,
+            meter=c.get("meter"),
+            tempo=tempo,
+            bars=remaining,
+            instruments=c.get("instruments") or None,
+            section=section,
+        )
+        keep_text = True
+        if aug:
+            if rng.random() < aug.p_drop_all:
+                controls, keep_text = Controls(), False
+            else:
+                for name in ("style", "key", "meter", "tempo", "bars", "instruments", "section"):
+                    if rng.random() < aug.p_drop_control:
+                        setattr(controls, name, None)
+                keep_text = rng.random() >= aug.p_drop_text
+        prefix = self.tok.prefix_ids(controls)
+        room = self.block_size + 1 - len(prefix)
+        music = ids[start : start + room]
+        seq = prefix + music.tolist()
+        if start + room > len(ids) and len(seq) < self.block_size + 1:
+            seq.append(self.tok.eos_id)
+        caption_rows = rows[str(k)]
+        row = int(caption_rows[int(rng.integers(0, len(caption_rows)))]) if caption_rows else -1
+        if row < 0:
+            keep_text = False
+        return seq, len(prefix), row, keep_text
+
+    def _collate(self, examples) -> dict[str, torch.Tensor]:
+        T = self.block_size
+        B = len(examples)
+        idx = np.full((B, T), self.tok.pad_id, dtype=np.int64)
+        targets = np.full((B, T), IGNORE, dtype=np.int64)
+        text = np.zeros((B, self.ds.text_emb.shape[1]), dtype=np.float32)
+        use_text = np.zeros(B, dtype=bool)
+        for b, (seq, n_prefix, row, keep) in enumerate(examples):
+            seq = np.asarray(seq[: T + 1], dtype=np.int64)
+            n = len(seq) - 1
+            idx[b, :n] = seq[:-1]
+            targets[b, :n] = seq[1:]
+            # Positions that predict control tokens carry no loss: controls are given.
+            targets[b, : n_prefix - 1] = IGNORE
+            if row >= 0:
+                text[b] = self.ds.text_emb[row]
+            use_text[b] = keep
+        return {
+            "idx": torch.from_numpy(idx),
+            "targets": torch.from_numpy(targets),
+            "text_emb": torch.from_numpy(text),
+            "use_text": torch.from_numpy(use_text),
+        }
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """A random augmented training batch (uses and advances this sampler's RNG)."""
+        pieces = self.rng.choice(self.indexes, size=batch_size, p=self.weights)
+        return self._collate([self.example(int(p), self.rng, train=True) for p in pieces])
+
+    def fixed_batches(self, batch_size: int, max_batches: int, drop: str = "none"):
+        """Deterministic validation batches from the start of each piece.
+
+        drop: 'none' keeps every condition, 'text' drops the text, 'all' drops text and
+        controls (used to show how much the conditions help).
+        """
+        rng = np.random.default_rng(1234)
+        chosen = self.indexes[: batch_size * max_batches]
+        for s in range(0, len(chosen), batch_size):
+            examples = []
+            for p in chosen[s : s + batch_size]:
+                seq, n_prefix, row, keep = self.example(int(p), rng, train=False)
+                if drop == "all":
+                    plain = self.tok.prefix_ids(Controls())
+                    seq = plain + seq[n_prefix:]
+                    n_prefix, keep = len(plain), False
+                elif drop == "text":
+                    keep = False
+                examples.append((seq, n_prefix, row, keep))
+            yield self._collate(examples)

@@ -1,0 +1,291 @@
+"""Grammar-constrained decoding: at each step, only tokens that keep the sequence valid.
+
+One `Grammar` object per tokenization precomputes id sets per token type; one
+`SequenceState` per sequence tracks where the piece is (bar, position, open notes) and
+answers "which ids may come next". The rules enforce what the user asked for:
+- structure: the tokenization's own order (Bar, TimeSig, Position, Program, Pitch,
+  Duration for REMI; NoteOn/NoteOff/TimeShift for MIDILike), positions strictly rising
+  inside a bar and inside the bar's length;
+- meter: only the requested time signature;
+- instruments: only the requested voice slots (drums only where drums were asked for);
+- length: no bar past the requested count; EOS only when that count is reached (or, with
+  no count, after at least one bar), and never before the first note; every note is closed
+  (REMI notes carry durations; MIDILike gets NoteOffs before EOS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..instruments import DRUMS
+from ..tokens.tokenizer import MusicTokenizer
+
+POSITIONS_PER_BEAT = 8  # the tokenizers' finest beat resolution
+
+
+def _positions_per_bar(meter: str) -> int:
+    num = int(meter.split("/")[0])
+    return num * POSITIONS_PER_BEAT
+
+
+class Grammar:
+    """Id sets of a tokenizer's token types, as boolean masks over the vocabulary."""
+
+    def __init__(self, tokenizer: MusicTokenizer, device: str | torch.device = "cpu") -> None:
+        self.tok = tokenizer
+        self.device = device
+        self.remi = tokenizer.name in ("REMI", "REMI+")
+        V = tokenizer.vocab_size
+        self.V = V
+        self.type_of: list[str] = []
+        self.value_of: list[str] = []
+        for i in range(V):
+            t = tokenizer.token(i)
+            kind, _, value = t.partition("_")
+            self.type_of.append(kind)
+            self.value_of.append(value)
+        self.masks: dict[str, torch.Tensor] = {}
+        for kind in set(self.type_of):
+            m = torch.zeros(V, dtype=torch.bool)
+            m[[i for i, k in enumerate(self.type_of) if k == kind]] = True
+            self.masks[kind] = m.to(device)
+        self.position_id = {
+            int(self.value_of[i]): i for i in range(V) if self.type_of[i] == "Position"
+        }
+        self.program_id = {
+            int(self.value_of[i]): i for i in range(V) if self.type_of[i] == "Program"
+        }
+        self.timesig_id = {self.value_of[i]: i for i in range(V) if self.type_of[i] == "TimeSig"}
+        self.pitch_of = {
+            i: int(self.value_of[i])
+            for i in range(V)
+            if self.type_of[i] in ("Pitch", "NoteOn", "NoteOff", "PitchDrum", "DrumOn", "DrumOff")
+        }
+        self.timeshift_beats = {}
+        for i in range(V):
+            if self.type_of[i] in ("TimeShift", "Rest"):
+                a, b, res = (int(x) for x in self.value_of[i].split("."))
+                self.timeshift_beats[i] = a + b / res
+        self.empty = torch.zeros(V, dtype=torch.bool, device=device)
+        self.eos_id, self.bar_id = tokenizer.eos_id, tokenizer.bar_id
+        # Tokens the repetition penalty may touch: note content, never structure.
+        self.penalizable = (
+            self.masks.get("Pitch", self.empty) | self.masks.get("NoteOn", self.empty)
+        ).clone()
+
+    def new_state(
+        self,
+        meter: str | None,
+        instruments: list[int] | None,
+        bars: int | None,
+        max_bars: int,
+    ) -> SequenceState:
+        slots = None
+        drums = True
+        if instruments:
+            slots = [i for i, p in enumerate(instruments) if p != DRUMS]
+            drums = DRUMS in instruments
+        return SequenceState(
+            g=self,
+            meter=meter,
+            slots=slots,
+            drums=drums,
+            target_bars=bars,
+            max_bars=bars or max_bars,
+        )
+
+    def id_mask(self, ids) -> torch.Tensor:
+        m = self.empty.clone()
+        m[list(ids)] = True
+        return m
+
+
+@dataclass
+class SequenceState:
+    """Where one sequence is; `allowed()` gives the mask of valid next ids."""
+
+    g: Grammar
+    meter: str | None
+    slots: list[int] | None  # allowed pitched voice slots (None: any)
+    drums: bool
+    target_bars: int | None
+    max_bars: int
+    last: str = "start"
+    bar: int = 0  # bars started
+    position: int = -1  # last Position in the current bar
+    bar_len: int = 32  # positions in the current bar (REMI) / beats (MIDILike)
+    notes: int = 0
+    time_in_bar: float = 0.0  # MIDILike: beats since the current bar began
+    beats_per_bar: float = 4.0
+    current_program: int | None = None
+    open_notes: set = field(default_factory=set)  # MIDILike (program, pitch)
+    closing: bool = False  # MIDILike: finished, closing open notes before EOS
+    done: bool = False
+    force_end: bool = False  # the caller ran out of token budget: finish asap
+
+    # -- REMI ------------------------------------------------------------------------------
+    def _remi_allowed(self) -> torch.Tensor:
+        g = self.g
+        m = g.empty.clone()
+        can_end = self.notes > 0 and (
+            self.target_bars is None or self.bar >= self.target_bars or self.force_end
+        )
+        can_new_bar = self.bar < self.max_bars and not self.force_end
+        if self.last == "start":
+            m[g.bar_id] = True
+        elif self.last == "Bar":
+            if self.meter:
+                m[g.timesig_id[self.meter]] = True
+            else:
+                m |= g.masks["TimeSig"]
+        elif self.last in ("TimeSig", "Duration", "Rest", "Chord", "Position"):
+            if self.last == "Position" or self.last == "Chord":
+                m |= self._program_mask()
+                if self.last == "Position" and "Chord" in g.masks:
+                    m |= g.masks["Chord"]
+            else:
+                m |= self._later_positions()
+                if can_new_bar:
+                    m[g.bar_id] = True
+                if self.last == "Duration":
+                    m |= self._program_mask()
+                if can_end:
+                    m[g.eos_id] = True
+        elif self.last == "Program":
+            if self.current_program == DRUMS:
+                m |= g.masks.get("PitchDrum", g.empty)
+            else:
+                m |= g.masks["Pitch"]
+        elif self.last in ("Pitch", "PitchDrum"):
+            m |= g.masks["Duration"]
+        if not m.any():  # nothing fits (e.g. the last position of the last bar)
+            m[g.eos_id] = True
+        return m
+
+    def _program_mask(self) -> torch.Tensor:
+        g = self.g
+        if self.slots is None:
+            m = g.masks["Program"].clone()
+            if not self.drums:
+                m[g.program_id[DRUMS]] = False
+            return m
+        ids = [g.program_id[s] for s in self.slots if s in g.program_id]
+        if self.drums:
+            ids.append(g.program_id[DRUMS])
+        return g.id_mask(ids)
+
+    def _later_positions(self) -> torch.Tensor:
+        g = self.g
+        ids = [
+            g.position_id[p] for p in range(self.position + 1, self.bar_len) if p in g.position_id
+        ]
+        return g.id_mask(ids) if ids else g.empty.clone()
+
+    def _remi_update(self, tid: int) -> None:
+        g = self.g
+        kind = g.type_of[tid]
+        if kind == "Bar":
+            self.bar += 1
+            self.position = -1
+        elif kind == "TimeSig":
+            self.bar_len = _positions_per_bar(g.value_of[tid])
+        elif kind == "Position":
+            self.position = int(g.value_of[tid])
+        elif kind == "Program":
+            self.current_program = int(g.value_of[tid])
+        elif kind in ("Pitch", "PitchDrum"):
+            self.notes += 1
+        self.last = kind
+
+    # -- MIDILike --------------------------------------------------------------------------
+    def _midilike_allowed(self) -> torch.Tensor:
+        g = self.g
+        m = g.empty.clone()
+        # `bar` counts bars started, so the requested bars are complete once it passes them.
+        reached_end = self.target_bars is not None and self.bar > self.target_bars
+        if self.force_end or reached_end or self.bar > self.max_bars:
+            self.closing = True
+        if self.last == "start":
+            if self.meter:
+                m[g.timesig_id[self.meter]] = True
+            else:
+                m |= g.masks["TimeSig"]
+            return m
+        if self.last == "Program":
+            if self.current_program == DRUMS:
+                on, off = g.masks.get("DrumOn", g.empty), g.masks.get("DrumOff", g.empty)
+            else:
+                on, off = g.masks["NoteOn"], g.masks["NoteOff"]
+            open_here = [
+                i for i in range(g.V)
+                if off[i] and (self.current_program, g.pitch_of[i]) in self.open_notes
+            ]  # fmt: skip
+            if open_here:
+                m[open_here] = True
+            if not self.closing:
+                m |= on
+                closed = [
+                    i for i in range(g.V)
+                    if on[i] and (self.current_program, g.pitch_of[i]) in self.open_notes
+                ]  # fmt: skip
+                m[closed] = False  # no second NoteOn of a sounding pitch
+            if not m.any():
+                m |= off
+            return m
+        # Between events: a program (to start/stop a note), time, or the end.
+        progs = self._program_mask()
+        if self.closing:
+            open_programs = {p for p, _ in self.open_notes}
+            if open_programs:
+                return g.id_mask([g.program_id[p] for p in open_programs])
+            m[g.eos_id] = True
+            return m
+        m |= progs
+        if self.notes > 0:
+            m |= g.masks["TimeShift"]
+        return m
+
+    def _midilike_update(self, tid: int) -> None:
+        g = self.g
+        kind = g.type_of[tid]
+        if kind == "TimeSig":
+            num = int(g.value_of[tid].split("/")[0])
+            self.beats_per_bar = float(num)
+            self.bar = max(self.bar, 1)
+        elif kind == "Program":
+            self.current_program = int(g.value_of[tid])
+        elif kind in ("NoteOn", "DrumOn"):
+            self.open_notes.add((self.current_program, g.pitch_of[tid]))
+            self.notes += 1
+        elif kind in ("NoteOff", "DrumOff"):
+            self.open_notes.discard((self.current_program, g.pitch_of[tid]))
+        elif kind == "TimeShift":
+            self.time_in_bar += g.timeshift_beats[tid]
+            while self.time_in_bar >= self.beats_per_bar - 1e-9:
+                self.time_in_bar -= self.beats_per_bar
+                self.bar += 1
+        self.last = kind
+
+    # -- public ----------------------------------------------------------------------------
+    def allowed(self) -> torch.Tensor:
+        if self.done:
+            m = self.g.empty.clone()
+            m[self.g.tok.pad_id] = True
+            return m
+        return self._remi_allowed() if self.g.remi else self._midilike_allowed()
+
+    def update(self, tid: int) -> None:
+        if self.done:
+            return
+        if tid == self.g.eos_id:
+            self.done = True
+            return
+        if self.g.remi:
+            self._remi_update(tid)
+        else:
+            self._midilike_update(tid)
+
+    def bars_done(self) -> int:
+        return self.bar

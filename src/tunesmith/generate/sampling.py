@@ -1,0 +1,92 @@
+"""Sampling settings, presets and the logits transforms they drive."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+
+from ..errors import BadInputError
+
+# The seed study's four presets (top-k, temperature, repetition penalty), top-p 1.0.
+# Without --preset, `SamplingConfig()`'s own defaults apply (the seed report's default:
+# temperature 0.95, top-k 64, top-p 0.95); docs/EVALUATION.md compares them all.
+PRESETS: dict[str, dict] = {
+    "default": {"temperature": 1.2, "top_k": 5, "top_p": 1.0, "repetition_penalty": 1.2},
+    "balanced": {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.2},
+    "creative": {"temperature": 1.5, "top_k": 100, "top_p": 1.0, "repetition_penalty": 1.1},
+    "conservative": {"temperature": 0.8, "top_k": 20, "top_p": 1.0, "repetition_penalty": 1.3},
+}
+
+
+@dataclass
+class SamplingConfig:
+    """How to draw tokens. `preset` fills values that were not given explicitly."""
+
+    temperature: float = 0.95
+    top_k: int = 64  # 0 = off
+    top_p: float = 0.95
+    repetition_penalty: float = 1.0  # 1.0 = off; applied to note tokens only
+    repetition_window: int = 64
+    cfg_scale: float = 1.0  # classifier-free guidance on the text; 1.0 = off
+    key_bias: float = 0.0  # logit penalty on out-of-key pitches when a key is requested
+    seed: int | None = None
+    max_bars: int = 16  # used when the controls name no length
+    max_tokens: int | None = None  # hard cap on generated tokens
+
+    def validated(self) -> SamplingConfig:
+        if not self.temperature > 0:
+            raise BadInputError("temperature must be > 0")
+        if not 0 < self.top_p <= 1:
+            raise BadInputError("top-p must be in (0, 1]")
+        if self.top_k < 0:
+            raise BadInputError("top-k must be >= 0 (0 turns it off)")
+        if self.repetition_penalty < 1.0 or self.repetition_penalty > 5:
+            raise BadInputError("repetition penalty must be between 1.0 and 5")
+        if self.cfg_scale < 0 or self.cfg_scale > 20:
+            raise BadInputError("guidance scale must be between 0 and 20")
+        if self.max_bars < 1:
+            raise BadInputError("max bars must be >= 1")
+        return self
+
+    @classmethod
+    def from_preset(cls, name: str = "default", **overrides) -> SamplingConfig:
+        if name not in PRESETS:
+            raise BadInputError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values).validated()
+
+    def with_(self, **changes) -> SamplingConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def apply_repetition_penalty(
+    logits: torch.Tensor, history: torch.Tensor, penalty: float, penalizable: torch.Tensor
+) -> torch.Tensor:
+    """CTRL-style penalty on note tokens seen in `history` [B, W]; structure untouched."""
+    if penalty == 1.0 or history.numel() == 0:
+        return logits
+    seen = torch.zeros_like(logits, dtype=torch.bool)
+    seen.scatter_(1, history.clamp(min=0), True)
+    seen &= penalizable.unsqueeze(0)
+    scaled = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, scaled, logits)
+
+
+def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Mask (to -inf) everything outside the top-k and the top-p nucleus."""
+    if top_k and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        cum = probs.cumsum(-1)
+        remove = cum - probs > top_p  # keep the smallest prefix whose mass reaches top_p
+        remove[..., 0] = False
+        mask = torch.zeros_like(remove).scatter(-1, order, remove)
+        logits = logits.masked_fill(mask, float("-inf"))
+    return logits

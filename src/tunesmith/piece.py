@@ -1,0 +1,89 @@
+"""`Piece`: what generation returns — a Score with the tokens and conditions behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import symusic
+
+from .controls import Controls
+from .errors import BadInputError
+from .fileio import atomic_write_bytes
+from .tokens.tokenizer import MusicTokenizer
+
+FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
+
+
+@dataclass
+class Piece:
+    score: symusic.Score
+    controls: Controls = field(default_factory=Controls)
+    prompt: str = ""
+    tokens: list[int] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # candidate scorer components, if any
+
+    @classmethod
+    def from_tokens(
+        cls, tok: MusicTokenizer, ids: list[int], controls: Controls, prompt: str = ""
+    ) -> Piece:
+        tempo = controls.tempo
+        score = tok.decode(ids, programs=controls.instruments, tempo=tempo)
+        return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
+
+    # -- facts -------------------------------------------------------------------------
+    @property
+    def num_notes(self) -> int:
+        return sum(len(t.notes) for t in self.score.tracks)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.score.to("second").end()) if self.num_notes else 0.0
+
+    def midi_bytes(self) -> bytes:
+        import os
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".mid")
+        os.close(fd)
+        try:
+            self.score.dump_midi(tmp)
+            return Path(tmp).read_bytes()
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    # -- output ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write .mid, .wav, .musicxml (or .json notes), chosen by the file extension."""
+        path = Path(path)
+        ext = path.suffix.lower()
+        if ext not in FORMATS:
+            raise BadInputError(
+                f"unknown output format {ext or '(none)'!r}; use one of: {', '.join(FORMATS)}"
+            )
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if ext in (".mid", ".midi"):
+            atomic_write_bytes(path, self.midi_bytes())
+        elif ext == ".wav":
+            from .audio import render_wav
+
+            render_wav(self.score, path)
+        elif ext in (".musicxml", ".xml"):
+            from .notation import export_musicxml
+
+            export_musicxml(
+                self.score, path, title=self.prompt or "tunesmith", key=self.controls.key
+            )
+        else:
+            import json
+
+            from .notation import export_json_notes
+
+            atomic_write_bytes(path, json.dumps(export_json_notes(self.score), indent=1).encode())
+        return path
+
+    def audio(self, sample_rate: int = 44100):
+        from .audio import render_audio
+
+        return render_audio(self.score, sample_rate)

@@ -1,0 +1,272 @@
+"""MidiTok tokenizations (REMI, REMI+, MIDILike) plus tunesmith's control vocabulary.
+
+Sequence layout, the same in training and generation:
+
+    BOS  Style_* Key_* Meter_* Tempo_* Bars_* Section_* Instr_*...  Controls_end  music...  EOS
+
+Voices: MidiTok merges tracks that share a program when it writes one token stream, which
+would fold a 4-voice chorale (four choir parts) into one track. So the Program tokens in
+the music carry *voice slots* (track 0, 1, 2, ... -> Program_0, Program_1, ...; drums keep
+-1), and the GM program of each slot is the slot's `Instr_*` control. Decoding maps the
+slots back, so every voice comes out as its own playable track.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import symusic
+from miditok import REMI, MIDILike, TokenizerConfig
+from miditok.classes import TokSequence
+
+from ..controls import MAX_VOICES, Controls, control_token_names, controls_to_tokens
+from ..errors import BadInputError, CheckpointError
+from ..fileio import atomic_write_json
+from ..instruments import DRUMS
+
+TOKENIZATIONS = ("REMI", "REMI+", "MIDILike")
+TICKS_PER_QUARTER = 480
+DEFAULT_VELOCITY = 80
+_TIME_SIGNATURES = {8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6], 2: [2, 3, 4]}
+
+
+def _miditok_config(name: str) -> TokenizerConfig:
+    """The MidiTok configuration behind each tokenization name."""
+    common = dict(
+        pitch_range=(21, 109),
+        beat_res={(0, 4): 8, (4, 12): 4},
+        use_velocities=False,  # the bundled corpus carries no dynamics worth modelling
+        use_programs=True,
+        programs=list(range(MAX_VOICES)) + [DRUMS],  # voice slots, see module docstring
+        one_token_stream_for_programs=True,
+        use_time_signatures=True,  # bars follow the real meter, not an assumed 4/4
+        time_signature_range=_TIME_SIGNATURES,
+        use_tempos=False,  # tempo is a control; decoding sets it
+    )
+    if name == "REMI":
+        return TokenizerConfig(**common)
+    if name == "REMI+":
+        return TokenizerConfig(**common, use_chords=True, use_rests=True)
+    if name == "MIDILike":
+        return TokenizerConfig(**common)
+    raise BadInputError(f"unknown tokenization {name!r}; choose one of: {', '.join(TOKENIZATIONS)}")
+
+
+@dataclass(frozen=True)
+class TokenizedPiece:
+    """Music token ids of one piece (no BOS/controls/EOS) and its bar start offsets."""
+
+    ids: np.ndarray  # int32
+    bar_starts: np.ndarray  # int32 indexes into ids where each bar begins
+
+
+class MusicTokenizer:
+    """A MidiTok tokenizer with tunesmith's control tokens appended to its vocabulary."""
+
+    def __init__(self, name: str = "REMI") -> None:
+        if name not in TOKENIZATIONS:
+            raise BadInputError(
+                f"unknown tokenization {name!r}; choose one of: {', '.join(TOKENIZATIONS)}"
+            )
+        self.name = name
+        cls = MIDILike if name == "MIDILike" else REMI
+        self.miditok = cls(_miditok_config(name))
+        base = self.miditok.vocab  # token string -> id
+        self.music_vocab_size = len(base)
+        self.control_names = control_token_names()
+        self._vocab: dict[str, int] = dict(base)
+        for i, tok in enumerate(self.control_names):
+            self._vocab[tok] = self.music_vocab_size + i
+        self._id_to_token = {i: t for t, i in self._vocab.items()}
+        self.pad_id = base["PAD_None"]
+        self.bos_id = base["BOS_None"]
+        self.eos_id = base["EOS_None"]
+        self.controls_end_id = self._vocab["Controls_end"]
+        self.bar_id = base.get("Bar_None")  # None for MIDILike, which has no bar tokens
+
+    # -- vocabulary -----------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return len(self._vocab)
+
+    def token_id(self, token: str) -> int:
+        return self._vocab[token]
+
+    def token(self, token_id: int) -> str:
+        return self._id_to_token[int(token_id)]
+
+    def tokens(self, ids) -> list[str]:
+        return [self._id_to_token[int(i)] for i in ids]
+
+    def ids_with_prefix(self, prefix: str) -> list[int]:
+        """Ids of every token whose name starts with `prefix` (e.g. 'Pitch_')."""
+        return [i for t, i in self._vocab.items() if t.startswith(prefix)]
+
+    # -- controls -----------------------------------------------------------------------
+    def control_ids(self, controls: Controls) -> list[int]:
+        return [self._vocab[t] for t in controls_to_tokens(controls)]
+
+    def prefix_ids(self, controls: Controls) -> list[int]:
+        """BOS followed by the control tokens: the start of every sequence."""
+        return [self.bos_id, *self.control_ids(controls)]
+
+    # -- music -----------------------------------------------------------------------------
+    def _to_voice_slots(self, score: symusic.Score) -> symusic.Score:
+        """A copy whose tracks carry voice slots as programs (drums stay drums)."""
+        out = score.copy()
+        tracks = [t for t in out.tracks if len(t.notes) > 0][:MAX_VOICES]
+        out.tracks = type(out.tracks)()  # keep symusic's own track-list type
+        for slot, track in enumerate(tracks):
+            track.program = 0 if track.is_drum else slot
+            out.tracks.append(track)
+        return out
+
+    def encode_music(self, score: symusic.Score) -> TokenizedPiece:
+        """Music token ids of a Score (voices become slots in track order)."""
+        if sum(len(t.notes) for t in score.tracks) == 0:
+            raise BadInputError("the MIDI holds no notes")
+        seq = self.miditok.encode(self._to_voice_slots(score))
+        if isinstance(seq, list):  # a tokenizer configured per track; ours is one stream
+            seq = seq[0]
+        ids = np.asarray(seq.ids, dtype=np.int32)
+        bar_starts = self._bar_starts(ids)
+        return TokenizedPiece(ids=ids, bar_starts=bar_starts)
+
+    def _bar_starts(self, ids: np.ndarray) -> np.ndarray:
+        if self.bar_id is not None:
+            return np.flatnonzero(ids == self.bar_id).astype(np.int32)
+        return self._midilike_bar_starts(ids)
+
+    def _midilike_bar_starts(self, ids: np.ndarray) -> np.ndarray:
+        """MIDILike has no Bar token: walk the time shifts and mark each barline.
+
+        MidiTok counts time in beats of the time signature's denominator, so a bar is
+        `numerator` beats long; a TimeSig token applies from the moment it appears.
+        """
+        starts: list[int] = []
+        time = 0.0  # beats since the current time signature began
+        bar_len, bars_done = 4.0, 0  # bars completed before the current time signature
+        next_bar = 0.0
+        for i, tok_id in enumerate(ids):
+            tok = self._id_to_token[int(tok_id)]
+            if tok.startswith("TimeSig_"):
+                bars_done += int(np.ceil(time / bar_len - 1e-9)) if time > 0 else 0
+                time, next_bar = 0.0, 0.0
+                bar_len = float(tok[8:].split("/")[0])
+            elif tok.startswith("TimeShift_"):
+                a, b, res = (int(x) for x in tok[10:].split("."))
+                time += a + b / res
+            while time >= next_bar - 1e-9:
+                starts.append(i)
+                next_bar += bar_len
+        return np.asarray(starts, dtype=np.int32)
+
+    def decode(
+        self,
+        ids,
+        programs: list[int] | None = None,
+        tempo: float | None = None,
+    ) -> symusic.Score:
+        """A Score from a token sequence (BOS/controls/EOS are skipped).
+
+        `programs` maps voice slots to GM programs; when None it is read from the
+        sequence's own Instr_* controls, else piano. `tempo` likewise from Tempo_*.
+        """
+        ids = [int(i) for i in ids]
+        controls = self.read_controls(ids)
+        music = [i for i in ids if i < self.music_vocab_size and i not in self._special_ids]
+        if programs is None:
+            programs = controls.instruments or []
+        if tempo is None:
+            tempo = controls.tempo or 120.0
+        score = self.miditok.decode(TokSequence(ids=music))
+        score = score.resample(TICKS_PER_QUARTER)
+        for track in score.tracks:
+            slot = track.program
+            if track.is_drum:
+                continue
+            program = programs[slot] if slot < len(programs) else 0
+            if program == DRUMS:
+                track.is_drum = True
+                track.program = 0
+            else:
+                track.program = program
+            track.name = f"voice {slot + 1}"
+        for track in score.tracks:
+            for note in track.notes:
+                note.velocity = DEFAULT_VELOCITY
+        score.tempos = type(score.tempos)()
+        score.tempos.append(symusic.Tempo(0, float(tempo)))
+        return score
+
+    @property
+    def _special_ids(self) -> set[int]:
+        return {self.pad_id, self.bos_id, self.eos_id}
+
+    def read_controls(self, ids) -> Controls:
+        """The Controls written in a sequence's control tokens ('any' -> None)."""
+        from ..controls import BAR_BINS, KEYS, SECTIONS, STYLES, TEMPO_BINS, key_token, token_safe
+
+        c = Controls()
+        instruments: list[int] = []
+        style_of = {token_safe(s): s for s in STYLES}
+        key_of = {key_token(k): k for k in KEYS}
+        for i in ids:
+            i = int(i)
+            if i < self.music_vocab_size:
+                continue
+            kind, _, value = self._id_to_token[i].partition("_")
+            if value == "any" or kind == "Controls":
+                continue
+            if kind == "Style":
+                c.style = style_of[value]
+            elif kind == "Key":
+                c.key = key_of[value]
+            elif kind == "Meter":
+                c.meter = value
+            elif kind == "Tempo" and int(value) in TEMPO_BINS:
+                c.tempo = float(value)
+            elif kind == "Bars" and int(value) in BAR_BINS:
+                c.bars = int(value)
+            elif kind == "Section" and value in SECTIONS:
+                c.section = value
+            elif kind == "Instr":
+                instruments.append(DRUMS if value == "drums" else int(value))
+        c.instruments = instruments or None
+        return c
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": "tunesmith-tokenizer/1",
+            "tokenization": self.name,
+            "miditok": self.miditok.config.to_dict(serialize=True),
+            "controls": self.control_names,
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / "tokenizer.json"
+        atomic_write_json(path, self.to_dict())
+        return path
+
+    @classmethod
+    def load(cls, folder_or_file: str | Path) -> MusicTokenizer:
+        path = Path(folder_or_file)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"cannot read tokenizer {str(path)!r}: {e}") from None
+        if data.get("format") != "tunesmith-tokenizer/1":
+            raise CheckpointError(f"{str(path)!r} is not a tunesmith tokenizer file")
+        tok = cls(data["tokenization"])
+        current = json.loads(json.dumps(tok.to_dict()))
+        if current["controls"] != data["controls"] or current["miditok"] != data["miditok"]:
+            raise CheckpointError(
+                f"tokenizer {str(path)!r} was made by an incompatible tunesmith version"
+            )
+        return tok

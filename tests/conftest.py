@@ -1,0 +1,113 @@
+"""Shared fixtures: a tiny synthetic corpus, its token dataset, and a tiny trained model.
+
+The corpus is written with symusic (no music21 parsing) so the fixtures cost seconds; the
+text encoder is the real MiniLM, as in the product.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import symusic
+
+from tunesmith.controls import key_name
+from tunesmith.data.records import PieceRecord, split_for, write_index
+from tunesmith.fileio import atomic_write_json
+
+MAJOR = [0, 2, 4, 5, 7, 9, 11]
+
+
+def make_score(tonic: int, meter: tuple[int, int], voices: int, bars: int, programs, seed: int):
+    """A small tonal piece: stepwise melody over held chord tones, `voices` tracks."""
+    rng = random.Random(seed)
+    num, den = meter
+    tpq = 480
+    bar_ticks = num * 4 * tpq // den
+    beat = 4 * tpq // den
+    s = symusic.Score(tpq)
+    s.time_signatures.append(symusic.TimeSignature(0, num, den))
+    s.tempos.append(symusic.Tempo(0, 100.0))
+    for v in range(voices):
+        t = symusic.Track(program=programs[v], name=f"v{v}")
+        base = 72 - 12 * v + tonic
+        degree = 0
+        for b in range(bars):
+            step = beat if v == 0 else bar_ticks
+            for pos in range(0, bar_ticks, step):
+                degree = max(-3, min(7, degree + rng.choice([-1, 1, 0, 2, -2])))
+                octave, idx = divmod(degree, 7)
+                pitch = base + 12 * octave + MAJOR[idx]
+                t.notes.append(symusic.Note(b * bar_ticks + pos, step, pitch, 80))
+        s.tracks.append(t)
+    return s
+
+
+def write_corpus(folder: Path, n: int = 24) -> Path:
+    """n synthetic pieces with records and captions, in the prepared-corpus format."""
+    (folder / "midi").mkdir(parents=True, exist_ok=True)
+    meters = [(4, 4), (3, 4), (6, 8), (2, 4)]
+    forms = ["reel", "waltz", "jig", "march"]
+    for i in range(n):
+        tonic = (i * 5) % 12
+        voices = 1 + i % 4
+        programs = [[110], [40, 42], [52, 52, 52], [40, 40, 41, 42]][voices - 1]
+        meter = meters[i % 4]
+        score = make_score(tonic, meter, voices, 8 + (i % 3) * 4, programs, seed=i)
+        rid = f"syn{i:03d}"
+        score.dump_midi(str(folder / "midi" / f"{rid}.mid"))
+        key = key_name(tonic, "major")
+        rec = PieceRecord(
+            id=rid,
+            tune_id=f"tune{i}",
+            source="synthetic",
+            title=f"Tune {i}",
+            form=forms[i % 4],
+            key=key,
+            meter=f"{meter[0]}/{meter[1]}",
+            tempo=100.0,
+            tempo_estimated=False,
+            programs=programs,
+            voices=voices,
+            bars=8 + (i % 3) * 4,
+            captions=[f"a {forms[i % 4]} in {key}", f"{forms[i % 4]} for {voices} voices", "a tune"],
+            split=["train", "train", "train", "val"][i % 4] if i < 20 else split_for(f"tune{i}"),
+        )
+        atomic_write_json(folder / "records" / f"{rid}.json", asdict(rec))
+    write_index(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokens(tiny_corpus) -> Path:
+    from tunesmith.data.dataset import build_token_dataset
+
+    return build_token_dataset(tiny_corpus, "REMI", workers=1)
+
+
+TINY_RUN = {
+    "name": "tiny-test",
+    "model": {"n_layer": 2, "n_head": 2, "d_model": 64, "block_size": 192, "n_prefix": 2},
+    "optim": {"batch_size": 8, "lr": 0.003, "min_lr": 0.0003, "warmup_steps": 5, "max_steps": 30},
+    "eval_every": 10,
+    "eval_batches": 2,
+    "log_every": 5,
+    "samples": False,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_corpus, tiny_tokens, tmp_path_factory) -> Path:
+    """A tiny model trained for 30 steps on the synthetic corpus."""
+    from tunesmith.train import RunConfig, train
+
+    out = tmp_path_factory.mktemp("run")
+    train(RunConfig.from_dict(dict(TINY_RUN)), out, data_dir=tiny_corpus)
+    return out

@@ -1,0 +1,112 @@
+"""Training: loss goes down, resume is exact, checkpoints are safe, DDP ranks agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import TINY_RUN
+from tunesmith.errors import BadInputError, CheckpointError
+from tunesmith.model import MusicTransformer
+from tunesmith.train import RunConfig, lr_at, train
+
+
+def _log(run):
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_validation_loss_decreases(tiny_run):
+    vals = [e["val_loss"] for e in _log(tiny_run) if "val_loss" in e]
+    assert len(vals) == 3
+    assert vals[-1] < vals[0] - 0.3
+    assert (tiny_run / "loss.png").stat().st_size > 1000
+    kept = sorted(p.name for p in (tiny_run / "checkpoints").iterdir())
+    assert kept == ["best-10", "best-20", "best-30", "last"]
+    model = MusicTransformer.load(tiny_run / "model")
+    assert model.cfg.n_layer == 2
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "checkpoints" / "last" / "model.safetensors"))
+
+
+def test_resume_reproduces_uninterrupted_run(tiny_corpus, tiny_tokens, tmp_path):
+    cfg = dict(TINY_RUN, eval_every=4)
+    cfg["optim"] = dict(cfg["optim"], max_steps=8)
+    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "a", data_dir=tiny_corpus)
+    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "b", data_dir=tiny_corpus, max_steps=4)
+    # an interrupted run resumes from its last checkpoint to the same end state
+    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "b", data_dir=tiny_corpus, resume=True, max_steps=8)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_half_written_checkpoint_is_never_loaded(tiny_corpus, tiny_tokens, tmp_path):
+    cfg = dict(TINY_RUN)
+    cfg["optim"] = dict(cfg["optim"], max_steps=10)
+    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path, data_dir=tiny_corpus)
+    state = tmp_path / "checkpoints" / "last" / "state.json"
+    state.unlink()  # what a crash before the final write would leave
+    with pytest.raises(CheckpointError, match="incomplete"):
+        train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path, data_dir=tiny_corpus, resume=True)
+
+
+def test_bad_configs_and_outputs(tmp_path, tiny_corpus):
+    with pytest.raises(BadInputError, match="lacks a 'model'"):
+        RunConfig.from_dict({"name": "x"})
+    with pytest.raises(BadInputError, match="lacks 'd_model'"):
+        RunConfig.from_dict({"model": {"n_layer": 1, "n_head": 1, "block_size": 8}})
+    with pytest.raises(BadInputError, match="unknown config keys"):
+        RunConfig.from_dict({"model": dict(TINY_RUN["model"]), "bogus": 1})
+    with pytest.raises(BadInputError, match="does not exist"):
+        RunConfig.load(tmp_path / "missing.yaml")
+    file_out = tmp_path / "afile"
+    file_out.write_text("x")
+    with pytest.raises(BadInputError, match="is a file"):
+        train(RunConfig.from_dict(json.loads(json.dumps(TINY_RUN))), file_out, data_dir=tiny_corpus)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BadInputError, match="missing or empty"):
+        train(RunConfig.from_dict(json.loads(json.dumps(TINY_RUN))), tmp_path / "o", data_dir=empty)
+
+
+def test_warmup_then_cosine():
+    o = RunConfig.from_dict({"model": dict(TINY_RUN["model"]), "optim": {"lr": 1.0, "min_lr": 0.1, "warmup_steps": 10, "max_steps": 110}}).optim
+    assert lr_at(0, o) == pytest.approx(0.1)
+    assert lr_at(9, o) == pytest.approx(1.0)
+    assert lr_at(60, o) == pytest.approx(0.55)
+    assert lr_at(110, o) == pytest.approx(0.1)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path):
+    cfg = dict(TINY_RUN, eval_every=3)
+    cfg["optim"] = dict(cfg["optim"], max_steps=3, batch_size=4)
+    cfg["data"] = {"corpus": str(tiny_corpus)}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys, torch, torch.distributed as dist\n"
+        "from tunesmith.train import Trainer, RunConfig\n"
+        f"t = Trainer(RunConfig.load({str(tmp_path / 'c.yaml')!r}), {str(tmp_path / 'run')!r})\n"
+        "t.run()\n"
+        "flat = torch.cat([p.detach().flatten() for p in t.model.parameters()])\n"
+        "gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]\n"
+        "dist.all_gather(gathered, flat)\n"
+        "assert torch.equal(gathered[0], gathered[1]), 'ranks differ'\n"
+        "print('RANK', dist.get_rank(), 'OK', float(flat.abs().sum()))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", str(script)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("OK") == 2
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()

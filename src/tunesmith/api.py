@@ -138,12 +138,21 @@ class Composer:
     ) -> Piece:
         """One piece for a prompt; attributes: key, meter, tempo, instruments, bars,
         seconds, style. With candidates > 1, the best by the scorer is returned."""
+        controls = self.controls_for(prompt, **attributes)
+        sampling = self.sampling_for(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed)
+        return self.generate_with(controls, sampling, prompt, candidates, progress)
+
+    def generate_with(
+        self,
+        controls: Controls,
+        sampling: SamplingConfig,
+        prompt: str = "",
+        candidates: int = 1,
+        progress=None,
+    ) -> Piece:
+        """Generate from already-resolved controls and sampling settings."""
         if not 1 <= candidates <= MAX_CANDIDATES:
             raise BadInputError(f"candidates must be between 1 and {MAX_CANDIDATES}")
-        controls = self.controls_for(prompt, **attributes)
-        sampling = self.sampling_for(
-            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed
-        )
         results = self.engine.generate(controls, prompt, candidates, sampling, progress=progress)
         return self._best(results, controls, prompt)
 

@@ -53,7 +53,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
+        transient=True,  # a finished or failed bar leaves no line behind; a summary follows
     )
 
 
@@ -292,14 +292,17 @@ def generate_cmd(
     if output.suffix.lower() not in FORMATS:
         raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
     composer = Composer.load(model)
+    # Validate everything before the progress bar starts, so an error is one clean line.
+    controls = composer.controls_for(prompt, **attributes)
+    settings = Composer.sampling_for(**sampling)
     t0 = time.time()
-    with _task("generating", None) as update:
-        piece = composer.generate(
+    with _task("generating", controls.bars) as update:
+        piece = composer.generate_with(
+            controls,
+            settings,
             prompt,
-            candidates=candidates,
+            candidates,
             progress=lambda done, total: update(done, total, "bars"),
-            **sampling,
-            **attributes,
         )
     piece.save(output)
     out.print(

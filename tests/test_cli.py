@@ -1,0 +1,95 @@
+"""The command line, end to end, as a user runs it: outputs, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import symusic
+
+from tests.conftest import make_score
+
+
+def run(*args, check_ok=True):
+    res = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check_ok:
+        assert res.returncode == 0, res.stderr[-2000:]
+    return res
+
+
+def assert_one_line_error(res, fragment: str):
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert fragment in lines[0]
+
+
+def test_help_lists_commands():
+    res = run("--help")
+    for cmd in ("prepare", "train", "generate", "continue", "explain", "metrics", "data"):
+        assert cmd in res.stdout
+
+
+def test_generate_continue_and_batch(tiny_run, tmp_path):
+    out = tmp_path / "x.mid"
+    run("generate", "a waltz in D major for violin, 4 bars", "-o", out, "--model", tiny_run, "--seed", "1")
+    score = symusic.Score(str(out))
+    assert score.time_signatures[0].numerator == 3
+    assert {t.program for t in score.tracks} == {40}
+    cont = tmp_path / "y.mid"
+    run("continue", out, "-o", cont, "--bars", 6, "--model", tiny_run, "--seed", "2")
+    longer = symusic.Score(str(cont))
+    # the input's notes are kept exactly
+    src = sorted((n.time, n.pitch) for t in score.tracks for n in t.notes)
+    dst = sorted((n.time, n.pitch) for t in longer.tracks for n in t.notes)
+    assert set(src) <= set(dst) and len(dst) > len(src)
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text("bars: 2\nprompts:\n  - a reel\n  - prompt: a chorale\n    key: G major\n")
+    run("generate", "--config", cfg, "--num-clips", 3, "--out-dir", tmp_path / "batch", "--model", tiny_run)
+    assert len(list((tmp_path / "batch").glob("clip_*.mid"))) == 3
+
+
+def test_metrics_json(tmp_path):
+    path = tmp_path / "m.mid"
+    make_score(0, (4, 4), 2, 4, [0, 0], seed=1).dump_midi(str(path))
+    data = json.loads(run("metrics", "--json", path).stdout)
+    assert {"H1", "H4", "GS"} <= set(data)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["generate", "x", "-o", "o.mid", "--key", "H major"], "unknown key"),
+        (["generate", "x", "-o", "o.mid", "--instruments", "kazoophone"], "unknown instrument"),
+        (["generate", "x", "-o", "o.mid", "--temperature", "0"], "temperature"),
+        (["generate", "x", "-o", "o.mid", "--top-p", "1.5"], "top-p"),
+        (["generate", "x", "-o", "o.mid", "--bars", "0"], "bars"),
+        (["generate", "x", "-o", "o.mid", "--bars", "4", "--seconds", "9"], "bars"),
+        (["generate", "x", "-o", "o.txt"], "format"),
+        (["continue", "missing.mid", "-o", "o.mid", "--bars", "8"], "does not exist"),
+        (["metrics", "nothing.mid"], "nothing.mid"),
+        (["train", "--config", "nope.yaml", "--out", "r"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, fragment, tiny_run, tmp_path):
+    if args[0] in ("generate", "continue"):
+        args = [*args, "--model", str(tiny_run)]
+    res = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert_one_line_error(res, fragment)
+
+
+def test_corrupt_midi_is_one_clear_line(tiny_run, tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd\x00\x00garbage")
+    res = run("continue", bad, "-o", tmp_path / "o.mid", "--bars", 8, "--model", tiny_run, check_ok=False)
+    assert_one_line_error(res, "bad.mid")

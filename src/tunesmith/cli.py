@@ -59,7 +59,10 @@ def _progress() -> Progress:
 
 @contextmanager
 def _task(description: str, total: int | None = None):
-    """A progress bar; yields update(done, total, info='')."""
+    """A progress bar on a terminal (nothing when stderr is piped); yields update()."""
+    if not err.is_terminal:
+        yield lambda *args, **kwargs: None
+        return
     with _progress() as bar:
         task = bar.add_task(description, total=total, info="")
 

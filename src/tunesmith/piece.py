@@ -15,6 +15,18 @@ from .tokens.tokenizer import MusicTokenizer
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
 
 
+def _clip_to_bars(score: symusic.Score, bars: int) -> None:
+    """End every note by the end of the last bar, so the piece stops where it was asked to."""
+    if bars <= 0 or not len(score.time_signatures):
+        return
+    ts = score.time_signatures[0]
+    end = ts.time + bars * int(ts.numerator * 4 / ts.denominator * score.ticks_per_quarter)
+    for track in score.tracks:
+        for note in track.notes:
+            if note.time + note.duration > end:
+                note.duration = max(1, end - note.time)
+
+
 @dataclass
 class Piece:
     score: symusic.Score
@@ -29,6 +41,8 @@ class Piece:
     ) -> Piece:
         tempo = controls.tempo
         score = tok.decode(ids, programs=controls.instruments, tempo=tempo)
+        if tok.bar_id is not None:
+            _clip_to_bars(score, sum(1 for i in ids if i == tok.bar_id))
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------

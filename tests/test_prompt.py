@@ -94,7 +94,8 @@ CASES: list[tuple[str, dict]] = [
     # instruments
     ("for fiddle", {"instruments": [FIDDLE]}),
     ("tin whistle", {"instruments": [TIN_WHISTLE]}),
-    ("choir", {"instruments": [CHOIR_AAHS]}),
+    ("choir", {"instruments": [CHOIR_AAHS] * 4}),  # a choir sings parts: SATB
+    ("a chorale for organ in three voices", {"instruments": [CHURCH_ORGAN] * 3}),
     ("string quartet", {"instruments": QUARTET}),
     ("brass and organ", {"instruments": [BRASS_SECTION, CHURCH_ORGAN]}),
     ("piano solo", {"instruments": [PIANO]}),
@@ -104,7 +105,7 @@ CASES: list[tuple[str, dict]] = [
     ("two violins", {"instruments": [VIOLIN, VIOLIN]}),
     ("3 trumpets", {"instruments": [TRUMPET] * 3}),
     ("violins, viola and cello", {"instruments": QUARTET}),
-    ("strings", {"instruments": [STRING_ENSEMBLE]}),
+    ("strings", {"instruments": [STRING_ENSEMBLE] * 4}),
     ("electric guitar", {"instruments": [27]}),
     ("piano, no drums", {"instruments": [PIANO]}),
     ("uilleann pipes", {"instruments": [BAGPIPE]}),

@@ -490,7 +490,26 @@ def parse_prompt(text: str) -> ParsedPrompt:
     for step in (p.length, p.tempo_number, p.meter, p.key, p.mode_only, p.texture,
                  p.instruments, p.style, p.tempo_word, p.region):  # fmt: skip
         step()
+    _spread_ensemble(p.controls)
     return ParsedPrompt(controls=p.controls.validated(), found=p.found, text=text)
+
+
+# A choir or an organ plays several voices at once; the corpus gives each voice its own
+# track with the same program (a chorale is four choir tracks), and so does the prompt.
+ENSEMBLE_PROGRAMS = {52: 4, 53: 4, 54: 4, 19: 4, 48: 4, 49: 4}
+
+
+def _spread_ensemble(controls: Controls) -> None:
+    """One ensemble instrument becomes one voice per part ("four-part ... choir" -> 4)."""
+    voices = controls.extra.get("voices")
+    programs = controls.instruments
+    if not programs or len(programs) != 1:
+        return
+    program = programs[0]
+    if isinstance(voices, int) and 1 < voices <= MAX_VOICES:
+        controls.instruments = [program] * voices
+    elif program in ENSEMBLE_PROGRAMS and voices is None:
+        controls.instruments = [program] * ENSEMBLE_PROGRAMS[program]
 
 
 # -- explain ------------------------------------------------------------------------------

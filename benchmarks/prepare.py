@@ -44,7 +44,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pieces", type=int, default=120, help="sample size for preparation")
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--corpus", default="data/music21", help="prepared corpus to tokenize (all of it)")
+    ap.add_argument(
+        "--corpus", default="data/music21", help="prepared corpus to tokenize (all of it)"
+    )
     ap.add_argument("--out", default="benchmarks/results/prepare.json")
     args = ap.parse_args()
 
@@ -89,7 +91,8 @@ def main() -> None:
                 "pieces": report.converted,
                 "files_per_min": 60 * report.converted / ours_s,
                 "baseline_music21_writer_files_per_min": 60 * naive_done / naive_s,
-                "speedup_vs_baseline": (report.converted / ours_s) / max(1e-9, naive_done / naive_s),
+                "speedup_vs_baseline": (report.converted / ours_s)
+                / max(1e-9, naive_done / naive_s),
                 "seed_reported_files_per_min": 100,
             },
             "tokenize": tokenize,

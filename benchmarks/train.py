@@ -79,7 +79,15 @@ def main() -> None:
     base = results[0]["tokens_per_s"]
     for r in results:
         r["relative_to_first"] = r["tokens_per_s"] / base
-    write_json(args.out, {"benchmark": "train", "machine": machine(), "results": results, "peak_rss_mb": peak_rss_mb()})
+    write_json(
+        args.out,
+        {
+            "benchmark": "train",
+            "machine": machine(),
+            "results": results,
+            "peak_rss_mb": peak_rss_mb(),
+        },
+    )
 
 
 if __name__ == "__main__":

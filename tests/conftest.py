@@ -72,7 +72,11 @@ def write_corpus(folder: Path, n: int = 24) -> Path:
             programs=programs,
             voices=voices,
             bars=8 + (i % 3) * 4,
-            captions=[f"a {forms[i % 4]} in {key}", f"{forms[i % 4]} for {voices} voices", "a tune"],
+            captions=[
+                f"a {forms[i % 4]} in {key}",
+                f"{forms[i % 4]} for {voices} voices",
+                "a tune",
+            ],
             split=["train", "train", "train", "val"][i % 4] if i < 20 else split_for(f"tune{i}"),
         )
         atomic_write_json(folder / "records" / f"{rid}.json", asdict(rec))

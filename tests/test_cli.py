@@ -40,7 +40,16 @@ def test_help_lists_commands():
 
 def test_generate_continue_and_batch(tiny_run, tmp_path):
     out = tmp_path / "x.mid"
-    run("generate", "a waltz in D major for violin, 4 bars", "-o", out, "--model", tiny_run, "--seed", "1")
+    run(
+        "generate",
+        "a waltz in D major for violin, 4 bars",
+        "-o",
+        out,
+        "--model",
+        tiny_run,
+        "--seed",
+        "1",
+    )
     score = symusic.Score(str(out))
     assert score.time_signatures[0].numerator == 3
     assert {t.program for t in score.tracks} == {40}
@@ -53,7 +62,17 @@ def test_generate_continue_and_batch(tiny_run, tmp_path):
     assert set(src) <= set(dst) and len(dst) > len(src)
     cfg = tmp_path / "g.yaml"
     cfg.write_text("bars: 2\nprompts:\n  - a reel\n  - prompt: a chorale\n    key: G major\n")
-    run("generate", "--config", cfg, "--num-clips", 3, "--out-dir", tmp_path / "batch", "--model", tiny_run)
+    run(
+        "generate",
+        "--config",
+        cfg,
+        "--num-clips",
+        3,
+        "--out-dir",
+        tmp_path / "batch",
+        "--model",
+        tiny_run,
+    )
     assert len(list((tmp_path / "batch").glob("clip_*.mid"))) == 3
 
 
@@ -83,7 +102,11 @@ def test_bad_input_is_one_clear_line(args, fragment, tiny_run, tmp_path):
     if args[0] in ("generate", "continue"):
         args = [*args, "--model", str(tiny_run)]
     res = subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120
+        [sys.executable, "-m", "tunesmith.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert_one_line_error(res, fragment)
 
@@ -91,5 +114,7 @@ def test_bad_input_is_one_clear_line(args, fragment, tiny_run, tmp_path):
 def test_corrupt_midi_is_one_clear_line(tiny_run, tmp_path):
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"MThd\x00\x00garbage")
-    res = run("continue", bad, "-o", tmp_path / "o.mid", "--bars", 8, "--model", tiny_run, check_ok=False)
+    res = run(
+        "continue", bad, "-o", tmp_path / "o.mid", "--bars", 8, "--model", tiny_run, check_ok=False
+    )
     assert_one_line_error(res, "bad.mid")

@@ -12,7 +12,9 @@ from tunesmith.model import ModelConfig, MusicTransformer
 @pytest.mark.parametrize("conditioning", ["prefix", "cross"])
 def test_kv_cache_matches_full_forward(conditioning):
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=97, n_layer=2, n_head=2, d_model=32, block_size=64, conditioning=conditioning)
+    cfg = ModelConfig(
+        vocab_size=97, n_layer=2, n_head=2, d_model=32, block_size=64, conditioning=conditioning
+    )
     model = MusicTransformer(cfg).eval()
     idx = torch.randint(0, 97, (3, 24))
     text = torch.randn(3, 384)

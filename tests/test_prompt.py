@@ -95,7 +95,10 @@ CASES: list[tuple[str, dict]] = [
     ("for fiddle", {"instruments": [FIDDLE]}),
     ("tin whistle", {"instruments": [TIN_WHISTLE]}),
     ("choir", {"instruments": [CHOIR_AAHS] * 4}),  # a choir sings parts: SATB
-    ("a chorale for organ in three voices", {"style": "chorale", "voices": 3, "instruments": [CHURCH_ORGAN] * 3}),
+    (
+        "a chorale for organ in three voices",
+        {"style": "chorale", "voices": 3, "instruments": [CHURCH_ORGAN] * 3},
+    ),
     ("string quartet", {"instruments": QUARTET}),
     ("brass and organ", {"instruments": [BRASS_SECTION, CHURCH_ORGAN]}),
     ("piano solo", {"instruments": [PIANO]}),

@@ -42,9 +42,20 @@ def test_resume_reproduces_uninterrupted_run(tiny_corpus, tiny_tokens, tmp_path)
     cfg = dict(TINY_RUN, eval_every=4)
     cfg["optim"] = dict(cfg["optim"], max_steps=8)
     train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "a", data_dir=tiny_corpus)
-    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "b", data_dir=tiny_corpus, max_steps=4)
+    train(
+        RunConfig.from_dict(json.loads(json.dumps(cfg))),
+        tmp_path / "b",
+        data_dir=tiny_corpus,
+        max_steps=4,
+    )
     # an interrupted run resumes from its last checkpoint to the same end state
-    train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path / "b", data_dir=tiny_corpus, resume=True, max_steps=8)
+    train(
+        RunConfig.from_dict(json.loads(json.dumps(cfg))),
+        tmp_path / "b",
+        data_dir=tiny_corpus,
+        resume=True,
+        max_steps=8,
+    )
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -56,7 +67,12 @@ def test_half_written_checkpoint_is_never_loaded(tiny_corpus, tiny_tokens, tmp_p
     state = tmp_path / "checkpoints" / "last" / "state.json"
     state.unlink()  # what a crash before the final write would leave
     with pytest.raises(CheckpointError, match="incomplete"):
-        train(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path, data_dir=tiny_corpus, resume=True)
+        train(
+            RunConfig.from_dict(json.loads(json.dumps(cfg))),
+            tmp_path,
+            data_dir=tiny_corpus,
+            resume=True,
+        )
 
 
 def test_bad_configs_and_outputs(tmp_path, tiny_corpus):
@@ -79,7 +95,12 @@ def test_bad_configs_and_outputs(tmp_path, tiny_corpus):
 
 
 def test_warmup_then_cosine():
-    o = RunConfig.from_dict({"model": dict(TINY_RUN["model"]), "optim": {"lr": 1.0, "min_lr": 0.1, "warmup_steps": 10, "max_steps": 110}}).optim
+    o = RunConfig.from_dict(
+        {
+            "model": dict(TINY_RUN["model"]),
+            "optim": {"lr": 1.0, "min_lr": 0.1, "warmup_steps": 10, "max_steps": 110},
+        }
+    ).optim
     assert lr_at(0, o) == pytest.approx(0.1)
     assert lr_at(9, o) == pytest.approx(1.0)
     assert lr_at(60, o) == pytest.approx(0.55)
@@ -105,7 +126,16 @@ def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path)
         "print('RANK', dist.get_rank(), 'OK', float(flat.abs().sum()))\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", str(script)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        str(script),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("OK") == 2

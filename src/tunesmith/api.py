@@ -139,7 +139,9 @@ class Composer:
         """One piece for a prompt; attributes: key, meter, tempo, instruments, bars,
         seconds, style. With candidates > 1, the best by the scorer is returned."""
         controls = self.controls_for(prompt, **attributes)
-        sampling = self.sampling_for(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed)
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed
+        )
         return self.generate_with(controls, sampling, prompt, candidates, progress)
 
     def generate_with(

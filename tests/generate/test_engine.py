@@ -87,7 +87,9 @@ def engine(tiny_run):
 
 def test_engine_respects_length_meter_and_instruments(engine):
     controls = Controls(key="D major", meter="3/4", tempo=96, bars=4, instruments=[40, 42])
-    results = engine.generate(controls, "a waltz for violin and cello", 3, SamplingConfig(seed=3, cfg_scale=2.0))
+    results = engine.generate(
+        controls, "a waltz for violin and cello", 3, SamplingConfig(seed=3, cfg_scale=2.0)
+    )
     assert len(results) == 3
     for r in results:
         piece = Piece.from_tokens(engine.tok, r.ids, controls)
@@ -114,7 +116,9 @@ def test_long_piece_slides_the_window(engine):
 
 def test_continuation_keeps_prompt_tokens(engine):
     c = Controls(meter="4/4", bars=6, instruments=[0])
-    first = engine.generate(Controls(meter="4/4", bars=2, instruments=[0]), "", 1, SamplingConfig(seed=2))[0]
+    first = engine.generate(
+        Controls(meter="4/4", bars=2, instruments=[0]), "", 1, SamplingConfig(seed=2)
+    )[0]
     music = first.ids[first.music_start : -1]
     cont = engine.generate(c, "", 1, SamplingConfig(seed=5), prompt_music=music)[0]
     start = len(engine.tok.prefix_ids(c))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import symusic
-
 from tests.conftest import make_score
+
 from tunesmith.controls import Controls
 from tunesmith.errors import BadInputError, CheckpointError
 from tunesmith.tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
@@ -47,7 +47,9 @@ def test_bar_starts_count_bars(name):
 
 def test_controls_survive_the_sequence():
     tok = MusicTokenizer("REMI")
-    c = Controls(style="slip jig", key="F# minor", meter="9/8", tempo=130, bars=16, instruments=[110, -1])
+    c = Controls(
+        style="slip jig", key="F# minor", meter="9/8", tempo=130, bars=16, instruments=[110, -1]
+    )
     read = tok.read_controls(tok.prefix_ids(c))
     assert (read.style, read.key, read.meter, read.bars) == ("slip jig", "F# minor", "9/8", 16)
     assert read.instruments == [110, -1]

@@ -69,6 +69,7 @@ class Grammar:
                 a, b, res = (int(x) for x in self.value_of[i].split("."))
                 self.timeshift_beats[i] = a + b / res
         self.empty = torch.zeros(V, dtype=torch.bool, device=device)
+        self.cache: dict[tuple, torch.Tensor] = {}  # REMI state key -> allowed mask
         self.eos_id, self.bar_id = tokenizer.eos_id, tokenizer.bar_id
         # Tokens the repetition penalty may touch: note content, never structure.
         self.penalizable = (
@@ -127,12 +128,30 @@ class SequenceState:
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_allowed(self) -> torch.Tensor:
-        g = self.g
-        m = g.empty.clone()
+        """The mask for the current state; identical states share one cached tensor."""
         can_end = self.notes > 0 and (
             self.target_bars is None or self.bar >= self.target_bars or self.force_end
         )
         can_new_bar = self.bar < self.max_bars and not self.force_end
+        key = (
+            self.last,
+            self.position,
+            self.bar_len,
+            can_end,
+            can_new_bar,
+            self.current_program == DRUMS,
+            tuple(self.slots) if self.slots is not None else None,
+            self.drums,
+            self.meter,
+        )
+        mask = self.g.cache.get(key)
+        if mask is None:
+            mask = self.g.cache[key] = self._remi_mask(can_end, can_new_bar)
+        return mask
+
+    def _remi_mask(self, can_end: bool, can_new_bar: bool) -> torch.Tensor:
+        g = self.g
+        m = g.empty.clone()
         if self.last == "start":
             m[g.bar_id] = True
         elif self.last == "Bar":

@@ -31,7 +31,7 @@ _FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bplanxty\b|\blament(ation)?\b|\bslow airs?\b|\bairs?\b", "air"),
     (
         r"\bminuet\b|\bmenuett?\b|\bgavott?e\b|\bset\s*dances?\b|\blong\s*dances?\b|"
-        r"\bquadrille\b|\bcotillion\b|\bwalk\s*-?\s*around\b|\bdances?\b|\btanz\b|\breigen\b|"
+        r"\bquadrille\b|\bcotillion\b|\brants?\b|\bwalk\s*-?\s*around\b|\bdances?\b|\btanz\b|\breigen\b|"
         r"\bl(ae|ä)ndler\b|\bpolonaise\b|\ballemande\b|\bbourr(e|é)e\b|\bsarabande\b",
         "dance",
     ),
@@ -92,8 +92,8 @@ _REGION_WORDS: dict[str, str] = {
     "england": "England", "english": "England", "northumbrian": "England",
     "schottland": "Scotland", "scotland": "Scotland", "scottish": "Scotland",
     "scotch": "Scotland", "scots": "Scotland", "shetland": "Scotland",
-    "wales": "Wales", "welsh": "Wales", "america": "America", "american": "America",
-    "usa": "America", "canada": "Canada", "canadian": "Canada",
+    "wales": "Wales", "welsh": "Wales", "welch": "Wales",
+    "america": "USA", "american": "USA", "usa": "USA", "canada": "Canada", "canadian": "Canada",
 }  # fmt: skip
 # Broad words that say nothing specific; a more specific word may follow them.
 _REGION_WEAK = frozenset({"udssr", "jugoslawien", "tschechoslowakei"})
@@ -168,4 +168,3 @@ def region_from_origin(text: str | None) -> str:
             return region
         weak = weak or region
     return weak
-

@@ -118,3 +118,15 @@ def test_corrupt_midi_is_one_clear_line(tiny_run, tmp_path):
         "continue", bad, "-o", tmp_path / "o.mid", "--bars", 8, "--model", tiny_run, check_ok=False
     )
     assert_one_line_error(res, "bad.mid")
+
+
+def test_python_api_play_and_save(tiny_run, tmp_path):
+    from tunesmith import Composer
+
+    c = Composer.load(tiny_run)
+    piece = c("a jig for flute", bars=2, seed=0, candidates=2)
+    assert piece.scores and 0.0 <= piece.scores["total"] <= 1.0
+    widget = c.play(piece)
+    assert widget.data[:4] == b"RIFF"
+    for ext in (".mid", ".wav", ".musicxml"):
+        assert piece.save(tmp_path / f"p{ext}").stat().st_size > 100

@@ -224,7 +224,12 @@ class Composer:
     # -- notebooks -----------------------------------------------------------------------
     def play(self, piece: Piece, sample_rate: int = 44100):
         """An IPython audio widget for the rendered piece (in notebooks)."""
-        from IPython.display import Audio
+        try:
+            from IPython.display import Audio
+        except ImportError:
+            raise BadInputError(
+                "play() needs IPython (pip install 'tunesmith[notebook]'); use piece.save('x.wav')"
+            ) from None
 
         audio = piece.audio(sample_rate)
         data = audio.T if audio.ndim == 2 else audio

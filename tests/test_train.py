@@ -140,3 +140,21 @@ def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("OK") == 2
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_tiny_config_trains_on_a_fresh_checkout(tmp_path):
+    """`tunesmith train --config configs/tiny.yaml --max-steps 5` prepares its own slice."""
+    from pathlib import Path
+
+    config = Path(__file__).parents[1] / "configs" / "tiny.yaml"
+    res = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", "train", "--config", str(config), "--max-steps", "5", "--out", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "data" / "tiny" / "pieces.jsonl").is_file()
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()

@@ -236,6 +236,14 @@ class Engine:
                 )
         if key_mask is not None:
             logits = logits - sampling.key_bias * key_mask.float()
+        if self.tok.bar_id is not None:
+            # In the last requested bar a new Bar is not allowed: the model's wish to start
+            # one means "this bar is over", which is the end of the piece. Give that
+            # probability to EOS instead of letting the bar fill up with extra notes.
+            last = [b for b, s in enumerate(states) if s.at_last_bar()]
+            if last:
+                eos, bar = self.tok.eos_id, self.tok.bar_id
+                logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
         allowed = torch.stack([s.allowed() for s in states])
         logits = logits / sampling.temperature
         logits = logits.masked_fill(~allowed, float("-inf"))

@@ -306,5 +306,9 @@ class SequenceState:
         else:
             self._midilike_update(tid)
 
+    def at_last_bar(self) -> bool:
+        """True inside the final requested bar (REMI), where EOS takes the place of Bar."""
+        return self.g.remi and not self.done and self.bar >= self.max_bars
+
     def bars_done(self) -> int:
         return self.bar

@@ -128,5 +128,18 @@ def test_python_api_play_and_save(tiny_run, tmp_path):
     assert piece.scores and 0.0 <= piece.scores["total"] <= 1.0
     widget = c.play(piece)
     assert widget.data[:4] == b"RIFF"
-    for ext in (".mid", ".wav", ".musicxml"):
-        assert piece.save(tmp_path / f"p{ext}").stat().st_size > 100
+    back = symusic.Score(str(piece.save(tmp_path / "p.mid")))
+    assert sum(len(t.notes) for t in back.tracks) == piece.num_notes
+    assert piece.save(tmp_path / "p.wav").read_bytes()[:4] == b"RIFF"
+    assert b"score-partwise" in piece.save(tmp_path / "p.musicxml").read_bytes()[:2000]
+
+
+def test_shipped_default_model_follows_the_request(tmp_path):
+    from tunesmith import Composer
+
+    c = Composer.load()  # the model inside the package, no download
+    piece = c("A lively Irish reel in D major for fiddle", bars=4, seed=0)
+    assert piece.controls.key == "D major" and piece.controls.instruments == [110]
+    assert [t.program for t in piece.score.tracks] == [110]
+    assert 4 * 2 <= piece.num_notes <= 4 * 32
+    assert piece.save(tmp_path / "reel.mid").is_file()

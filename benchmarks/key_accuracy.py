@@ -14,7 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_json  # noqa: E402
 
-FORMS = [("reel", "fiddle"), ("jig", "flute"), ("chorale", "choir"), ("air", "tin whistle"), ("waltz", "piano")]
+FORMS = [
+    ("reel", "fiddle"),
+    ("jig", "flute"),
+    ("chorale", "choir"),
+    ("air", "tin whistle"),
+    ("waltz", "piano"),
+]
 
 
 def main() -> None:

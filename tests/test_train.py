@@ -149,7 +149,18 @@ def test_tiny_config_trains_on_a_fresh_checkout(tmp_path):
 
     config = Path(__file__).parents[1] / "configs" / "tiny.yaml"
     res = subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", "train", "--config", str(config), "--max-steps", "5", "--out", "run"],
+        [
+            sys.executable,
+            "-m",
+            "tunesmith.cli",
+            "train",
+            "--config",
+            str(config),
+            "--max-steps",
+            "5",
+            "--out",
+            "run",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

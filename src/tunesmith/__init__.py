@@ -1,8 +1,8 @@
 """tunesmith: text (and optional attributes or a MIDI to continue) in, music out.
 
-    from tunesmith import Composer
-    piece = Composer.load()("a lively reel in D major for fiddle", bars=16)
-    piece.save("reel.mid")
+from tunesmith import Composer
+piece = Composer.load()("a lively reel in D major for fiddle", bars=16)
+piece.save("reel.mid")
 """
 
 from __future__ import annotations

@@ -32,3 +32,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict:
+    """A YAML file that must hold a mapping; every problem is one clear BadInputError."""
+    import yaml
+
+    from .errors import BadInputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{what} {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise BadInputError(f"{what} {str(path)!r} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise BadInputError(f"{what} {str(path)!r} must be a mapping")
+    return data

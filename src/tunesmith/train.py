@@ -25,7 +25,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-import yaml
 
 from .checkpoint import (
     load_tensors,
@@ -41,7 +40,7 @@ from .checkpoint import (
 from .data.batches import IGNORE, AugmentConfig, BatchSampler
 from .data.dataset import TokenDataset, build_token_dataset, load_token_dataset
 from .errors import BadInputError, CheckpointError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, read_yaml_mapping
 from .model import ModelConfig, MusicTransformer
 
 log = logging.getLogger(__name__)
@@ -87,14 +86,7 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         path = Path(path)
-        if not path.is_file():
-            raise BadInputError(f"config file {str(path)!r} does not exist")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise BadInputError(f"config {str(path)!r} is not valid YAML: {e}") from None
-        if not isinstance(raw, dict):
-            raise BadInputError(f"config {str(path)!r} must be a mapping")
+        raw = read_yaml_mapping(path, "config file")
         return cls.from_dict(raw, default_name=path.stem)
 
     @classmethod

@@ -11,23 +11,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from ..errors import BadInputError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, read_yaml_mapping
 
 ATTRIBUTES = ("key", "meter", "tempo", "instruments", "bars", "seconds", "style")
 SAMPLING = ("preset", "temperature", "top_k", "top_p", "repetition_penalty", "cfg")
 
 
 def load_batch_config(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"batch config {str(path)!r} does not exist")
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInputError(f"batch config {str(path)!r} is not valid YAML: {e}") from None
+    cfg = read_yaml_mapping(path, "batch config")
     prompts = cfg.get("prompts")
     if not isinstance(prompts, list) or not prompts:
         raise BadInputError(f"batch config {str(path)!r} needs a non-empty 'prompts' list")

@@ -202,8 +202,8 @@ class Composer:
         )
         controls = input_controls.validated()
         sampling = self.sampling_for(preset, temperature, top_k, top_p, None, cfg, seed)
-        # The last, possibly incomplete, bar of the input is regenerated only if it was cut;
-        # the input's tokens are kept as they are.
+        # The input's tokens are kept exactly; the grammar state is advanced over them and
+        # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
             controls, prompt, candidates, sampling, prompt_music=music, progress=progress
         )

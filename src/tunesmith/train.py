@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -188,17 +189,9 @@ def evaluate_loss(model, sampler: BatchSampler, batch_size: int, batches: int, d
         n = int((batch["targets"] != IGNORE).sum())
         if n == 0:
             continue
-        total += float(loss_fn(model, batch, device, _no_autocast)) * n
+        total += float(loss_fn(model, batch, device, nullcontext)) * n
         count += n
     return total / max(1, count)
-
-
-class _no_autocast:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 # -- data ------------------------------------------------------------------------------
@@ -273,7 +266,7 @@ class Trainer:
             )
         use_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.autocast = (
-            (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else _no_autocast
+            (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else nullcontext
         )
         if resume:
             self._load_last()
@@ -383,7 +376,7 @@ class Trainer:
             batch = self.train_sampler.sample(o.batch_size)
             tokens += int((batch["targets"] != IGNORE).sum())
             sync = micro == o.grad_accum - 1 or self.ddp is None
-            ctx = net.no_sync() if not sync else _no_autocast()
+            ctx = net.no_sync() if not sync else nullcontext()
             with ctx:
                 loss = loss_fn(net, batch, self.device, self.autocast) / o.grad_accum
                 loss.backward()

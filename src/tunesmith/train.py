@@ -472,10 +472,9 @@ class Trainer:
 
     def _write_samples(self) -> None:
         """A fixed set of prompts rendered to MIDI with the EMA weights (offline 'WandB')."""
-        try:
-            from .generate.engine import Engine, SamplingConfig
-        except ImportError:  # the engine is optional while training
-            return
+        from .generate.engine import Engine
+        from .generate.sampling import SamplingConfig
+
         engine = Engine(self.ema, self.ds.tokenizer)
         folder = self.out / "samples" / f"step_{self.step}"
         folder.mkdir(parents=True, exist_ok=True)

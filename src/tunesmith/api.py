@@ -107,7 +107,9 @@ class Composer:
         cfg: float | None = None,
         seed: int | None = None,
         max_bars: int | None = None,
+        key_guidance: float | None = None,
     ) -> SamplingConfig:
+        """Sampling settings: a preset (or the defaults) with the given values on top."""
         base = SamplingConfig.from_preset(preset) if preset else SamplingConfig()
         changes = {
             "temperature": temperature,
@@ -117,6 +119,7 @@ class Composer:
             "cfg_scale": cfg,
             "seed": seed,
             "max_bars": max_bars,
+            "key_guidance": key_guidance,
         }
         return base.with_(**{k: v for k, v in changes.items() if v is not None}).validated()
 
@@ -133,15 +136,18 @@ class Composer:
         repetition_penalty: float | None = None,
         cfg: float | None = None,
         seed: int | None = None,
+        key_guidance: float | None = None,
         progress=None,
         **attributes,
     ) -> Piece:
         """One piece for a prompt; attributes: key, meter, tempo, instruments, bars,
-        seconds, style. With candidates > 1, the best by the scorer is returned."""
+        seconds, style. With candidates > 1, the best by the scorer is returned.
+        `key_guidance` scales the pull toward a requested key (0: off)."""
         controls = self.controls_for(prompt, **attributes)
         sampling = self.sampling_for(
-            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed
-        )
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
         return self.generate_with(controls, sampling, prompt, candidates, progress)
 
     def generate_with(

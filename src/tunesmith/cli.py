@@ -201,8 +201,11 @@ def train_cmd(
 
 
 # -- generation -----------------------------------------------------------------------------
-def _sampling_options(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed) -> dict:
+def _sampling_options(
+    preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance=None
+) -> dict:
     return {
+        "key_guidance": key_guidance,
         "preset": preset,
         "temperature": temperature,
         "top_k": top_k,
@@ -257,6 +260,9 @@ def generate_cmd(
     cfg: float | None = typer.Option(
         None, "--cfg", help="Classifier-free guidance scale (1: off)."
     ),
+    key_guidance: float | None = typer.Option(
+        None, "--key-guidance", help="Pull toward the requested key (default 0.5; 0: off)."
+    ),
     candidates: int = typer.Option(
         1, "--candidates", help="Generate N, keep the best by the scorer."
     ),
@@ -268,7 +274,9 @@ def generate_cmd(
     """Generate music from a prompt (or a batch of clips from --config)."""
     from .api import Composer
 
-    sampling = _sampling_options(preset, temperature, top_k, top_p, repetition_penalty, cfg, seed)
+    sampling = _sampling_options(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
     attributes = {
         "key": key,
         "meter": meter,

@@ -263,6 +263,86 @@ class MusicTransformer(nn.Module):
         x = self.ln_f(x[:, n_pre:])
         return self.lm_head(x)
 
+    def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits [B, T, vocab] for `idx` appended to a cache that `forward` has filled.
+
+        The decode hot path. The maths is `forward`'s with a cache, written as plain tensor
+        ops on the same parameters: at batch 1 on a CPU, the ~100 submodule calls per token
+        that `forward` makes cost about as much as the matrix products themselves, and
+        explicit attention beats SDPA's kernel launch for a handful of query rows.
+        tests/test_model.py checks it against `forward` (prefix, cross, padded, T > 1).
+        """
+        B, T = idx.shape
+        start = cache.length
+        if start == 0:
+            raise ValueError("step() continues a cache; fill it with forward() first")
+        if start + T > cache.max_len or start + T > self.cfg.max_positions:
+            raise BadInputError("sequence longer than the KV cache")
+        pos = torch.arange(start, start + T, device=idx.device)
+        mask = None
+        if cache.left_pad is not None:
+            pos, mask = self._padded_positions(pos, cache.left_pad)
+        elif T > 1:
+            mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(start)
+        C, H = self.cfg.d_model, self.cfg.n_head
+        hd = C // H
+        scale = hd**-0.5
+        emb, pos_emb, layers, (lnf_w, lnf_b) = self._step_weights()
+        x = F.embedding(idx, emb) + F.embedding(pos, pos_emb)
+        end = start + T
+        for i, (ln1w, ln1b, qkvw, qkvb, pw, pb, cross, ln2w, ln2b, f1w, f1b, f2w, f2b) in enumerate(
+            layers
+        ):
+            h = F.layer_norm(x, (C,), ln1w, ln1b)
+            q, k, v = F.linear(h, qkvw, qkvb).view(B, T, 3, H, hd).unbind(2)
+            ck, cv = cache.k[i], cache.v[i]  # narrow() is much cheaper than slicing
+            ck.narrow(2, start, T).copy_(k.transpose(1, 2))
+            cv.narrow(2, start, T).copy_(v.transpose(1, 2))
+            att = torch.matmul(q.transpose(1, 2), ck.narrow(2, 0, end).transpose(-1, -2))
+            if mask is not None:
+                att = att.masked_fill_(~mask, float("-inf"))
+            y = torch.matmul(torch.softmax(att.mul_(scale), dim=-1), cv.narrow(2, 0, end))
+            x = x + F.linear(y.transpose(1, 2).reshape(B, T, C), pw, pb)
+            if cross is not None:
+                lnxw, lnxb, cqw, cqb, cpw, cpb = cross
+                h = F.layer_norm(x, (C,), lnxw, lnxb)
+                q = F.linear(h, cqw, cqb).view(B, T, H, hd).transpose(1, 2)
+                mk, mv = cache.memory[i]
+                y = torch.matmul(
+                    torch.softmax(torch.matmul(q, mk.transpose(-1, -2)) * scale, -1), mv
+                )
+                x = x + F.linear(y.transpose(1, 2).reshape(B, T, C), cpw, cpb)
+            h = F.gelu(F.linear(F.layer_norm(x, (C,), ln2w, ln2b), f1w, f1b), approximate="tanh")
+            x = x + F.linear(h, f2w, f2b)
+        cache.length = end
+        return F.linear(F.layer_norm(x, (C,), lnf_w, lnf_b), emb)
+
+    def _step_weights(self):
+        """The parameters `step` reads, flattened once (module attribute lookups are slow).
+
+        They are references to the same Parameter objects, which optimizer steps, `.to()`
+        and `load_state_dict` update in place, so the list never goes stale.
+        """
+        cached = self.__dict__.get("_step_cache")
+        if cached is None:
+            layers = []
+            for blk in self.blocks:
+                a, fc, out = blk.attn, blk.mlp[0], blk.mlp[2]
+                cross = None
+                if blk.cross is not None:
+                    c = blk.cross
+                    cross = (blk.ln_x.weight, blk.ln_x.bias, c.q.weight, c.q.bias)
+                    cross += (c.proj.weight, c.proj.bias)
+                layers.append(
+                    (blk.ln_1.weight, blk.ln_1.bias, a.qkv.weight, a.qkv.bias, a.proj.weight)
+                    + (a.proj.bias, cross, blk.ln_2.weight, blk.ln_2.bias, fc.weight, fc.bias)
+                    + (out.weight, out.bias)
+                )
+            cached = (self.tok_emb.weight, self.pos_emb.weight, layers)
+            cached += ((self.ln_f.weight, self.ln_f.bias),)
+            self.__dict__["_step_cache"] = cached
+        return cached
+
     def _padded_positions(self, pos: torch.Tensor, left_pad: torch.Tensor):
         """Per-row positions and attention mask for left-padded rows.
 

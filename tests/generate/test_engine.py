@@ -12,7 +12,7 @@ from tunesmith.controls import Controls
 from tunesmith.errors import BadInputError
 from tunesmith.generate.engine import Engine
 from tunesmith.generate.grammar import Grammar
-from tunesmith.generate.sampling import PRESETS, SamplingConfig, filter_top_k_top_p
+from tunesmith.generate.sampling import PRESETS, SamplingConfig, sample_top_k_top_p
 from tunesmith.model import MusicTransformer
 from tunesmith.piece import Piece
 from tunesmith.tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
@@ -72,11 +72,16 @@ def test_sampling_validation_and_presets():
         SamplingConfig.from_preset("wild")
 
 
-def test_top_k_top_p_filtering():
-    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
-    assert torch.isfinite(filter_top_k_top_p(logits, 2, 1.0)).sum() == 2
-    kept = torch.isfinite(filter_top_k_top_p(logits, 0, 0.5)).sum()
-    assert kept == 1  # the top token alone holds > 50 % of the mass
+def test_top_k_top_p_sampling_draws_only_from_the_kept_set():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 3.5]]).repeat(200, 1)
+    g = torch.Generator().manual_seed(0)
+    ids = sample_top_k_top_p(logits, 2, 1.0, g).view(200, 2)
+    assert set(ids[:, 0].tolist()) == {0, 1} and set(ids[:, 1].tolist()) == {3, 4}
+    # The top token alone holds > 50 % of the mass of the first row.
+    ids = sample_top_k_top_p(logits[:2], 0, 0.5, g)
+    assert ids[0] == 0
+    masked = torch.tensor([[float("-inf"), 0.0, float("-inf"), float("-inf"), float("-inf")]])
+    assert sample_top_k_top_p(masked, 3, 0.9, g).tolist() == [1]
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +129,16 @@ def test_continuation_keeps_prompt_tokens(engine):
     start = len(engine.tok.prefix_ids(c))
     assert cont.ids[start : start + len(music)] == music
     assert engine.tok.tokens(cont.ids).count("Bar_None") == 6
+
+
+@pytest.mark.parametrize("cfg_scale", [1.0, 2.0])
+def test_speculative_drafts_do_not_change_the_output(engine, cfg_scale):
+    """Drafts are verified by sampling each position as usual, so with one seed the piece
+    is the same with or without them (this also checks the cache rollback on rejection)."""
+    c = Controls(meter="4/4", bars=12, instruments=[0])
+    for seed in (0, 1, 2):
+        s = SamplingConfig(seed=seed, cfg_scale=cfg_scale)
+        on = engine.generate(c, "a jig", 1, s)[0]
+        off = engine.generate(c, "a jig", 1, s.with_(speculative=False))[0]
+        assert on.ids == off.ids
+        assert on.logprob == pytest.approx(off.logprob, abs=1e-3)

@@ -15,17 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..controls import MAX_BARS, Controls, key_pitch_class
+from ..controls import MAX_BARS, Controls
 from ..errors import BadInputError
 from ..model import MusicTransformer
 from ..tokens.tokenizer import MusicTokenizer
+from .draft import NGramDrafter
 from .grammar import Grammar, SequenceState
-from .sampling import SamplingConfig, apply_repetition_penalty, filter_top_k_top_p
+from .keyguide import KeyGuide
+from .sampling import SamplingConfig, apply_repetition_penalty, sample_top_k_top_p
 
 log = logging.getLogger(__name__)
-
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural + raised 7th (harmonic minor's leading tone)
 
 
 @dataclass
@@ -46,7 +45,6 @@ class Engine:
         self.tok = tokenizer
         self.device = next(model.parameters()).device
         self.grammar = Grammar(tokenizer, self.device)
-        self._key_masks: dict[str, torch.Tensor] = {}
 
     # -- conveniences -------------------------------------------------------------------
     def generate_prompt(self, prompt: str, sampling: SamplingConfig | None = None):
@@ -64,18 +62,6 @@ class Engine:
         from ..text import default_encoder
 
         return torch.from_numpy(default_encoder().encode([text])[0]).to(self.device)
-
-    def key_mask(self, key: str) -> torch.Tensor:
-        """True on pitch tokens outside the key's scale (harmonic minor for minor keys)."""
-        if key not in self._key_masks:
-            pc, mode = key_pitch_class(key)
-            scale = {(pc + d) % 12 for d in (MAJOR_SCALE if mode == "major" else MINOR_SCALE)}
-            m = torch.zeros(self.tok.vocab_size, dtype=torch.bool)
-            for i, p in self.grammar.pitch_of.items():
-                if self.grammar.type_of[i] in ("Pitch", "NoteOn") and p % 12 not in scale:
-                    m[i] = True
-            self._key_masks[key] = m.to(self.device)
-        return self._key_masks[key]
 
     # -- the loop -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -122,50 +108,92 @@ class Engine:
         rows = [list(music) for _ in range(n)]
         logprobs = np.zeros(n)
         n_sampled = np.zeros(n, dtype=np.int64)
-        key_mask = self.key_mask(controls.key) if controls.key and sampling.key_bias else None
+        guide = None
+        if controls.key and (sampling.key_guidance > 0 or sampling.key_guide_args):
+            guide = KeyGuide(
+                self.grammar, controls.key, n, sampling.key_guidance, **sampling.key_guide_args
+            )
+            for t in music:
+                for b in range(n):
+                    guide.observe(b, t)
         max_new = sampling.max_tokens or _token_budget(target_bars, controls)
-        block = self.model.cfg.block_size
-        step = 0
-        while step < max_new and not all(s.done for s in states):
-            # (Re)build the cache from each row's window, then decode until it fills.
-            windows, pads = self._windows(prefix, controls, rows, target_bars)
-            idx = torch.tensor(windows, device=self.device)
-            B = idx.shape[0]
-            te = use = None
-            if text_emb is not None:
-                te = text_emb.expand(B, -1)
-                use = torch.ones(B, dtype=torch.bool, device=self.device)
-            if use_cfg:  # second half of the batch: the same rows without the text
-                idx = torch.cat([idx, idx])
-                te = torch.cat([te, te])
-                use = torch.cat([use, torch.zeros_like(use)])
-                pads = pads + pads
-            cache = self.model.new_cache(idx.shape[0])
-            if any(pads):
-                cache.left_pad = torch.tensor(pads, device=self.device)
-            logits = self.model(idx, te, use, cache=cache)[:, -1]
-            room = block - idx.shape[1]
-            while room > 0 and step < max_new and not all(s.done for s in states):
-                if max_new - step <= 8:
-                    for s in states:
-                        s.force_end = True
-                next_ids, lp = self._sample(logits, states, rows, sampling, key_mask, use_cfg, gen)
-                for b, t in enumerate(next_ids):
-                    if not states[b].done:
-                        rows[b].append(t)
+        # Speculative drafts need every row to accept the same number of tokens: batch 1.
+        drafter = NGramDrafter() if n == 1 and sampling.speculative else None
+        if drafter:
+            drafter.extend(music)
+
+        def append(ids, lp=None) -> None:
+            for b, t in enumerate(ids):
+                if not states[b].done:
+                    rows[b].append(t)
+                    if lp is not None:
                         logprobs[b] += lp[b]
-                        n_sampled[b] += 1
-                    states[b].update(t)
-                step += 1
-                room -= 1
+                    n_sampled[b] += 1
+                    if guide:
+                        guide.observe(b, t)
+                states[b].update(t)
+            if drafter:
+                drafter.extend(ids[:1])
+
+        def finished() -> bool:
+            return all(s.done for s in states) or int(n_sampled.max()) >= max_new
+
+        def sample(logits):
+            if max_new - int(n_sampled.max()) <= 8:
+                for s in states:
+                    s.force_end = True
+            forced = [s.forced() for s in states]
+            if None not in forced:  # nothing to choose: log-probability 0
+                return forced, None
+            return self._sample(logits, states, rows, sampling, guide, use_cfg, gen)
+
+        while not finished():
+            # (Re)build the cache from each row's window, then decode until it fills.
+            cache, logits = self._prefill(prefix, controls, rows, target_bars, text_emb, use_cfg)
+            unfed: list[list[int]] = []  # appended to the rows, not yet in the cache
+            while not finished():
+                if not unfed:
+                    ids, lp = sample(logits)
+                    append(ids, lp)
+                    unfed = [ids]
+                # Tokens the grammar forces (one allowed id, e.g. TimeSig after Bar, the
+                # Program of a solo voice) need no sampling: append them now and feed them
+                # in the same forward pass.
+                while not finished():
+                    forced = [s.forced() for s in states]
+                    if None in forced:
+                        break
+                    append(forced)
+                    unfed.append(forced)
                 if progress:
                     progress(max(s.bars_done() for s in states), target_bars)
-                if all(s.done for s in states) or room == 0:
-                    break
-                feed = torch.tensor(next_ids, device=self.device).view(-1, 1)
+                room = cache.max_len - cache.length
+                if finished() or len(unfed) > room:
+                    break  # done, or the window is full: rebuild it from the rows
+                draft = []
+                if drafter:
+                    budget = max_new - int(n_sampled.max())
+                    draft = drafter.propose(min(room - len(unfed), budget))
+                feed = torch.tensor(unfed + [[d] for d in draft], device=self.device).T
                 if use_cfg:
                     feed = torch.cat([feed, feed])
-                logits = self.model(feed, cache=cache)[:, -1]
+                out = self.model.step(feed, cache)
+                logits = out[:, len(unfed) - 1]
+                unfed = []
+                accepted = 0
+                for j, d in enumerate(draft):
+                    ids, lp = sample(logits)
+                    append(ids, lp)
+                    if ids[0] != d:  # a fresh sample: drop the rest of the draft
+                        cache.length -= len(draft) - j
+                        unfed = [ids]
+                        break
+                    accepted += 1
+                    if finished():
+                        break
+                    logits = out[:, -len(draft) + j]
+                if drafter:
+                    drafter.observe(len(draft), accepted)
         results = []
         for b in range(n):
             body = rows[b]
@@ -176,6 +204,25 @@ class Engine:
                 GenerationResult(ids, len(prefix), float(logprobs[b]), int(n_sampled[b]))
             )
         return results
+
+    def _prefill(self, prefix, controls, rows, target_bars, text_emb, use_cfg):
+        """A fresh cache holding each row's window, and the logits after it."""
+        windows, pads = self._windows(prefix, controls, rows, target_bars)
+        idx = torch.tensor(windows, device=self.device)
+        B = idx.shape[0]
+        te = use = None
+        if text_emb is not None:
+            te = text_emb.expand(B, -1)
+            use = torch.ones(B, dtype=torch.bool, device=self.device)
+        if use_cfg:  # second half of the batch: the same rows without the text
+            idx = torch.cat([idx, idx])
+            te = torch.cat([te, te])
+            use = torch.cat([use, torch.zeros_like(use)])
+            pads = pads + pads
+        cache = self.model.new_cache(idx.shape[0])
+        if any(pads):
+            cache.left_pad = torch.tensor(pads, device=self.device)
+        return cache, self.model(idx, te, use, cache=cache)[:, -1]
 
     def _windows(self, prefix, controls, rows, target_bars):
         """Each row's context: prefix + the tail of its music from a barline, left-padded.
@@ -210,7 +257,7 @@ class Engine:
         padded = [[self.tok.pad_id] * p + w for w, p in zip(windows, pads, strict=True)]
         return padded, pads
 
-    def _sample(self, logits, states: list[SequenceState], rows, sampling, key_mask, use_cfg, gen):
+    def _sample(self, logits, states: list[SequenceState], rows, sampling, guide, use_cfg, gen):
         n = len(states)
         logits = logits.float()
         if use_cfg:
@@ -234,8 +281,8 @@ class Engine:
                     sampling.repetition_penalty,
                     self.grammar.penalizable,
                 )
-        if key_mask is not None:
-            logits = logits - sampling.key_bias * key_mask.float()
+        if guide is not None:
+            logits = guide.apply(logits)
         if self.tok.bar_id is not None:
             # In the last requested bar a new Bar is not allowed: the model's wish to start
             # one means "this bar is over", which is the end of the piece. Give that
@@ -243,16 +290,16 @@ class Engine:
             last = [b for b, s in enumerate(states) if s.at_last_bar()]
             if last:
                 eos, bar = self.tok.eos_id, self.tok.bar_id
+                logits = logits.clone()  # `base` may be the same tensor
                 logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
         allowed = torch.stack([s.allowed() for s in states])
-        logits = logits / sampling.temperature
         logits = logits.masked_fill(~allowed, float("-inf"))
-        filtered = filter_top_k_top_p(logits, sampling.top_k, sampling.top_p)
-        probs = torch.softmax(filtered, dim=-1).cpu()
-        next_ids = torch.multinomial(probs, 1, generator=gen).view(-1)
-        base_lp = torch.log_softmax(base.masked_fill(~allowed, float("-inf")), dim=-1).cpu()
-        lp = base_lp.gather(1, next_ids.view(-1, 1)).view(-1).numpy()
-        return next_ids.tolist(), lp
+        next_ids = sample_top_k_top_p(
+            logits / sampling.temperature, sampling.top_k, sampling.top_p, gen
+        ).view(-1, 1)
+        base = base.masked_fill(~allowed, float("-inf"))
+        lp = base.gather(1, next_ids) - torch.logsumexp(base, dim=-1, keepdim=True)
+        return next_ids.view(-1).tolist(), lp.view(-1).cpu().numpy()
 
 
 def _token_budget(bars: int, controls: Controls) -> int:

@@ -30,6 +30,11 @@ def _positions_per_bar(meter: str) -> int:
     return num * POSITIONS_PER_BEAT
 
 
+def _single_id(mask: torch.Tensor) -> int | None:
+    ids = mask.nonzero()
+    return int(ids[0]) if len(ids) == 1 else None
+
+
 class Grammar:
     """Id sets of a tokenizer's token types, as boolean masks over the vocabulary."""
 
@@ -69,7 +74,7 @@ class Grammar:
                 a, b, res = (int(x) for x in self.value_of[i].split("."))
                 self.timeshift_beats[i] = a + b / res
         self.empty = torch.zeros(V, dtype=torch.bool, device=device)
-        self.cache: dict[tuple, torch.Tensor] = {}  # REMI state key -> allowed mask
+        self.cache: dict[tuple, tuple] = {}  # REMI state key -> (allowed mask, forced id)
         self.eos_id, self.bar_id = tokenizer.eos_id, tokenizer.bar_id
         # Tokens the repetition penalty may touch: note content, never structure.
         self.penalizable = (
@@ -127,8 +132,8 @@ class SequenceState:
     force_end: bool = False  # the caller ran out of token budget: finish asap
 
     # -- REMI ------------------------------------------------------------------------------
-    def _remi_allowed(self) -> torch.Tensor:
-        """The mask for the current state; identical states share one cached tensor."""
+    def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
+        """(mask, forced id) for the current state; identical states share one entry."""
         can_end = self.notes > 0 and (
             self.target_bars is None or self.bar >= self.target_bars or self.force_end
         )
@@ -144,10 +149,11 @@ class SequenceState:
             self.drums,
             self.meter,
         )
-        mask = self.g.cache.get(key)
-        if mask is None:
-            mask = self.g.cache[key] = self._remi_mask(can_end, can_new_bar)
-        return mask
+        entry = self.g.cache.get(key)
+        if entry is None:
+            mask = self._remi_mask(can_end, can_new_bar)
+            entry = self.g.cache[key] = (mask, _single_id(mask))
+        return entry
 
     def _remi_mask(self, can_end: bool, can_new_bar: bool) -> torch.Tensor:
         g = self.g
@@ -293,7 +299,19 @@ class SequenceState:
             m = self.g.empty.clone()
             m[self.g.tok.pad_id] = True
             return m
-        return self._remi_allowed() if self.g.remi else self._midilike_allowed()
+        return self._remi_entry()[0] if self.g.remi else self._midilike_allowed()
+
+    def forced(self) -> int | None:
+        """The only id the grammar allows next, or None when there is a choice.
+
+        A forced token needs no sampling, so the engine appends it straight away and feeds
+        it in the same forward pass as the token before it.
+        """
+        if self.done:
+            return self.g.tok.pad_id
+        if self.g.remi:
+            return self._remi_entry()[1]
+        return _single_id(self._midilike_allowed())
 
     def update(self, tid: int) -> None:
         if self.done:

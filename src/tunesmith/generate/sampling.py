@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -29,7 +29,9 @@ class SamplingConfig:
     repetition_penalty: float = 1.0  # 1.0 = off; applied to note tokens only
     repetition_window: int = 64
     cfg_scale: float = 1.0  # classifier-free guidance on the text; 1.0 = off
-    key_bias: float = 0.0  # logit penalty on out-of-key pitches when a key is requested
+    key_guidance: float = 0.5  # key guide's constant strength (0 = off); keyguide.py
+    key_guide_args: dict = field(default_factory=dict)  # KeyGuide step/max_strength (studies)
+    speculative: bool = True  # batch 1: n-gram drafts verified in one pass (same output law)
     seed: int | None = None
     max_bars: int = 16  # used when the controls name no length
     max_tokens: int | None = None  # hard cap on generated tokens
@@ -45,6 +47,8 @@ class SamplingConfig:
             raise BadInputError("repetition penalty must be between 1.0 and 5")
         if self.cfg_scale < 0 or self.cfg_scale > 20:
             raise BadInputError("guidance scale must be between 0 and 20")
+        if not 0 <= self.key_guidance <= 5:
+            raise BadInputError("key guidance must be between 0 and 5")
         if self.max_bars < 1:
             raise BadInputError("max bars must be >= 1")
         return self
@@ -76,17 +80,20 @@ def apply_repetition_penalty(
     return torch.where(seen, scaled, logits)
 
 
-def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """Mask (to -inf) everything outside the top-k and the top-p nucleus."""
-    if top_k and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+def sample_top_k_top_p(
+    logits: torch.Tensor, top_k: int, top_p: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """One id per row from softmax(logits), restricted to the top-k and the top-p nucleus.
+
+    Only the k best logits are sorted (not the whole vocabulary), which keeps a decode step
+    cheap. Masked (-inf) logits get probability 0; every row needs one finite logit.
+    """
+    V = logits.size(-1)
+    k = top_k if 0 < top_k < V else V
+    values, order = torch.topk(logits, k, dim=-1)  # sorted, best first
+    probs = torch.softmax(values, dim=-1)
     if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
         cum = probs.cumsum(-1)
-        remove = cum - probs > top_p  # keep the smallest prefix whose mass reaches top_p
-        remove[..., 0] = False
-        mask = torch.zeros_like(remove).scatter(-1, order, remove)
-        logits = logits.masked_fill(mask, float("-inf"))
-    return logits
+        probs = probs.masked_fill(cum - probs > top_p, 0.0)  # the first always stays
+    choice = torch.multinomial(probs, 1, generator=generator)
+    return order.gather(-1, choice).view(-1)

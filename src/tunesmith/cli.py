@@ -357,6 +357,67 @@ def continue_cmd(
     out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
 
 
+DEFAULT_REFERENCE = Path("data/music21")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    out_dir: Path = typer.Option(..., "--out", help="Folder for report.md, metrics.json, plots."),
+    prompts: Path | None = typer.Option(
+        None, "--prompts", help="Prompt set (JSONL) to generate for, e.g. prompts/eval.jsonl."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model or run folder (default: shipped)."
+    ),
+    seeds: str = typer.Option("1", "--seeds", help="Comma-separated seeds, e.g. 1,2,3."),
+    generated: Path | None = typer.Option(
+        None, "--generated", help="Evaluate existing MIDI files in this folder instead."
+    ),
+    reference: Path | None = typer.Option(
+        None,
+        "--reference",
+        help="Real music: a folder of MIDI files or a prepared corpus (its test split). "
+        "Default: data/music21 when it exists.",
+    ),
+) -> None:
+    """Generate for a prompt set (or take existing files) and measure the music."""
+    from .evaluate.prompts import load_prompts
+    from .evaluate.report import write_report
+    from .evaluate.suite import evaluate_folder, generate_for_prompts, reference_pieces
+
+    if (prompts is None) == (generated is None):
+        raise BadInputError("give either --prompts FILE (to generate) or --generated DIR")
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise BadInputError(f"--seeds must be comma-separated integers, not {seeds!r}") from None
+    if not seed_list:
+        raise BadInputError("--seeds names no seed")
+    if reference is None and DEFAULT_REFERENCE.is_dir():
+        reference = DEFAULT_REFERENCE
+    ref = None
+    if reference is not None:
+        with _task("measuring the reference"):
+            ref = reference_pieces(reference)
+    if prompts is not None:
+        from .api import Composer
+
+        prompt_list = load_prompts(prompts)
+        composer = Composer.load(model)
+        with _task("generating", len(prompt_list) * len(seed_list)) as update:
+            pieces = generate_for_prompts(
+                composer, prompt_list, seed_list, out_dir,
+                progress=lambda done, total: update(done, total, "pieces"),
+            )  # fmt: skip
+    else:
+        pieces = evaluate_folder(generated)
+    from .evaluate.suite import compare
+
+    result = compare(pieces, ref)
+    write_report(result, pieces, ref, out_dir)
+    out.print(f"evaluated {len(pieces)} pieces; report in {out_dir / 'report.md'}")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -51,7 +51,12 @@ def main() -> None:
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--reference", default="benchmarks/results/reference_test.json")
     ap.add_argument("--out", default="benchmarks/results/sampling.json")
+    ap.add_argument("--plot", default="docs/images/sampling_study.png")
+    ap.add_argument("--replot", action="store_true", help="only redraw --plot from --out")
     args = ap.parse_args()
+    if args.replot:
+        plot(json.loads(Path(args.out).read_text()), args.plot)
+        return
 
     import numpy as np
 
@@ -118,6 +123,20 @@ def main() -> None:
         for form in FORMS
     }
     write_json(args.out, result)
+    plot(result, args.plot)
+
+
+def plot(result: dict, path: str) -> None:
+    """Heatmap: settings x forms, relative deviation from real music (lower is closer)."""
+    from tunesmith.evaluate.report import plot_heatmap
+
+    settings = result["settings"]
+    names = list(settings)
+    forms = list(next(iter(settings.values()))["deviation_per_form"])
+    matrix = [[settings[n]["deviation_per_form"][f] for f in forms] for n in names]
+    plot_heatmap(
+        matrix, names, forms, "Sampling: relative deviation from real music (lower = closer)", path
+    )
 
 
 if __name__ == "__main__":

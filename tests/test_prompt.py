@@ -39,6 +39,14 @@ SLOW, FAST = TEMPO_WORDS["slow"], TEMPO_WORDS["fast"]
 
 # prompt -> every attribute it should set; anything not listed must stay unset.
 CASES: list[tuple[str, dict]] = [
+    # phrasings found by writing prompts/eval.jsonl
+    ("a tune in waltz time", {"meter": "3/4"}),
+    ("a jig in six-eight for flute", {"meter": "6/8", "style": "jig", "instruments": [73]}),
+    ("three four-part chorales", {"style": "chorale", "voices": 4}),
+    ("a mid-tempo ballad", {"tempo": 108.0, "style": "song"}),
+    ("crotchet = 80, for oboe", {"tempo": 80.0, "instruments": [68]}),
+    ("not too fast, a reel", {"style": "reel", "meter": "4/4"}),
+    ("a duet for mandolin and bouzouki", {"instruments": [25, 25]}),
     # keys
     ("in D minor", {"key": "D minor"}),
     ("F#m", {"key": "F# minor"}),

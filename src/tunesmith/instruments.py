@@ -168,6 +168,20 @@ INSTRUMENT_WORDS: dict[str, tuple[int, ...]] = {
     "wind quintet": (FLUTE, OBOE, CLARINET, FRENCH_HORN, BASSOON),
     "woodwind quintet": (FLUTE, OBOE, CLARINET, FRENCH_HORN, BASSOON),
     "brass quintet": (TRUMPET, TRUMPET, FRENCH_HORN, TROMBONE, TUBA),
+    # plucked and folk instruments GM lacks, mapped to their nearest GM sound
+    "mandolin": (25,),
+    "bouzouki": (25,),
+    "lute": (NYLON_GUITAR,),
+    "ukulele": (NYLON_GUITAR,),
+    "melodeon": (ACCORDION,),
+    "button accordion": (ACCORDION,),
+    "drum": (DRUMS,),
+    "snare": (DRUMS,),
+    "snare drum": (DRUMS,),
+    "woodwinds": (FLUTE, OBOE, CLARINET, BASSOON),
+    "wind band": (FLUTE, CLARINET, TRUMPET, TROMBONE),
+    "orchestra": (STRING_ENSEMBLE,),
+    "full orchestra": (STRING_ENSEMBLE,),
 }
 
 

@@ -77,7 +77,8 @@ TEMPO_WORDS: dict[str, float] = {
     "very slow": 50, "slow": 64, "slowly": 64, "moderately slow": 76, "relaxed": 80,
     "laid back": 80, "moderate": 100, "moderately fast": 120, "upbeat": 128,
     "brisk": 132, "lively": 140, "fast": 144, "quick": 144, "up tempo": 150, "uptempo": 150,
-    "energetic": 150, "very fast": 184,
+    "energetic": 150, "very fast": 184, "medium tempo": 108, "mid tempo": 108,
+    "mid-tempo": 108, "midtempo": 108, "stately": 80, "maestoso": 84, "walking pace": 96,
 }  # fmt: skip
 
 # Words that name a style/form in other words ("fugal" -> fugue).
@@ -116,7 +117,8 @@ METER_PHRASES: dict[str, str] = {
     "cut time": "2/2", "alla breve": "2/2", "common time": "4/4", "duple time": "2/4",
     "duple meter": "2/4", "triple time": "3/4", "triple meter": "3/4",
     "quadruple time": "4/4", "quadruple meter": "4/4", "compound duple": "6/8",
-    "compound triple": "9/8", "compound quadruple": "12/8",
+    "compound triple": "9/8", "compound quadruple": "12/8", "waltz time": "3/4",
+    "march time": "2/4", "jig time": "6/8",
 }  # fmt: skip
 
 # Region words go to extra['region'], spelled like PieceRecord.region (a place name).
@@ -194,16 +196,18 @@ _BPM_UNIT = r"(?:bpm|b\.p\.m\.?|beats\s+per\s+minute|beats/min)"
 _TEMPO_NUMBER_RE = re.compile(
     rf"(?<![\w./:])(?P<a>\d+(?:\.\d+)?)\s*{_BPM_UNIT}(?!\w)"
     rf"|\b(?:tempo|bpm|metronome)\s*(?:of\s+|at\s+|[:=]\s*)?(?P<b>\d+(?:\.\d+)?)(?:\s*{_BPM_UNIT}(?!\w))?"
-    r"|(?:♩|\bq)\s*=\s*(?P<c>\d+(?:\.\d+)?)",
+    r"|(?:♩|\bq|\bcrotchet)\s*=\s*(?P<c>\d+(?:\.\d+)?)",
     _I,
 )
+_TEMPO_NEGATION_RE = re.compile(r"\b(?:not|never|no)\s+(?:too\s+|very\s+|so\s+|overly\s+)?$", _I)
 _TEMPO_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(TEMPO_WORDS))})(?!\w)", _I)
 _METER_NUMBER_RE = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _METER_WORD_NUMS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                     "nine": 9, "twelve": 12}  # fmt: skip
 _METER_PHRASE_RE = re.compile(
     rf"(?<!\w)(?:(?P<phrase>{_words_pattern(list(METER_PHRASES))})"
-    rf"|(?P<num>{'|'.join(_METER_WORD_NUMS)})[\s-]+(?P<den>two|four|eight)[\s-]+time)(?!\w)",
+    rf"|(?P<num>{'|'.join(_METER_WORD_NUMS)})(?:[\s-]+(?P<den>two|four|eight)[\s-]+time"
+    r"|-(?P<den2>two|four|eight)(?![\w-])))(?!\w)",
     _I,
 )
 _MODE_WORDS = "|".join(sorted([*MODE_TO_MAJOR_MINOR, "maj", "min"], key=len, reverse=True))
@@ -344,7 +348,8 @@ class _Parse:
                 meter = METER_PHRASES[_norm(m.group("phrase"))]
             else:
                 meter = f"{_METER_WORD_NUMS[m.group('num').lower()]}/"
-                meter += str({"two": 2, "four": 4, "eight": 8}[m.group("den").lower()])
+                den = (m.group("den") or m.group("den2")).lower()
+                meter += str({"two": 2, "four": 4, "eight": 8}[den])
             try:
                 self.controls.meter = normalize_meter(meter)
             except BadInputError:
@@ -462,6 +467,8 @@ class _Parse:
         if self.controls.tempo is not None:
             return
         for m in self.matches(_TEMPO_WORD_RE):
+            if _TEMPO_NEGATION_RE.search(self.text[: m.start()]):
+                continue  # "not too fast" names no tempo
             self.controls.tempo = float(TEMPO_WORDS[_norm(m.group(0))])
             self.take("tempo", m)
             return

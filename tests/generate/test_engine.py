@@ -65,6 +65,12 @@ def test_random_logits_never_produce_invalid_sequences(name, seed, bars, meter, 
 def test_sampling_validation_and_presets():
     assert set(PRESETS) == {"default", "balanced", "creative", "conservative"}
     assert SamplingConfig.from_preset("conservative").temperature == 0.8
+    # No preset means the "default" preset's values.
+    default = SamplingConfig.from_preset("default")
+    plain = SamplingConfig()
+    assert (plain.temperature, plain.top_k, plain.top_p, plain.repetition_penalty) == (
+        default.temperature, default.top_k, default.top_p, default.repetition_penalty
+    )  # fmt: skip
     for bad in ({"temperature": 0}, {"top_p": 0}, {"top_p": 1.5}, {"top_k": -1}):
         with pytest.raises(BadInputError):
             SamplingConfig(**bad).validated()

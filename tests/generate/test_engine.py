@@ -148,3 +148,14 @@ def test_speculative_drafts_do_not_change_the_output(engine, cfg_scale):
         off = engine.generate(c, "a jig", 1, s.with_(speculative=False))[0]
         assert on.ids == off.ids
         assert on.logprob == pytest.approx(off.logprob, abs=1e-3)
+
+
+def test_every_requested_voice_plays(engine):
+    """Even a voice the model never saw (drums) is heard before the piece may end."""
+    c = Controls(meter="4/4", bars=3, instruments=[40, 42, 73, -1])
+    for seed in (0, 1, 2):
+        r = engine.generate(c, "a quartet", 1, SamplingConfig(seed=seed))[0]
+        piece = Piece.from_tokens(engine.tok, r.ids, c)
+        playing = {-1 if t.is_drum else t.program for t in piece.score.tracks if t.note_num()}
+        assert playing == {40, 42, 73, -1}
+        assert engine.tok.tokens(r.ids).count("Bar_None") == 3

@@ -26,6 +26,8 @@ from .sampling import SamplingConfig, apply_repetition_penalty, sample_top_k_top
 
 log = logging.getLogger(__name__)
 
+MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice that has not played yet
+
 
 @dataclass
 class GenerationResult:
@@ -283,6 +285,12 @@ class Engine:
                 )
         if guide is not None:
             logits = guide.apply(logits)
+        # A requested voice that has not played after the first bar is invited in (the
+        # grammar also keeps the piece from ending without it).
+        for b, s in enumerate(states):
+            if s.bar >= 2 and (ids := s.missing_program_ids()):
+                logits = logits.clone() if logits is base else logits
+                logits[b, ids] += MISSING_VOICE_BONUS
         if self.tok.bar_id is not None:
             # In the last requested bar a new Bar is not allowed: the model's wish to start
             # one means "this bar is over", which is the end of the piece. Give that

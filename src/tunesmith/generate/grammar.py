@@ -130,15 +130,21 @@ class SequenceState:
     closing: bool = False  # MIDILike: finished, closing open notes before EOS
     done: bool = False
     force_end: bool = False  # the caller ran out of token budget: finish asap
+    used: set = field(default_factory=set)  # voice slots that have played (REMI)
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
         """(mask, forced id) for the current state; identical states share one entry."""
+        missing = self.missing_slots()
         can_end = self.notes > 0 and (
-            self.target_bars is None or self.bar >= self.target_bars or self.force_end
+            self.target_bars is None
+            or (self.bar >= self.target_bars and not missing)
+            or self.force_end
         )
         can_new_bar = self.bar < self.max_bars and not self.force_end
+        last_bar_missing = missing if self.bar >= self.max_bars and not self.force_end else ()
         key = (
+            last_bar_missing,
             self.last,
             self.position,
             self.bar_len,
@@ -151,11 +157,11 @@ class SequenceState:
         )
         entry = self.g.cache.get(key)
         if entry is None:
-            mask = self._remi_mask(can_end, can_new_bar)
+            mask = self._remi_mask(can_end, can_new_bar, last_bar_missing)
             entry = self.g.cache[key] = (mask, _single_id(mask))
         return entry
 
-    def _remi_mask(self, can_end: bool, can_new_bar: bool) -> torch.Tensor:
+    def _remi_mask(self, can_end: bool, can_new_bar: bool, missing=()) -> torch.Tensor:
         g = self.g
         m = g.empty.clone()
         if self.last == "start":
@@ -167,7 +173,7 @@ class SequenceState:
                 m |= g.masks["TimeSig"]
         elif self.last in ("TimeSig", "Duration", "Rest", "Chord", "Position"):
             if self.last == "Position" or self.last == "Chord":
-                m |= self._program_mask()
+                m |= self._program_mask(missing)
                 if self.last == "Position" and "Chord" in g.masks:
                     m |= g.masks["Chord"]
             else:
@@ -175,7 +181,7 @@ class SequenceState:
                 if can_new_bar:
                     m[g.bar_id] = True
                 if self.last == "Duration":
-                    m |= self._program_mask()
+                    m |= self._program_mask(missing)
                 if can_end:
                     m[g.eos_id] = True
         elif self.last == "Program":
@@ -189,8 +195,11 @@ class SequenceState:
             m[g.eos_id] = True
         return m
 
-    def _program_mask(self) -> torch.Tensor:
+    def _program_mask(self, missing=()) -> torch.Tensor:
+        """Programs (voice slots) allowed next; only `missing` ones when given (last bar)."""
         g = self.g
+        if missing:
+            return g.id_mask([g.program_id[s] for s in missing if s in g.program_id])
         if self.slots is None:
             m = g.masks["Program"].clone()
             if not self.drums:
@@ -222,6 +231,7 @@ class SequenceState:
             self.current_program = int(g.value_of[tid])
         elif kind in ("Pitch", "PitchDrum"):
             self.notes += 1
+            self.used.add(self.current_program)
         self.last = kind
 
     # -- MIDILike --------------------------------------------------------------------------
@@ -323,6 +333,20 @@ class SequenceState:
             self._remi_update(tid)
         else:
             self._midilike_update(tid)
+
+    def missing_slots(self) -> tuple[int, ...]:
+        """Requested voices that have not played yet (REMI; empty when none were named).
+
+        The piece may not end while one is missing, and in its last bar only missing
+        voices may enter, so every requested instrument is heard.
+        """
+        if self.slots is None or not self.g.remi:
+            return ()
+        wanted = [*self.slots, DRUMS] if self.drums else self.slots
+        return tuple(sorted(set(wanted) - self.used))
+
+    def missing_program_ids(self) -> list[int]:
+        return [self.g.program_id[s] for s in self.missing_slots() if s in self.g.program_id]
 
     def at_last_bar(self) -> bool:
         """True inside the final requested bar (REMI), where EOS takes the place of Bar."""

@@ -109,6 +109,8 @@ def main() -> None:
         cond[label] = {"best_val_loss": best_val_loss(Path(run)) if run else None}
         for w in CFG_SCALES:
             name = f"cond_{label.split()[0]}_cfg{w:g}"
+            if run == TOKENIZATION_RUNS["REMI"] and w == 1.0:
+                name = "tok_REMI_cond"  # the same model and settings: reuse those pieces
             cond[label][f"cfg_{w:g}"] = run_set(
                 composer, name, prompts, [1], {**off, "cfg_scale": w}
             )

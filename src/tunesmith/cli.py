@@ -357,6 +357,61 @@ def continue_cmd(
     out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
 
 
+@app.command("generate-long")
+def generate_long_cmd(
+    prompt: str = typer.Argument("", help="What to write."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .mid, .wav or .musicxml."),
+    chunks: int = typer.Option(8, "--chunks", help="Number of chunks to chain."),
+    chunk_bars: int = typer.Option(16, "--chunk-bars", help="New bars per chunk."),
+    overlap: int | None = typer.Option(
+        None, "--overlap", help="Bars of context per chunk (default: half the model's context)."
+    ),
+    num_candidates: int = typer.Option(4, "--num-candidates", help="Candidates per chunk."),
+    mode: str | None = typer.Option(
+        None, "--mode", help="chorale, quartet, invention, fugue or folk (sets defaults)."
+    ),
+    key: str | None = typer.Option(None, help="Key, e.g. 'D minor'."),
+    style: str | None = typer.Option(None, help="Style or form."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature (> 0)."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model or run folder (default: shipped)."
+    ),
+) -> None:
+    """Compose a long piece: chained chunks, best of N candidates each, stitched."""
+    from dataclasses import asdict
+
+    from .api import Composer
+    from .generate.longform import LongFormSettings, apply_mode, compose_long
+    from .piece import FORMATS
+
+    if output.suffix.lower() not in FORMATS:
+        raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
+    settings = LongFormSettings(chunks, chunk_bars, overlap, num_candidates).validated()
+    composer = Composer.load(model)
+    controls = apply_mode(composer.controls_for(prompt, key=key, style=style), mode)
+    sampling = Composer.sampling_for(temperature=temperature, seed=seed)
+    state = output.with_name(output.name + ".progress.json")
+    t0 = time.time()
+    with _task("composing", settings.chunks) as update:
+        piece, reports = compose_long(
+            composer, prompt, controls, sampling, settings,
+            progress=lambda done, total, info: update(done, total, info), state_path=state,
+        )  # fmt: skip
+    piece.save(output)
+    if report is not None:
+        from .fileio import atomic_write_json
+
+        atomic_write_json(report, {"chunks": [asdict(r) for r in reports]})
+    state.unlink(missing_ok=True)
+    bars = sum(r.new_bars for r in reports)
+    out.print(
+        f"wrote {output} ({bars} bars, {piece.num_notes} notes, {piece.duration_s:.0f} s of "
+        f"music) in {time.time() - t0:.1f} s"
+    )
+
+
 DEFAULT_REFERENCE = Path("data/music21")
 
 

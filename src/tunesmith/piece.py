@@ -27,6 +27,35 @@ def _clip_to_bars(score: symusic.Score, bars: int) -> None:
                 note.duration = max(1, end - note.time)
 
 
+def _trim_overlaps(score: symusic.Score) -> None:
+    """No doubled notes: one note per pitch and onset in a voice, and a note that its voice
+    restarts at the same pitch ends where the repeat begins (one MIDI channel cannot sound
+    a pitch twice at once: the first note-off would cut the second note)."""
+    for track in score.tracks:
+        notes = sorted(
+            ((n.time, n.pitch, n.duration, n.velocity) for n in track.notes),
+            key=lambda n: (n[0], n[1], -n[2]),
+        )
+        kept: list[list[int]] = []
+        last_by_pitch: dict[int, list[int]] = {}
+        for time, pitch, duration, velocity in notes:
+            prev = last_by_pitch.get(pitch)
+            if prev is not None and prev[0] == time:
+                continue  # the same pitch struck twice at once: keep the longer
+            if prev is not None and prev[0] + prev[2] > time:
+                prev[2] = time - prev[0]
+            note = [time, pitch, duration, velocity]
+            kept.append(note)
+            last_by_pitch[pitch] = note
+        changed = len(kept) != len(notes) or any(
+            k[2] != n[2] for k, n in zip(kept, notes, strict=True)
+        )
+        if changed:
+            track.notes.clear()
+            for time, pitch, duration, velocity in kept:
+                track.notes.append(symusic.Note(time, duration, pitch, velocity))
+
+
 @dataclass
 class Piece:
     score: symusic.Score
@@ -43,6 +72,7 @@ class Piece:
         score = tok.decode(ids, programs=controls.instruments, tempo=tempo)
         if tok.bar_id is not None:
             _clip_to_bars(score, sum(1 for i in ids if i == tok.bar_id))
+        _trim_overlaps(score)
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------

@@ -1,0 +1,298 @@
+"""Long-form composition: chained chunks, best of N candidates each, stitched seamlessly.
+
+Chunk 1 is generated from the prompt; every later chunk continues the last bars of the
+piece so far (by default as many whole bars as fit in half the model's context), as N
+candidates in one batch. Each candidate is scored (every component is reported):
+
+- voice_leading: parallel fifths/octaves, voice crossings, ranges (evaluate/voice_leading);
+- fit: H4, GS and notes per bar of the new bars against real music of the style
+  (the test split's reference values, shipped in evaluate/reference_values.json);
+- seam: across the chunk boundary, voices that played go on playing, the first new bar
+  stays in the key, and no voice leaps wildly (not scored for the first chunk);
+- continuity: the model's own per-token probability of the first new bar, given the
+  context (one batched forward pass);
+- attributes: key and number of voices as requested.
+
+Stitching is done on tokens: a chunk continues the exact tokens of its context, and only
+its new bars (which start at a Bar token) are appended. Notes carry their durations, so a
+note held across a seam stays one note, time is monotonic and the bar grid unbroken.
+Progress is saved after every chunk (atomically), so an interrupted job resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..controls import MAX_BARS, Controls, key_pitch_class
+from ..errors import BadInputError
+from ..evaluate.metrics import _as_tick_score, bar_grid, compute_metrics
+from ..evaluate.scorer import _attribute_match
+from ..evaluate.voice_leading import voice_leading
+from ..fileio import atomic_write_json
+from ..piece import Piece
+from .sampling import SamplingConfig
+
+# --mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
+MODES: dict[str, dict] = {
+    "chorale": {"style": "chorale", "instruments": [52, 52, 52, 52], "meter": "4/4"},
+    "quartet": {"style": "quartet movement", "instruments": [40, 40, 41, 42]},
+    "invention": {"style": "invention", "instruments": [6, 6]},
+    "fugue": {"style": "fugue", "instruments": [19, 19, 19, 19]},
+    "folk": {"style": "reel", "instruments": [110]},
+}
+WEIGHTS = {"voice_leading": 1.0, "fit": 1.0, "seam": 1.0, "continuity": 1.0, "attributes": 1.0}
+MAX_CHUNKS = 64
+MAX_CANDIDATES = 64
+
+
+@dataclass
+class LongFormSettings:
+    chunks: int = 8
+    chunk_bars: int = 16  # new bars per chunk
+    overlap_bars: int | None = None  # context bars; None: as many as fit in half the context
+    candidates: int = 4
+
+    def validated(self) -> LongFormSettings:
+        if not 1 <= self.chunks <= MAX_CHUNKS:
+            raise BadInputError(f"--chunks must be between 1 and {MAX_CHUNKS}")
+        if not 1 <= self.chunk_bars <= MAX_BARS // 2:
+            raise BadInputError(f"--chunk-bars must be between 1 and {MAX_BARS // 2}")
+        if self.overlap_bars is not None and not 1 <= self.overlap_bars < self.chunk_bars:
+            raise BadInputError(
+                f"--overlap must be at least 1 bar and shorter than a chunk ({self.chunk_bars} bars)"
+            )
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise BadInputError(f"--num-candidates must be between 1 and {MAX_CANDIDATES}")
+        return self
+
+
+@dataclass
+class ChunkReport:
+    index: int
+    new_bars: int
+    context_bars: int
+    chosen: int
+    seconds: float
+    candidates: list[dict] = field(default_factory=list)  # components + total per candidate
+
+
+@lru_cache(maxsize=1)
+def reference_values() -> dict:
+    """Real-music metric means per form (test split), shipped with the package."""
+    text = resources.files("tunesmith.evaluate").joinpath("reference_values.json").read_text()
+    return json.loads(text)["forms"]
+
+
+def apply_mode(controls: Controls, mode: str | None) -> Controls:
+    """The mode's style, instruments and meter, where the prompt left them open."""
+    if mode is None:
+        return controls
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    base = Controls(**MODES[mode])
+    values = {k: v for k, v in controls.to_dict().items() if v is not None}
+    return Controls(**{**base.to_dict(), **values}).validated()
+
+
+# -- scoring ----------------------------------------------------------------------------------
+def statistical_fit(metrics: dict, style: str | None) -> float:
+    """1 - mean relative deviation of H4, GS, notes/bar from real music of the style."""
+    refs = reference_values()
+    ref = refs.get(style or "", refs["all"])
+    devs = [
+        abs(metrics[k] - ref[k]) / ref[k]
+        for k in ("H4", "GS", "notes_per_bar")
+        if metrics.get(k) is not None and ref.get(k)
+    ]
+    return float(max(0.0, 1.0 - np.mean(devs))) if devs else 0.0
+
+
+def seam_fit(piece: Piece, seam_bar: int, key: str | None) -> float:
+    """Do voices continue across the seam, in key, without wild leaps? In [0, 1]."""
+    ticks = _as_tick_score(piece.score)
+    end = int(max((n.end for t in ticks.tracks for n in t.notes), default=1))
+    starts, lengths = bar_grid(ticks, end)
+    if seam_bar >= len(starts):
+        return 0.0
+    seam = int(starts[seam_bar])
+    before = seam - int(lengths[seam_bar - 1]) if seam_bar > 0 else 0
+    after = seam + int(lengths[seam_bar])
+    scale = None
+    if key:
+        pc, mode = key_pitch_class(key)
+        steps = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10, 11)
+        scale = {(pc + s) % 12 for s in steps}
+    went_on, played, in_key, new_notes, leaps = 0, 0, 0, 0, []
+    for t in ticks.tracks:
+        if t.is_drum:
+            continue
+        last = [n for n in t.notes if before <= n.time < seam]
+        nxt = [n for n in t.notes if seam <= n.time < after]
+        if last:
+            played += 1
+            went_on += bool(nxt)
+            if nxt:
+                leaps.append(abs(nxt[0].pitch - max(last, key=lambda n: n.time).pitch))
+        new_notes += len(nxt)
+        if scale is not None:
+            in_key += sum(1 for n in nxt if n.pitch % 12 in scale)
+    parts = [went_on / played if played else 1.0]
+    if scale is not None and new_notes:
+        parts.append(in_key / new_notes)
+    if leaps:
+        parts.append(max(0.0, 1.0 - max(0.0, float(np.mean(leaps)) - 5.0) / 12.0))
+    return float(np.mean(parts))
+
+
+@torch.inference_mode()
+def seam_likelihood(model, tok, prefix, context, news, text_emb) -> list[float]:
+    """exp(mean log-prob) of each candidate's first new bar, given prefix + context."""
+    bar = tok.bar_id
+    firsts = []
+    for new in news:
+        nxt = [i for i, t in enumerate(new) if t == bar and i > 0]
+        firsts.append(new[: nxt[0]] if nxt else new)
+    room = model.cfg.block_size - len(prefix) - max(len(f) for f in firsts)
+    ctx = context[-room:] if room > 0 else []
+    seqs = [prefix + ctx + f for f in firsts]
+    width = max(len(s) for s in seqs)
+    idx = torch.full((len(seqs), width), tok.pad_id, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        idx[i, : len(s)] = torch.tensor(s)
+    device = next(model.parameters()).device
+    te = text_emb.expand(len(seqs), -1) if text_emb is not None else None
+    logp = torch.log_softmax(model(idx.to(device), te).float(), dim=-1).cpu()
+    out = []
+    for i, (s, f) in enumerate(zip(seqs, firsts, strict=True)):
+        start = len(s) - len(f)
+        lp = logp[i, start - 1 : len(s) - 1].gather(1, torch.tensor(f).view(-1, 1))
+        out.append(float(math.exp(lp.mean().item())) if len(f) else 0.0)
+    return out
+
+
+# -- the composer -----------------------------------------------------------------------------
+def _context(music: list[int], bar_id: int, overlap: int | None, budget: int):
+    """The trailing whole bars of `music` to continue from: (bars, tokens)."""
+    starts = [i for i, t in enumerate(music) if t == bar_id]
+    if not starts:
+        return 0, []
+    if overlap is not None:
+        k = min(overlap, len(starts))
+        return k, music[starts[-k] :]
+    k = 1
+    while k < len(starts) and len(music) - starts[-(k + 1)] <= budget:
+        k += 1
+    return k, music[starts[-k] :]
+
+
+def _state_key(prompt: str, controls: Controls, sampling: SamplingConfig, s: LongFormSettings):
+    blob = json.dumps(
+        [prompt, controls.to_dict(), sampling.to_dict(), asdict(s)], sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def compose_long(
+    composer,
+    prompt: str,
+    controls: Controls,
+    sampling: SamplingConfig,
+    settings: LongFormSettings,
+    progress: Callable[[int, int, str], None] | None = None,
+    state_path: str | Path | None = None,
+) -> tuple[Piece, list[ChunkReport]]:
+    """Compose `settings.chunks` chunks; returns the stitched piece and per-chunk reports."""
+    settings = settings.validated()
+    sampling = sampling.validated()
+    controls = controls.validated()
+    if sampling.seed is None:
+        sampling = sampling.with_(seed=int(np.random.SeedSequence().entropy % (2**31)))
+    engine, tok, model = composer.engine, composer.tokenizer, composer.model
+    if tok.bar_id is None:
+        raise BadInputError("long-form generation needs a bar-based tokenization (REMI, REMI+)")
+    text_emb = engine.text_embedding(prompt)
+    key = _state_key(prompt, controls, sampling, settings)
+    music: list[int] = []
+    reports: list[ChunkReport] = []
+    state_path = Path(state_path) if state_path else None
+    if state_path and state_path.is_file():
+        saved = json.loads(state_path.read_text())
+        if saved.get("key") == key:
+            music = saved["music"]
+            reports = [ChunkReport(**r) for r in saved["reports"]]
+    budget = model.cfg.block_size // 2
+    for i in range(len(reports), settings.chunks):
+        t0 = time.perf_counter()
+        if progress:
+            progress(i, settings.chunks, f"chunk {i + 1}/{settings.chunks}")
+        ctx_bars, context = _context(music, tok.bar_id, settings.overlap_bars, budget)
+        section = "start" if i == 0 else ("end" if i == settings.chunks - 1 else "middle")
+        c = Controls(
+            **{**controls.to_dict(), "bars": ctx_bars + settings.chunk_bars, "section": section}
+        )
+        results = engine.generate(
+            c,
+            prompt,
+            settings.candidates,
+            sampling.with_(seed=sampling.seed + i),
+            prompt_music=context,
+            text_emb=text_emb,
+        )
+        prefix = tok.prefix_ids(c)
+        news = []
+        for r in results:
+            body = r.ids[r.music_start + len(context) :]
+            news.append(body[:-1] if body and body[-1] == tok.eos_id else body)
+        likes = seam_likelihood(model, tok, prefix, context, news, text_emb)
+        scored = []
+        for new, like in zip(news, likes, strict=True):
+            whole = Piece.from_tokens(tok, prefix + context + new + [tok.eos_id], c, prompt)
+            only_new = Piece.from_tokens(tok, prefix + new + [tok.eos_id], c, prompt)
+            parts = {"voice_leading": 0.0, "fit": 0.0, "seam": None, "continuity": like}
+            parts["attributes"] = 0.0
+            if only_new.num_notes:
+                m = compute_metrics(only_new.score)
+                tracks = sum(1 for t in only_new.score.tracks if t.note_num())
+                parts["voice_leading"] = voice_leading(whole.score)["score"]
+                parts["fit"] = statistical_fit(m, controls.style)
+                parts["attributes"] = _attribute_match(m, controls, tracks)
+                if ctx_bars:
+                    parts["seam"] = seam_fit(whole, ctx_bars, controls.key or m.get("key"))
+            used = {k: v for k, v in parts.items() if v is not None}
+            parts["total"] = sum(WEIGHTS[k] * v for k, v in used.items()) / sum(
+                WEIGHTS[k] for k in used
+            )
+            scored.append(parts)
+        best = int(np.argmax([p["total"] for p in scored]))
+        music = music + news[best]
+        reports.append(
+            ChunkReport(
+                index=i,
+                new_bars=sum(1 for t in news[best] if t == tok.bar_id),
+                context_bars=ctx_bars,
+                chosen=best,
+                seconds=time.perf_counter() - t0,
+                candidates=scored,
+            )
+        )
+        if state_path:
+            atomic_write_json(
+                state_path, {"key": key, "music": music, "reports": [asdict(r) for r in reports]}
+            )
+    if progress:
+        progress(settings.chunks, settings.chunks, "stitching")
+    total_bars = sum(1 for t in music if t == tok.bar_id)
+    whole = Controls(**{**controls.to_dict(), "bars": min(total_bars, MAX_BARS), "section": None})
+    piece = Piece.from_tokens(tok, tok.prefix_ids(whole) + music + [tok.eos_id], controls, prompt)
+    return piece, reports

@@ -1,0 +1,110 @@
+"""Long-form composition: context, stitching invariants, scoring, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import symusic
+
+from tunesmith.api import Composer
+from tunesmith.controls import Controls
+from tunesmith.errors import BadInputError
+from tunesmith.generate.longform import (
+    LongFormSettings,
+    _context,
+    apply_mode,
+    compose_long,
+    seam_fit,
+)
+from tunesmith.generate.sampling import SamplingConfig
+from tunesmith.piece import Piece
+
+BAR = 1
+
+
+def test_context_takes_trailing_whole_bars_within_the_budget():
+    music = [BAR, 5, 6, BAR, 7, BAR, 8, 9, 10, BAR, 11]
+    assert _context(music, BAR, None, budget=6) == (2, [BAR, 8, 9, 10, BAR, 11])
+    assert _context(music, BAR, None, budget=1) == (1, [BAR, 11])  # at least one bar
+    assert _context(music, BAR, 3, budget=1) == (3, [BAR, 7, BAR, 8, 9, 10, BAR, 11])
+    assert _context([], BAR, None, budget=8) == (0, [])
+
+
+@pytest.fixture(scope="module")
+def composer(tiny_run):
+    return Composer.load(tiny_run)
+
+
+def test_stitched_piece_keeps_time_bars_and_notes_clean(composer, tmp_path):
+    controls = apply_mode(Controls(key="G major"), "chorale")
+    settings = LongFormSettings(chunks=3, chunk_bars=3, candidates=2)
+    piece, reports = compose_long(composer, "a chorale", controls, SamplingConfig(seed=4), settings)
+    assert [r.new_bars for r in reports] == [3, 3, 3]
+    assert reports[0].context_bars == 0 and all(r.context_bars >= 1 for r in reports[1:])
+    tokens = composer.tokenizer.tokens(piece.tokens)
+    assert tokens.count("Bar_None") == 9
+    path = tmp_path / "long.mid"
+    piece.save(path)
+    score = symusic.Score(str(path))
+    assert {t.program for t in score.tracks} == {52}
+    bar = 4 * score.ticks_per_quarter
+    assert max(n.end for t in score.tracks for n in t.notes) <= 9 * bar
+    for t in score.tracks:  # no doubled or overlapping same-pitch notes inside a voice
+        seen = {}
+        for n in sorted(t.notes, key=lambda n: n.time):
+            assert n.time >= seen.get(n.pitch, -1), "a note restarts before it ended"
+            seen[n.pitch] = n.time + n.duration
+    for r in reports:
+        for c in r.candidates:
+            assert set(c) == {"voice_leading", "fit", "seam", "continuity", "attributes", "total"}
+            assert 0.0 <= c["total"] <= 1.0
+        assert r.candidates[r.chosen]["total"] == max(c["total"] for c in r.candidates)
+
+
+def test_an_interrupted_composition_resumes(composer, tmp_path):
+    state = tmp_path / "state.json"
+    settings = LongFormSettings(chunks=3, chunk_bars=2, candidates=2)
+    args = (composer, "a jig", Controls(instruments=[73]), SamplingConfig(seed=1), settings)
+
+    def stop_at_third(done, total, info):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compose_long(*args, progress=stop_at_third, state_path=state)
+    saved = json.loads(state.read_text())
+    assert len(saved["reports"]) == 2
+    piece, reports = compose_long(*args, state_path=state)
+    assert len(reports) == 3
+    music_start = len(composer.tokenizer.prefix_ids(Controls()))
+    assert piece.tokens[music_start : music_start + len(saved["music"])] == saved["music"]
+
+
+def test_seam_fit_rewards_voices_that_go_on_in_key():
+    def piece(second_bar):
+        s = symusic.Score(480)
+        t = symusic.Track(program=0)
+        for i, p in enumerate([60, 62, 64, 65] + second_bar):
+            t.notes.append(symusic.Note(i * 480, 480, p, 80))
+        s.tracks.append(t)
+        return Piece(score=s)
+
+    smooth = seam_fit(piece([67, 65, 64, 62]), 1, "C major")
+    jumpy = seam_fit(piece([90, 61, 66, 63]), 1, "C major")
+    assert smooth == 1.0 and jumpy < 0.6
+
+
+@pytest.mark.parametrize(
+    "settings, fragment",
+    [
+        (LongFormSettings(chunks=0), "--chunks"),
+        (LongFormSettings(chunk_bars=8, overlap_bars=8), "--overlap"),
+        (LongFormSettings(candidates=0), "--num-candidates"),
+    ],
+)
+def test_bad_settings_are_clear_errors(settings, fragment):
+    with pytest.raises(BadInputError, match=fragment):
+        settings.validated()
+    with pytest.raises(BadInputError, match="unknown mode"):
+        apply_mode(Controls(), "opera")

@@ -35,7 +35,7 @@ CONDITIONING_RUNS = {
 }
 # The seed's homework study (H4 / GS of its REMI, REMI+ and MIDILike models).
 SEED_REPORTED = {"REMI": (2.483, 0.895), "REMI+": (2.476, 0.882), "MIDILike": (2.494, 0.861)}
-CFG_SCALES = (1.0, 1.5, 2.0, 3.0)
+CFG_SCALES = (1.0, 2.0, 3.0)
 
 
 def best_val_loss(run: Path) -> float | None:
@@ -61,11 +61,15 @@ def summary(pieces, compare_fn, reference) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", default="prompts/eval.jsonl")
-    ap.add_argument("--n-prompts", type=int, default=24, help="first N prompts of the set")
+    ap.add_argument("--n-prompts", type=int, default=16, help="first N prompts of the set")
     ap.add_argument("--unconditional", type=int, default=12, help="unconditional pieces per run")
     ap.add_argument("--reference", default="data/music21")
     ap.add_argument("--work", default="runs/study/samples", help="generated MIDI (resumable)")
     ap.add_argument("--out", default="benchmarks/results/studies.json")
+    ap.add_argument(
+        "--part", choices=("all", "tokenization", "conditioning"), default="all",
+        help="run one study; its results are merged into --out",
+    )  # fmt: skip
     args = ap.parse_args()
 
     from tunesmith import Composer
@@ -76,13 +80,15 @@ def main() -> None:
     reference = reference_pieces(args.reference)
     real = compare(reference, None)["metrics"]
     work = Path(args.work)
-    result = {
+    out_path = Path(args.out)
+    result = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    result.update({
         "benchmark": "model_studies",
         "machine": machine(),
         "prompts": len(prompts),
         "real_test_split": {k: real[k]["mean"] for k in ("H1", "H4", "GS")},
         "seed_reported_H4_GS": SEED_REPORTED,
-    }
+    })  # fmt: skip
     off = {"key_guidance": 0.0}
 
     def run_set(composer, name, plist, seeds, changes):
@@ -90,7 +96,7 @@ def main() -> None:
         return summary(pieces, compare, reference)
 
     tok = {}
-    for label, run in TOKENIZATION_RUNS.items():
+    for label, run in TOKENIZATION_RUNS.items() if args.part != "conditioning" else ():
         composer = Composer.load(run)
         uncond = [EvalPrompt("uncond", "", {})]
         tok[label] = {
@@ -101,10 +107,11 @@ def main() -> None:
             "conditional": run_set(composer, f"tok_{label}_cond", prompts, [1], off),
         }
         print(label, json.dumps(tok[label]), flush=True)
-    result["tokenization"] = tok
+    if tok:
+        result["tokenization"] = tok
 
     cond = {}
-    for label, run in CONDITIONING_RUNS.items():
+    for label, run in CONDITIONING_RUNS.items() if args.part != "tokenization" else ():
         composer = Composer.load(run)
         cond[label] = {"best_val_loss": best_val_loss(Path(run)) if run else None}
         for w in CFG_SCALES:
@@ -115,7 +122,8 @@ def main() -> None:
                 composer, name, prompts, [1], {**off, "cfg_scale": w}
             )
             print(label, w, json.dumps(cond[label][f"cfg_{w:g}"]), flush=True)
-    result["conditioning"] = cond
+    if cond:
+        result["conditioning"] = cond
     write_json(args.out, result)
     plots(result)
 
@@ -125,25 +133,23 @@ def plots(result: dict) -> None:
 
     real = result["real_test_split"]
     rows, matrix = [], []
-    for label, r in result["tokenization"].items():
+    for label, r in result.get("tokenization", {}).items():
         for kind in ("unconditional", "conditional"):
             rows.append(f"{label} {kind}")
             matrix.append([r[kind].get(k, float("nan")) / real[k] for k in ("H1", "H4", "GS")])
-    plot_heatmap(
-        matrix, rows, ["H1", "H4", "GS"], "Tokenization: metric / real value (1 = real)",
-        "docs/images/study_tokenization.png",
-    )  # fmt: skip
+    if rows:
+        title = "Tokenization: metric / real value (1 = real)"
+        plot_heatmap(matrix, rows, ["H1", "H4", "GS"], title, "docs/images/study_tokenization.png")
     rows, matrix = [], []
-    for label, r in result["conditioning"].items():
+    for label, r in result.get("conditioning", {}).items():
         rows.append(label)
         matrix.append(
             [r[f"cfg_{w:g}"]["attribute_accuracy"].get("key", float("nan")) for w in CFG_SCALES]
         )
-    plot_heatmap(
-        matrix, rows, [f"cfg {w:g}" for w in CFG_SCALES],
-        "Key accuracy without the key guide, by guidance scale",
-        "docs/images/study_conditioning.png",
-    )  # fmt: skip
+    if rows:
+        cols = [f"cfg {w:g}" for w in CFG_SCALES]
+        title = "Key accuracy without the key guide, by guidance scale"
+        plot_heatmap(matrix, rows, cols, title, "docs/images/study_conditioning.png")
 
 
 if __name__ == "__main__":

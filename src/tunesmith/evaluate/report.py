@@ -69,7 +69,7 @@ def plot_heatmap(matrix, rows, cols, title: str, path: str | Path, fmt: str = "{
     """A labelled heatmap (used by the studies: settings x measures)."""
     plt = _plt()
     m = np.asarray(matrix, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(cols), 0.8 + 0.45 * len(rows)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.2 + 1.1 * len(cols)), 1.2 + 0.45 * len(rows)))
     im = ax.imshow(m, aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), rows)
@@ -78,7 +78,7 @@ def plot_heatmap(matrix, rows, cols, title: str, path: str | Path, fmt: str = "{
             if np.isfinite(m[i, j]):
                 ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(im, ax=ax)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

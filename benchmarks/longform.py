@@ -13,6 +13,7 @@ piano roll with the seams marked (docs/images/longform_MODE.png).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -69,7 +70,10 @@ def main() -> None:
 
     composer = Composer.load()
     tok = composer.tokenizer
-    result = {"benchmark": "longform", "machine": machine(), "settings": vars(args), "modes": {}}
+    # Modes run separately are merged into one file (each keeps its own settings).
+    previous = Path(args.out)
+    result = json.loads(previous.read_text()) if previous.is_file() else {"modes": {}}
+    result.update({"benchmark": "longform", "machine": machine()})
     for mode in args.modes.split(","):
         prompt = PROMPTS[mode]
         controls = apply_mode(composer.controls_for(prompt), mode)
@@ -100,6 +104,7 @@ def main() -> None:
         bar_ticks = int(ts.numerator * 4 / ts.denominator * piece.score.ticks_per_quarter)
         piano_roll(piece, starts[1:-1], bar_ticks, f"docs/images/longform_{mode}.png")
         result["modes"][mode] = {
+            "settings": vars(args),
             "prompt": prompt,
             "seconds": seconds,
             "bars": int(starts[-1]),

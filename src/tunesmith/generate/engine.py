@@ -3,7 +3,10 @@
 No Hugging Face `generate()`: owning the loop is what lets us constrain every step, guide
 with the text (classifier-free guidance), and slide the context window for pieces longer
 than the model's block (the cache is rebuilt once per shift, from a barline, keeping the
-conditioning prefix).
+conditioning prefix). Each forward pass (`MusicTransformer.step`) takes every token that
+is already decided: the sampled one, the tokens the grammar forces after it, and at batch
+1 a draft of guessed tokens (draft.py) that is kept for as long as ordinary sampling at
+each position reproduces it; a rejected draft is dropped from the cache by rewinding it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ VARIANTS = {
     "off": (0.0, {}),
     "profile_only": (0.5, {"step": 0.0}),
     "contrast_only": (0.0, {"step": 1.0}),
-    "guide_slow": (0.5, {"step": 0.5, "max_gain": 3.0}),
+    "guide_slow_release": (0.5, {"release": 0.25, "max_gain": 6.0}),
     "guide_default": (0.5, {}),
 }
 MUSIC = ("H1", "H4", "GS", "pitch_range", "notes_per_bar")

@@ -41,7 +41,7 @@ def test_constant_part_follows_the_key_profile_and_leaves_structure_alone():
 
 
 def test_correction_grows_while_off_key_and_favours_what_tells_the_keys_apart():
-    guide = KeyGuide(GRAMMAR, "A minor", rows=1, strength=0.0, step=1.0, max_gain=3.0)
+    guide = KeyGuide(GRAMMAR, "A minor", rows=1, strength=0.0, step=1.0, max_gain=3.0, release=1.0)
     c_major = [60, 64, 67, 72, 65, 62, 71, 60, 67, 64]  # heard as C major, not A minor
     _play(guide, c_major)
     assert guide.gain[0] == 3.0  # grew at every note from the 4th on, capped

@@ -15,7 +15,8 @@ tokens in two parts, per batch row:
   That difference favours exactly the notes that tell the two keys apart (for A minor vs
   C major: A, E and the leading tone G#; against them C, F), so it fixes the tonal centre
   without squeezing the melody onto the tonic. When the piece is back in its key the gain
-  decays again.
+  decays again by `release` per note (a slower release holds the key harder but flattens
+  the melodies more; benchmarks/key_accuracy.py measures both).
 
 benchmarks/key_accuracy.py measures accuracy and what the guide does to H1/H4/pitch range.
 """
@@ -39,9 +40,10 @@ class KeyGuide:
         key: str,
         rows: int,
         strength: float,
-        step: float = 1.0,
+        step: float = 1.5,
         max_gain: float = 5.0,
-        min_notes: int = 4,
+        min_notes: int = 3,
+        release: float = 1.0,
     ) -> None:
         tonic, mode = key_pitch_class(key)
         profile = np.roll(KK_MAJOR if mode == "major" else KK_MINOR, tonic)
@@ -49,6 +51,7 @@ class KeyGuide:
         self.target = tonic + (12 if mode == "minor" else 0)  # key_correlations' index
         self.g = grammar
         self.step, self.max_gain, self.min_notes = step, max_gain, min_notes
+        self.release = release  # how fast the correction lets go once back in key
         # Column 12 is a zero for tokens that are not pitches.
         pc_index = torch.full((grammar.V,), 12, dtype=torch.long)
         self.pc_of: dict[int, int] = {}
@@ -100,7 +103,7 @@ class KeyGuide:
             self.contrast[row] = _PROFILES[self.target] - _PROFILES[best]
             self.gain[row] = min(self.max_gain, self.gain[row] + self.step)
         else:
-            self.gain[row] = max(0.0, self.gain[row] - self.step)
+            self.gain[row] = max(0.0, self.gain[row] - self.release)
         self._bias = None
 
 

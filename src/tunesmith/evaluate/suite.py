@@ -216,6 +216,7 @@ def generate_for_prompts(
     """Generate every prompt x seed into out_dir/midi (skipping pieces already there)."""
     import json
 
+    from ..piece import Piece
     from ..prompt import parse_prompt
 
     midi_dir = Path(out_dir) / "midi"
@@ -229,8 +230,6 @@ def generate_for_prompts(
             controls = composer.controls_for(p.prompt)
             sampling = composer.sampling_for(seed=seed).with_(**(sampling_changes or {}))
             res = composer.engine.generate(controls, p.prompt, 1, sampling)[0]
-            from ..piece import Piece
-
             piece = Piece.from_tokens(composer.tokenizer, res.ids, controls, p.prompt)
             ter = token_error_rate(composer.engine.grammar, res.ids, res.music_start)
             piece.save(path)

@@ -131,6 +131,7 @@ class SequenceState:
     done: bool = False
     force_end: bool = False  # the caller ran out of token budget: finish asap
     used: set = field(default_factory=set)  # voice slots that have played (REMI)
+    endless: bool = False  # a live stream: never EOS
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
@@ -309,7 +310,11 @@ class SequenceState:
             m = self.g.empty.clone()
             m[self.g.tok.pad_id] = True
             return m
-        return self._remi_entry()[0] if self.g.remi else self._midilike_allowed()
+        m = self._remi_entry()[0] if self.g.remi else self._midilike_allowed()
+        if self.endless and m[self.g.eos_id]:
+            m = m.clone()
+            m[self.g.eos_id] = False
+        return m
 
     def forced(self) -> int | None:
         """The only id the grammar allows next, or None when there is a choice.

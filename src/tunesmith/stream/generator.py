@@ -1,0 +1,287 @@
+"""Endless token generation: a sliding window with a sticky prefix, rewindable by bar.
+
+The context the model sees is always
+
+    controls prefix + opening theme (sticky, <= ~1/8 of the block) + recent bars
+
+The theme is the stream's own first bars, kept so the music stays about something. The
+KV cache holds that window and grows one decode step at a time; when it is full, the
+window is rebuilt once from a barline (the recent half of the block) with one prefill:
+the model has absolute positions, so a cache cannot simply be shifted, and one prefill
+per shift is the whole cost of sliding (`shift_seconds` measures it).
+
+Live changes act at a bar boundary: `rewind_to_bar` cuts the tokens back to a Bar (the
+caller first drops the notes not yet played), and the next `advance` rebuilds the window
+under the new settings. A key change also transposes the context into the new key, so
+the model continues a piece that was in that key all along, instead of being pulled back
+by what it just heard; the key guide then holds it there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..controls import Controls, key_pitch_class
+from ..errors import BadInputError
+from ..generate.engine import Engine
+from ..generate.grammar import SequenceState
+from ..generate.keyguide import KeyGuide
+from ..generate.sampling import SamplingConfig
+
+ENDLESS_BARS = 10**9
+PITCH_LOW, PITCH_HIGH = 21, 108  # the tokenizers' pitch range
+
+
+@dataclass
+class _BarMark:
+    index: int  # position of the Bar token in `history`
+    state: SequenceState  # grammar state just before it
+
+
+class TokenStream:
+    """Decides music tokens forever, one model step per `advance()`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        controls: Controls,
+        text: str | None,
+        sampling: SamplingConfig,
+        theme_fraction: float = 1 / 8,
+        tail_fraction: float = 1 / 2,
+    ) -> None:
+        if engine.tok.bar_id is None:
+            raise BadInputError(
+                f"streaming needs a bar-based tokenization (REMI or REMI+), not {engine.tok.name}"
+            )
+        self.engine = engine
+        self.tok = engine.tok
+        self.model = engine.model
+        self.controls = replace(controls.validated(), bars=None, section="start")
+        self.sampling = sampling.validated()
+        self.text_emb = engine.text_embedding(text)
+        self.use_cfg = self.text_emb is not None and self.sampling.cfg_scale != 1.0
+        block = self.model.cfg.block_size
+        self.theme_budget = int(block * theme_fraction)
+        self.tail_budget = int(block * tail_fraction)
+        self.gen = torch.Generator(device="cpu")
+        seed = self.sampling.seed
+        self.gen.manual_seed(
+            seed if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        )
+        self.history: list[int] = []  # music tokens the model sees as the past
+        self.theme: list[int] | None = None  # frozen once the opening is long enough
+        self.marks: list[_BarMark] = []  # recent Bar tokens, for rewinding
+        self.state = self._new_state()
+        self.guide = self._new_guide()
+        self.cache = None
+        self.logits: torch.Tensor | None = None
+        self._force_bar = False
+        self.tokens_out = 0
+        self.prefills = 0
+        self.shift_seconds: list[float] = []  # cost of each window rebuild after the first
+
+    # -- setup -----------------------------------------------------------------------------
+    def _new_state(self) -> SequenceState:
+        c = self.controls
+        state = self.engine.grammar.new_state(c.meter, c.instruments, None, ENDLESS_BARS)
+        state.endless = True
+        return state
+
+    def _new_guide(self) -> KeyGuide | None:
+        if not self.controls.key or self.sampling.key_guidance <= 0:
+            return None
+        return KeyGuide(self.engine.grammar, self.controls.key, 1, self.sampling.key_guidance)
+
+    @property
+    def prefix(self) -> list[int]:
+        return self.tok.prefix_ids(self.controls)
+
+    # -- the window ------------------------------------------------------------------------
+    def _window(self) -> list[int]:
+        prefix = self.prefix
+        theme = self.theme or []
+        if self.theme is None or len(prefix) + len(self.history) < self.model.cfg.block_size:
+            return prefix + self.history  # the opening: the whole piece fits
+        starts = [m.index for m in self.marks if m.index >= self.theme_len]
+        cut = len(self.history) - self.tail_budget
+        later = [i for i in starts if i >= cut]
+        start = later[0] if later else max(self.theme_len, cut)
+        if start < len(self.history) and self.history[start] != self.tok.bar_id:
+            # no barline in range (very dense bars): start at the last note boundary
+            start = self._note_boundary(start)
+        return prefix + theme + self.history[start:]
+
+    def _note_boundary(self, i: int) -> int:
+        g = self.engine.grammar
+        while i < len(self.history) and g.type_of[self.history[i]] != "Position":
+            i += 1
+        return i
+
+    @property
+    def theme_len(self) -> int:
+        return len(self.theme) if self.theme is not None else 0
+
+    def _maybe_freeze_theme(self) -> None:
+        """The opening theme: whole notes from the start, within the theme budget."""
+        if self.theme is not None:
+            return
+        room = self.theme_budget - len(self.prefix)
+        if len(self.history) < room:
+            return
+        g = self.engine.grammar
+        end = 0
+        for i, t in enumerate(self.history[:room]):
+            if g.type_of[t] == "Duration":
+                end = i + 1
+        self.theme = list(self.history[:end])
+
+    def _prefill(self) -> None:
+        t0 = time.perf_counter()
+        self.controls = replace(self.controls, section="middle") if self.history else self.controls
+        window = self._window()
+        idx = torch.tensor([window], device=self.engine.device)
+        te = use = None
+        if self.text_emb is not None:
+            te = self.text_emb[None]
+            use = torch.ones(1, dtype=torch.bool, device=self.engine.device)
+        if self.use_cfg:
+            idx = torch.cat([idx, idx])
+            te = torch.cat([te, te])
+            use = torch.cat([use, torch.zeros_like(use)])
+        self.cache = self.model.new_cache(idx.shape[0])
+        self.logits = self.model(idx, te, use, cache=self.cache)[:, -1]
+        if self.prefills:
+            self.shift_seconds.append(time.perf_counter() - t0)
+        self.prefills += 1
+
+    # -- decoding ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def advance(self) -> list[int]:
+        """Decide the next token (and any the grammar then forces); returns them."""
+        if self.logits is None:
+            self._prefill()
+        if self._force_bar:
+            first = self.tok.bar_id
+            self._force_bar = False
+        else:
+            first = self.engine._sample(
+                self.logits, [self.state], [self.history], self.sampling, self.guide,
+                self.use_cfg, self.gen,
+            )[0][0]  # fmt: skip
+        new = [first]
+        self._append(first)
+        while (forced := self.state.forced()) is not None:
+            new.append(forced)
+            self._append(forced)
+        self._maybe_freeze_theme()
+        if self.cache.length + len(new) > self.cache.max_len:
+            self.logits = None  # the window is full: rebuild it at the next step
+        else:
+            feed = torch.tensor([new], device=self.engine.device)
+            if self.use_cfg:
+                feed = torch.cat([feed, feed])
+            self.logits = self.model.step(feed, self.cache)[:, -1]
+        self.tokens_out += len(new)
+        return new
+
+    def _append(self, t: int) -> None:
+        if t == self.tok.bar_id:
+            self.marks.append(_BarMark(len(self.history), _copy_state(self.state)))
+            if len(self.marks) > 64:
+                del self.marks[: len(self.marks) - 64]
+        self.history.append(t)
+        self.state.update(t)
+        if self.guide is not None:
+            self.guide.observe(0, t)
+
+    # -- live changes ------------------------------------------------------------------------
+    def bar_marks(self) -> list[int]:
+        return [m.index for m in self.marks]
+
+    def rewind_to_bar(self, index: int) -> None:
+        """Cut history back to the Bar token at `index` (it will be decided again)."""
+        mark = next((m for m in self.marks if m.index == index), None)
+        if mark is None:
+            raise ValueError(f"no bar starts at token {index}")
+        if self.theme is not None and index < len(self.theme):
+            self.theme = None  # the opening itself is being replaced
+        self.history = self.history[:index]
+        self.marks = [m for m in self.marks if m.index < index]
+        self.state = _copy_state(mark.state)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Rebuild the key guide over the current context and re-prefill at the next step."""
+        self.guide = self._new_guide()
+        if self.guide is not None:
+            for t in self.history[-self.tail_budget :]:
+                self.guide.observe(0, t)
+        self.logits = None
+
+    def set_temperature(self, value: float) -> None:
+        self.sampling = self.sampling.with_(temperature=value).validated()
+
+    def set_style(self, style: str | None) -> None:
+        self.controls = replace(self.controls, style=style).validated()
+        self._refresh()
+
+    def set_tempo(self, bpm: float) -> None:
+        self.controls = replace(self.controls, tempo=bpm).validated()
+        self._refresh()
+
+    def set_key(self, key: str) -> None:
+        """Move to `key`: the context is transposed there and the key control changes."""
+        new = replace(self.controls, key=key).validated()
+        if self.controls.key:
+            shift = _interval(self.controls.key, new.key)
+            self.history = transpose_ids(self.engine.grammar, self.history, shift)
+            if self.theme is not None:
+                self.theme = transpose_ids(self.engine.grammar, self.theme, shift)
+        self.controls = new
+        self._refresh()
+
+    def reset(self) -> None:
+        """Panic: forget everything after the sticky prefix; the next token starts a bar."""
+        self.history = []
+        self.marks = []
+        self.state = self._new_state()
+        for t in self.theme or []:
+            self._append(t)
+        self._force_bar = True  # the decoder restarts its bar grid at this Bar
+        self._refresh()
+
+    def window_tokens(self) -> list[int]:
+        """The context the next rebuild would give the model (for tests and inspection)."""
+        return self._window()
+
+
+def _copy_state(s: SequenceState) -> SequenceState:
+    return replace(s, open_notes=set(s.open_notes), used=set(s.used))
+
+
+def _interval(old_key: str, new_key: str) -> int:
+    """Semitones from the old tonic to the new one, the nearer way (-5..+6)."""
+    d = (key_pitch_class(new_key)[0] - key_pitch_class(old_key)[0]) % 12
+    return d - 12 if d > 6 else d
+
+
+def transpose_ids(grammar, ids: list[int], semitones: int) -> list[int]:
+    """Pitch tokens moved by `semitones`, folded by octaves to stay in range; drums kept."""
+    if semitones == 0:
+        return list(ids)
+    out = []
+    for t in ids:
+        if grammar.type_of[t] == "Pitch":
+            p = grammar.pitch_of[t] + semitones
+            while p > PITCH_HIGH:
+                p -= 12
+            while p < PITCH_LOW:
+                p += 12
+            t = grammar.tok.token_id(f"Pitch_{p}")
+        out.append(t)
+    return out

@@ -1,0 +1,183 @@
+"""The player's clock work: notes in musical time, MIDI messages out at wall-clock time.
+
+Notes arrive ahead of time (the look-ahead buffer) in quarter notes; a tempo map with one
+anchor turns them into seconds, so a tempo change re-times everything not yet played.
+Note-offs sort before note-ons at the same time (a repeated pitch re-attacks), a key that
+is still sounding is released before it is struck again, and every sounding note is
+tracked, so stop and panic leave nothing hanging.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+import mido
+
+from ..instruments import DRUMS
+from .decoder import Note, channel_for
+from .outputs import Output
+
+ALL_NOTES_OFF = 123  # MIDI control change number
+
+
+@dataclass
+class _Scheduled:
+    note: Note
+    channel: int
+    on_sent: bool = False
+    dropped: bool = False
+    events_left: int = 2  # its note-on and note-off in the heap
+
+
+class Scheduler:
+    def __init__(self, outputs: list[Output], programs: list[int] | None, tempo: float) -> None:
+        self.outputs = outputs
+        self.programs = programs or []
+        self.tempo = float(tempo)
+        self.anchor_time: float | None = None  # wall time of anchor_beat
+        self.anchor_beat = 0.0
+        self.start_time = 0.0  # the stream's t = 0 for outputs
+        self._heap: list[tuple[float, int, int, int]] = []  # (beat, off=0/on=1, seq, id)
+        self._notes: dict[int, _Scheduled] = {}
+        self._ids = itertools.count()
+        self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
+        self._channels_ready: set[int] = set()
+        self.sent_notes = 0
+        self.max_late = 0.0  # seconds an event went out after its time
+
+    # -- time ------------------------------------------------------------------------------
+    @property
+    def anchored(self) -> bool:
+        return self.anchor_time is not None
+
+    def anchor(self, beat: float, time: float) -> None:
+        self.anchor_beat, self.anchor_time = beat, time
+
+    def time_at(self, beat: float) -> float:
+        return self.anchor_time + (beat - self.anchor_beat) * 60.0 / self.tempo
+
+    def beat_at(self, time: float) -> float:
+        return self.anchor_beat + (time - self.anchor_time) * self.tempo / 60.0
+
+    def set_tempo(self, bpm: float, now: float) -> None:
+        """Change speed from `now` on: notes already queued play at the new tempo."""
+        if self.anchored:
+            self.anchor(self.beat_at(now), now)
+        self.tempo = float(bpm)
+
+    # -- queue -----------------------------------------------------------------------------
+    def add(self, note: Note) -> None:
+        nid = next(self._ids)
+        self._notes[nid] = _Scheduled(note, channel_for(note.slot))
+        heapq.heappush(self._heap, (note.start, 1, nid, nid))
+        heapq.heappush(self._heap, (note.start + note.duration, 0, nid, nid))
+
+    def drop_from(self, beat: float) -> int:
+        """Forget queued notes starting at or after `beat` (a rewind); returns how many."""
+        dropped = 0
+        for s in self._notes.values():
+            if not s.on_sent and not s.dropped and s.note.start >= beat - 1e-9:
+                s.dropped = True
+                dropped += 1
+        return dropped
+
+    def pending(self) -> int:
+        return sum(1 for s in self._notes.values() if not s.on_sent and not s.dropped)
+
+    def next_time(self) -> float | None:
+        """Wall time of the next queued event."""
+        while self._heap and self._notes[self._heap[0][3]].dropped:
+            self._pop()
+        return self.time_at(self._heap[0][0]) if self._heap and self.anchored else None
+
+    def flush_due(self, now: float) -> int:
+        """Send every event whose time has come; returns the number sent."""
+        if not self.anchored:
+            return 0
+        sent = 0
+        while self._heap:
+            beat, is_on, _, nid = self._heap[0]
+            s = self._notes[nid]
+            if s.dropped:
+                self._pop()
+                continue
+            when = self.time_at(beat)
+            if when > now + 1e-9:
+                break
+            self._pop()
+            self.max_late = max(self.max_late, now - when)
+            if is_on:
+                self._note_on(s, nid, now)
+            else:
+                self._note_off(s, nid, now)
+            sent += 1
+        return sent
+
+    def _pop(self) -> None:
+        nid = heapq.heappop(self._heap)[3]
+        s = self._notes[nid]
+        s.events_left -= 1
+        if s.events_left == 0:
+            del self._notes[nid]
+
+    # -- sending ---------------------------------------------------------------------------
+    def _emit(self, msg: mido.Message, now: float) -> None:
+        t = now - self.start_time
+        for out in self.outputs:
+            out.send(msg, t)
+
+    def _prepare_channel(self, slot: int, channel: int, now: float) -> int:
+        program = self.programs[slot] if 0 <= slot < len(self.programs) else 0
+        if channel not in self._channels_ready:
+            self._channels_ready.add(channel)
+            if slot != DRUMS and program != DRUMS:
+                self._emit(mido.Message("program_change", channel=channel, program=program), now)
+        return -1 if slot == DRUMS or program == DRUMS else program
+
+    def _note_on(self, s: _Scheduled, nid: int, now: float) -> None:
+        n, ch = s.note, s.channel
+        program = self._prepare_channel(n.slot, ch, now)
+        key = (ch, n.pitch)
+        if key in self._sounding:  # still held by an earlier note: release it first
+            self._emit(mido.Message("note_off", channel=ch, note=n.pitch), now)
+        self._sounding[key] = nid
+        self._emit(mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity), now)
+        s.on_sent = True
+        self.sent_notes += 1
+        event = {
+            "t": round(now - self.start_time, 4),
+            "pitch": n.pitch,
+            "velocity": n.velocity,
+            "duration": round(n.duration * 60.0 / self.tempo, 4),
+            "program": program,
+            "channel": ch,
+            "beat": round(n.start, 4),
+        }
+        for out in self.outputs:
+            out.note(event)
+
+    def _note_off(self, s: _Scheduled, nid: int, now: float) -> None:
+        if not s.on_sent:
+            return
+        key = (s.channel, s.note.pitch)
+        if self._sounding.get(key) == nid:  # a later note on this key owns it now
+            del self._sounding[key]
+            self._emit(mido.Message("note_off", channel=s.channel, note=s.note.pitch), now)
+
+    def sounding(self) -> list[tuple[int, int]]:
+        return sorted(self._sounding)
+
+    def all_notes_off(self, now: float) -> None:
+        """Release every sounding note, then 'all notes off' on every channel used."""
+        for ch, pitch in self.sounding():
+            self._emit(mido.Message("note_off", channel=ch, note=pitch), now)
+        self._sounding.clear()
+        for ch in sorted(self._channels_ready):
+            self._emit(mido.Message("control_change", channel=ch, control=ALL_NOTES_OFF), now)
+
+    def clear(self) -> None:
+        """Drop everything queued (after all_notes_off): a panic."""
+        self._heap.clear()
+        self._notes.clear()

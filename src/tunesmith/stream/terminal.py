@@ -1,0 +1,121 @@
+"""Live controls from the keyboard (single keys, no Enter) and a one-line status display."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import threading
+
+from ..controls import key_name, key_pitch_class
+from ..errors import TunesmithError
+from .session import StreamSession
+
+STREAM_STYLES = ("chorale", "hymn", "reel", "jig", "waltz", "march", "air", "hornpipe",
+                 "madrigal", "fugue")  # fmt: skip
+HELP = (
+    "keys: -/+ temperature  [/] tempo  k/K key by fifths  m major/minor  s style  p panic  q quit"
+)
+
+
+def next_key(key: str | None, step_fifths: int = 1, flip_mode: bool = False) -> str:
+    """The key a fifth up (or down), or the parallel major/minor."""
+    tonic, mode = key_pitch_class(key) if key else (0, "major")
+    if flip_mode:
+        return key_name(tonic, "minor" if mode == "major" else "major")
+    return key_name((tonic + 7 * step_fifths) % 12, mode)
+
+
+def key_action(session: StreamSession, ch: str) -> dict | None:
+    """The control change one key press asks for (None: not a control key)."""
+    s = session.stream
+    if ch in "+=":
+        return {"temperature": min(5.0, round(s.sampling.temperature + 0.1, 2))}
+    if ch in "-_":
+        return {"temperature": max(0.1, round(s.sampling.temperature - 0.1, 2))}
+    if ch == "]":
+        return {"tempo": min(300.0, session.scheduler.tempo + 5)}
+    if ch == "[":
+        return {"tempo": max(30.0, session.scheduler.tempo - 5)}
+    if ch in "kK":
+        return {"key": next_key(s.controls.key, 1 if ch == "k" else -1)}
+    if ch == "m":
+        return {"key": next_key(s.controls.key, flip_mode=True)}
+    if ch in "sS":
+        cur = s.controls.style
+        i = STREAM_STYLES.index(cur) if cur in STREAM_STYLES else -1
+        return {"style": STREAM_STYLES[(i + (1 if ch == "s" else -1)) % len(STREAM_STYLES)]}
+    if ch in "p ":
+        return {"panic": True}
+    return None
+
+
+def status_line(session: StreamSession) -> str:
+    st = session.status
+    return (
+        f"bar {st['bar']:>4} | {st['tempo']:.0f} bpm | T {st['temperature']:.2f} | "
+        f"{st['key'] or 'any key'} | {st['style'] or 'any style'} | "
+        f"notes {st['notes']} | underruns {st['underruns']}"
+    )
+
+
+class TerminalControls:
+    """Reads single key presses in a background thread while the stream plays.
+
+    Only when stdin is a terminal; the terminal mode is restored on exit.
+    """
+
+    def __init__(self, session: StreamSession, write=None) -> None:
+        self.session = session
+        self.write = write or (lambda text: print(text, file=sys.stderr, end="", flush=True))
+        self._done = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._saved = None
+
+    @staticmethod
+    def available() -> bool:
+        return sys.stdin.isatty() and os.name == "posix"
+
+    def __enter__(self) -> TerminalControls:
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        self._saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+        self.write(HELP + "\n")
+        for target in (self._read_keys, self._show_status):
+            t = threading.Thread(target=target, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import termios
+
+        self._done.set()
+        for t in self._threads:
+            t.join(timeout=1)
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+        self.write("\n")
+
+    def _read_keys(self) -> None:
+        while not self._done.is_set():
+            ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+            if not ready:
+                continue
+            ch = sys.stdin.read(1)
+            if ch in ("q", "\x1b"):
+                self.session.stop()
+                return
+            change = key_action(self.session, ch)
+            if change:
+                try:
+                    self.session.control(**change)
+                except TunesmithError as e:
+                    self.write(f"\r{e}\n")
+
+    def _show_status(self) -> None:
+        while not self._done.wait(0.5):
+            if self.session.running:
+                self.write("\r\x1b[2K" + status_line(self.session))

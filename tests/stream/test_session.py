@@ -131,6 +131,8 @@ def test_key_change_rewinds_to_the_next_bar(composer):
     assert ts.controls.key == "E major"
     assert composer.tokenizer.token_id("Key_E") in ts.prefix
     assert balance(mem.messages) == {}
+    # the bar being played keeps its notes; nothing new lands before the playhead
+    assert report.underruns == 0 and s.scheduler.max_late < 1e-9
 
 
 def test_temperature_and_style_changes_and_validation(composer):
@@ -141,6 +143,7 @@ def test_temperature_and_style_changes_and_validation(composer):
     assert s.stream.sampling.temperature == 0.7 and s.stream.controls.style == "reel"
     assert {c["name"] for c in report.controls} == {"temperature", "style"}
     assert all(c["latency_bars"] <= 1.0 for c in report.controls)
+    assert report.underruns == 0 and s.scheduler.max_late < 1e-9
     for bad in ({"temperature": 0}, {"key": "H major"}, {"style": "dubstep"}, {"tempo": 1000},
                 {"volume": 3}):  # fmt: skip
         with pytest.raises(BadInputError):

@@ -213,6 +213,10 @@ class TokenStream:
         self.history = self.history[:index]
         self.marks = [m for m in self.marks if m.index < index]
         self.state = _copy_state(mark.state)
+        # The bar being played keeps exactly what it had: the next token is that Bar again
+        # (the grammar would also allow more notes late in the current bar, which could
+        # fall before the playhead and go out late).
+        self._force_bar = True
         self._refresh()
 
     def _refresh(self) -> None:

@@ -59,6 +59,7 @@ class ControlChange:
     requested_beat: float  # playhead when asked
     applied_beat: float | None = None  # where music under the new setting starts
     latency_bars: float | None = None
+    bar_len: float = 4.0  # quarter notes per bar where it took effect
 
 
 @dataclass
@@ -168,6 +169,12 @@ class StreamSession:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def add_output(self, output: Output) -> None:
+        """Another destination for the music (before `run`)."""
+        self.outputs.append(output)
+        if self.scheduler.outputs is not self.outputs:
+            self.scheduler.outputs.append(output)
 
     @property
     def status(self) -> dict:
@@ -300,6 +307,8 @@ class StreamSession:
         self.scheduler.drop_from(bar.start)
         self.stream.rewind_to_bar(bar.index)
         self.decoder.restore(bar.before)
+        # Everything before that barline stays decided (the stream restarts with its Bar).
+        self.decoder.state.cursor = bar.start
         self.bars = [b for b in self.bars if b.index < bar.index]
 
     def _panic(self, now: float, change: ControlChange) -> None:
@@ -324,7 +333,8 @@ class StreamSession:
     def _emit_change(self, change: ControlChange) -> None:
         if change.applied_beat is None:
             return
-        bars = (change.applied_beat - change.requested_beat) / max(1e-9, self._bar_len())
+        change.bar_len = self._bar_len()
+        bars = (change.applied_beat - change.requested_beat) / max(1e-9, change.bar_len)
         change.latency_bars = round(max(0.0, bars), 3)
         self._emit(
             "control",
@@ -351,5 +361,13 @@ class StreamSession:
             per_bar = r.tokens / self._bars_decoded
             r.needed_tokens_per_s = round(per_bar * sched.tempo / 60.0 / self._bar_len(), 1)
         r.controls = [
-            {"name": c.name, "value": c.value, "latency_bars": c.latency_bars} for c in self.changes
+            {
+                "name": c.name,
+                "value": c.value,
+                "latency_bars": c.latency_bars,
+                "requested_beat": round(c.requested_beat, 3),
+                "applied_beat": c.applied_beat,
+                "bar_len": c.bar_len,
+            }
+            for c in self.changes
         ]

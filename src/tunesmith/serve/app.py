@@ -1,0 +1,585 @@
+"""The HTTP API and the web page: `create_app(composer, settings) -> FastAPI`.
+
+The model loads once, at start-up (the app's lifespan), unless a loaded `Composer` is
+passed in. Generation runs on a bounded thread pool (`limits.Limiter`): 429 when it is
+full, 504 past the per-request timeout. Every error a client can cause is a 422 (or 413,
+429, 504) with one clear line in `detail`; anything else is a 500 that says "internal
+error" and logs the traceback on the server only. No route takes a file-system path.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import anyio
+import symusic
+from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from ..api import Composer
+from ..controls import KEYS, MAX_TEMPO, METERS, MIN_TEMPO, STYLES
+from ..errors import BadInputError, TunesmithError
+from ..generate.sampling import PRESETS
+from ..instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS
+from ..piece import Piece
+from .limits import (
+    BodyLimitMiddleware,
+    JobCancelledError,
+    JobTimeoutError,
+    Limiter,
+    QueueFullError,
+    ServeSettings,
+    stop_checker,
+)
+from .schemas import Format, GenerateRequest, Health, PieceJSON, Preset
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+MEDIA_TYPES = {
+    "midi": ("audio/midi", "mid"),
+    "wav": ("audio/wav", "wav"),
+    "musicxml": ("application/vnd.recordare.musicxml+xml", "musicxml"),
+}
+MULTIPART_OVERHEAD = 64 * 1024  # form fields and boundaries around an upload
+
+
+class InternalError(Exception):
+    """An unexpected failure, already logged; the client sees only 'internal error'."""
+
+
+# -- turning a Piece into a response -------------------------------------------------------
+def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
+    """The piece as plain JSON: flat notes (seconds), tracks, conditions and the MIDI."""
+    from ..notation import export_json_notes
+
+    data = export_json_notes(piece.score)
+    tracks, notes = [], []
+    for i, t in enumerate(data["tracks"]):
+        program = -1 if t["is_drum"] else t["program"]
+        tracks.append(
+            {
+                "index": i,
+                "name": t["name"],
+                "program": program,
+                "instrument": t["instrument"],
+                "is_drum": t["is_drum"],
+                "num_notes": len(t["notes"]),
+            }
+        )
+        for n in t["notes"]:
+            notes.append(
+                {
+                    "track": i,
+                    "program": program,
+                    "pitch": n["pitch"],
+                    "start": n["start_s"],
+                    "duration": round(n["end_s"] - n["start_s"], 4),
+                    "velocity": n["velocity"],
+                }
+            )
+    notes.sort(key=lambda n: (n["start"], n["track"], n["pitch"]))
+    return {
+        "prompt": piece.prompt,
+        "seed": seed,
+        "controls": piece.controls.to_dict(),
+        "duration_s": data["duration_s"],
+        "tempo": data["tempo"],
+        "time_signature": data["time_signature"],
+        "num_notes": len(notes),
+        "tracks": tracks,
+        "notes": notes,
+        "scores": {k: float(v) for k, v in (piece.scores or {}).items()},
+        "elapsed_s": round(elapsed_s, 3),
+        "midi_base64": base64.b64encode(piece.midi_bytes()).decode("ascii"),
+    }
+
+
+def _silence_wav(sample_rate: int, seconds: float = 1.0) -> bytes:
+    import numpy as np
+
+    from ..audio import wav_bytes
+
+    return wav_bytes(np.zeros((int(sample_rate * seconds), 2), dtype=np.float32), sample_rate)
+
+
+def render(
+    piece: Piece, fmt: str, seed: int, elapsed_s: float, settings: ServeSettings, stem: str
+) -> tuple[Any, str | None, dict]:
+    """(body, media type, headers) for `piece` in `fmt`; JSON bodies are dicts."""
+    if fmt == "json":
+        return piece_json(piece, seed, elapsed_s), None, {}
+    media_type, ext = MEDIA_TYPES[fmt]
+    if fmt == "midi":
+        body = piece.midi_bytes()
+    elif fmt == "wav":
+        if piece.duration_s > settings.max_audio_seconds:
+            raise BadInputError(
+                f"the piece lasts {piece.duration_s:.0f} s, longer than the server renders "
+                f"to WAV ({settings.max_audio_seconds:g} s); ask for format 'midi'"
+            )
+        if piece.num_notes == 0:
+            body = _silence_wav(settings.wav_sample_rate)
+        else:
+            from ..audio import render_audio, wav_bytes
+
+            rate = settings.wav_sample_rate
+            body = wav_bytes(render_audio(piece.score, rate), rate)
+    else:
+        from ..notation import musicxml_bytes
+
+        body = musicxml_bytes(
+            piece.score, title=piece.prompt or "tunesmith", key=piece.controls.key
+        )
+    headers = {
+        "Content-Disposition": f'attachment; filename="{stem}.{ext}"',
+        "X-Tunesmith-Seed": str(seed),
+        "X-Tunesmith-Notes": str(piece.num_notes),
+        "X-Tunesmith-Duration": f"{piece.duration_s:.3f}",
+    }
+    return body, media_type, headers
+
+
+def _respond(result: tuple[Any, str | None, dict]) -> Response:
+    body, media_type, headers = result
+    if media_type is None:
+        return JSONResponse(body, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+# -- checks the pydantic models cannot make (they depend on the settings) ------------------
+def _check_caps(settings: ServeSettings, prompt: str, candidates: int) -> None:
+    if len(prompt) > settings.max_prompt_chars:
+        raise BadInputError(
+            f"prompt is {len(prompt)} characters; the limit is {settings.max_prompt_chars}"
+        )
+    if candidates > settings.max_candidates:
+        raise BadInputError(
+            f"candidates must be between 1 and {settings.max_candidates} on this server"
+        )
+
+
+def _check_bars(settings: ServeSettings, bars: int | None) -> None:
+    if bars is not None and bars > settings.max_bars:
+        raise BadInputError(
+            f"the requested length is {bars} bars; this server writes at most "
+            f"{settings.max_bars} bars (ask for fewer bars or seconds)"
+        )
+
+
+def _stem(prompt: str, seed: int) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40].strip("-")
+    return f"tunesmith-{words or 'piece'}-{seed}"
+
+
+def _new_seed(seed: int | None) -> int:
+    return seed if seed is not None else secrets.randbelow(2**31)
+
+
+def _model_card(composer: Composer) -> dict:
+    """What is known about the loaded model, without its file-system location."""
+    import json
+
+    from ..api import default_model_path
+
+    cfg = composer.model.cfg
+    meta: dict = {}
+    path = composer.path
+    if path is not None and (Path(path) / "config.json").is_file():
+        try:
+            meta = json.loads((Path(path) / "config.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+    default = path is not None and Path(path).resolve() == default_model_path().resolve()
+    params = sum(p.numel() for p in composer.model.parameters())
+    return {
+        "name": meta.get("run") or (Path(path).name if path else "model"),
+        "default_model": default,
+        "description": (
+            "the shipped default model: trained on the corpus bundled with music21 "
+            "(folk tunes, chorales, renaissance polyphony, quartets); see MODEL_CARD.md"
+            if default
+            else "a user-trained tunesmith model"
+        ),
+        "architecture": (
+            f"decoder-only transformer, {cfg.n_layer} layers, {cfg.n_head} heads, "
+            f"d_model {cfg.d_model}, {cfg.conditioning} text conditioning"
+        ),
+        "parameters": int(params),
+        "context_tokens": cfg.block_size,
+        "tokenization": meta.get("tokenization", "REMI"),
+        "vocab_size": cfg.vocab_size,
+        "training_step": meta.get("step"),
+        "config": asdict(cfg),
+    }
+
+
+# -- the app ------------------------------------------------------------------------------
+def create_app(
+    composer: Composer | None = None,
+    settings: ServeSettings | None = None,
+    routers: Iterable[APIRouter] = (),
+) -> FastAPI:
+    """The FastAPI app. Without `composer`, `settings.model` is loaded at start-up.
+
+    `routers` are included as they are (the streaming endpoints plug in here); they find
+    the model at `request.app.state.composer` and the settings at `.state.settings`.
+    """
+    settings = (settings or ServeSettings()).validated()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        if app.state.composer is None:
+            log.info("loading model %s", settings.model or "(shipped default)")
+            app.state.composer = await anyio.to_thread.run_sync(Composer.load, settings.model)
+        if settings.warmup:
+            await anyio.to_thread.run_sync(_warm_up, app.state.composer)
+        if app.state.limiter is None:
+            app.state.limiter = Limiter(settings.max_concurrent, settings.max_queue)
+        try:
+            yield
+        finally:
+            app.state.limiter.shutdown()
+            app.state.limiter = None
+
+    app = FastAPI(
+        title="tunesmith",
+        summary="Text in, music out: MIDI, WAV, MusicXML or notes as JSON.",
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle package: works offline
+        redoc_url=None,
+    )
+    app.state.composer = composer
+    app.state.settings = settings
+    app.state.limiter = Limiter(settings.max_concurrent, settings.max_queue)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        message=_too_large_message(settings.max_upload_bytes),
+    )
+    _install_error_handlers(app)
+
+    def get_composer(request: Request) -> Composer:
+        c = request.app.state.composer
+        if c is None:
+            raise _Unavailable()
+        return c
+
+    async def run_job(request: Request, job: Callable[[threading.Event], Any]) -> Any:
+        limiter: Limiter | None = request.app.state.limiter
+        if limiter is None:
+            raise _Unavailable()
+        try:
+            return await limiter.run(job, settings.timeout_s)
+        except (TunesmithError, QueueFullError, JobTimeoutError, JobCancelledError):
+            raise
+        except Exception as e:
+            log.exception("request %s %s failed", request.method, request.url.path)
+            raise InternalError() from e
+
+    # -- meta ---------------------------------------------------------------------------
+    @app.get("/health", response_model=Health, tags=["meta"])
+    async def health(request: Request) -> dict:
+        """Liveness, whether the model is loaded, and the queue's state."""
+        limiter = request.app.state.limiter
+        return {
+            "status": "ok",
+            "model_loaded": request.app.state.composer is not None,
+            "queue": limiter.snapshot() if limiter else {},
+        }
+
+    @app.get("/v1/info", tags=["meta"])
+    async def info(request: Request) -> dict:
+        """The model card, the sampling presets, valid attribute values and the limits."""
+        c = get_composer(request)
+        return {
+            "model": _model_card(c),
+            "version": _version(),
+            "presets": PRESETS,
+            "keys": list(KEYS),
+            "meters": list(METERS),
+            "styles": list(STYLES),
+            "instruments": {
+                "words": sorted(INSTRUMENT_WORDS),
+                "programs": [{"program": i, "name": n} for i, n in enumerate(GM_PROGRAM_NAMES)],
+                "drums": -1,
+            },
+            "tempo": {"min": MIN_TEMPO, "max": MAX_TEMPO},
+            "sampling": {
+                "temperature": {"min_exclusive": 0, "max": 2},
+                "top_k": {"min": 0, "max": 1000},
+                "top_p": {"min_exclusive": 0, "max": 1},
+                "cfg": {"min": 0, "max": 20},
+                "candidates": {"min": 1, "max": settings.max_candidates},
+            },
+            "formats": ["json", "midi", "wav", "musicxml"],
+            "limits": settings.limits(),
+        }
+
+    # -- generation ---------------------------------------------------------------------
+    @app.post(
+        "/v1/generate",
+        tags=["music"],
+        responses={
+            200: {
+                "description": "notes as JSON, or the file",
+                "model": PieceJSON,
+                "content": {m: {} for m, _ in MEDIA_TYPES.values()},
+            },
+            422: {"description": "invalid request (one-line `detail`)"},
+            429: {"description": "the queue is full"},
+            504: {"description": "the request took longer than the server's timeout"},
+        },
+    )
+    async def generate(body: GenerateRequest, request: Request) -> Response:
+        """Write a piece for a prompt and attributes; `format` picks JSON or a file."""
+        c = get_composer(request)
+        s = body.sampling
+        _check_caps(settings, body.prompt, s.candidates)
+        attrs = body.attributes.model_dump(exclude_none=True)
+        if attrs.get("seconds") is not None and attrs["seconds"] > settings.max_seconds:
+            raise BadInputError(f"seconds must be at most {settings.max_seconds:g} on this server")
+        controls = c.controls_for(body.prompt, **attrs)
+        seed = _new_seed(body.seed)
+        sampling = Composer.sampling_for(
+            s.preset, s.temperature, s.top_k, s.top_p, None, s.cfg, seed
+        )
+        _check_bars(settings, controls.bars or sampling.max_bars)
+
+        def job(stop: threading.Event):
+            t0 = time.perf_counter()
+            piece = c.generate_with(
+                controls, sampling, body.prompt, s.candidates, progress=stop_checker(stop)
+            )
+            elapsed = time.perf_counter() - t0
+            return render(piece, body.format, seed, elapsed, settings, _stem(body.prompt, seed))
+
+        return _respond(await run_job(request, job))
+
+    @app.post("/v1/continue", tags=["music"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def continue_(
+        request: Request,
+        file: UploadFile = File(..., description="a standard MIDI file (at most the upload cap)"),
+        bars: int = Form(..., ge=1, le=256, description="total length in bars, input included"),
+        prompt: str = Form("", max_length=10_000),
+        seed: int | None = Form(None, ge=0, le=2**63 - 1),
+        format: Format = Form("json"),
+        preset: Preset | None = Form(None),
+        temperature: float | None = Form(None, gt=0, le=2),
+        top_k: int | None = Form(None, ge=0, le=1000),
+        top_p: float | None = Form(None, gt=0, le=1),
+        cfg: float | None = Form(None, ge=0, le=20),
+        candidates: int = Form(1, ge=1, le=64),
+    ) -> Response:
+        """Continue an uploaded MIDI to `bars` bars in its meter, tempo and instruments."""
+        c = get_composer(request)
+        _check_caps(settings, prompt, candidates)
+        _check_bars(settings, bars)
+        score = await _read_midi(file, settings)
+        seed = _new_seed(seed)
+
+        def job(stop: threading.Event):
+            t0 = time.perf_counter()
+            piece = c.continue_midi(
+                score, bars, prompt, seed=seed, candidates=candidates, preset=preset,
+                temperature=temperature, top_k=top_k, top_p=top_p, cfg=cfg,
+                progress=stop_checker(stop),
+            )  # fmt: skip
+            elapsed = time.perf_counter() - t0
+            return render(piece, format, seed, elapsed, settings, _stem(prompt, seed))
+
+        return _respond(await run_job(request, job))
+
+    @app.post("/v1/render", tags=["music"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def render_(
+        request: Request,
+        file: UploadFile = File(..., description="a standard MIDI file"),
+        format: Format = Form("wav"),
+        key: str | None = Form(None, max_length=40, description="key for MusicXML spelling"),
+        title: str = Form("tunesmith", max_length=200),
+    ) -> Response:
+        """Render an uploaded MIDI as WAV, MusicXML, MIDI or JSON notes (no generation).
+
+        The web page uses this to play and export the piece it was sent as JSON."""
+        score = await _read_midi(file, settings)
+        controls_key = None
+        if key:
+            from ..controls import normalize_key
+
+            controls_key = normalize_key(key)
+
+        def job(stop: threading.Event):
+            from ..controls import Controls
+
+            piece = Piece(score=score, controls=Controls(key=controls_key), prompt=title)
+            return render(piece, format, 0, 0.0, settings, _stem(title, 0))
+
+        return _respond(await run_job(request, job))
+
+    # -- the page -----------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="tunesmith API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _read_midi(file: UploadFile, settings: ServeSettings) -> symusic.Score:
+    """The upload parsed as MIDI: 413 over the size cap, 422 when it is not MIDI."""
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise _TooLarge(settings.max_upload_bytes)
+    if not data:
+        raise BadInputError("the uploaded file is empty")
+    try:
+        score = await anyio.to_thread.run_sync(symusic.Score.from_midi, data)
+    except Exception:
+        raise BadInputError("the uploaded file is not a valid MIDI file") from None
+    if not any(len(t.notes) for t in score.tracks):
+        raise BadInputError("the uploaded MIDI file has no notes")
+    return score
+
+
+def _warm_up(composer: Composer) -> None:
+    """Load the text encoder now so the first request does not pay for it."""
+    t0 = time.perf_counter()
+    try:
+        composer.engine.text_embedding("warm up")
+    except Exception:  # the first request will report it; start-up goes on
+        log.exception("warm-up failed")
+        return
+    log.info("warm-up done in %.1f s", time.perf_counter() - t0)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunesmith")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+# -- errors: one line for the client, the traceback only in the server's log ---------------
+class _Unavailable(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
+
+
+def _too_large_message(limit: int) -> str:
+    return (
+        f"the upload is larger than this server's limit of {limit:,} bytes ({limit / 2**20:g} MiB)"
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict]]:
+    parts, errors = [], []
+    for e in exc.errors():
+        loc = [str(x) for x in e.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
+            loc = loc[1:]
+        where = ".".join(loc) or "request"
+        msg = str(e.get("msg", "invalid value"))
+        if e.get("type") == "json_invalid":
+            where, msg = "body", "is not valid JSON"
+        elif e.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        elif e.get("type") == "missing":
+            msg = "is required"
+        parts.append(f"{where}: {msg}")
+        errors.append({"loc": loc, "msg": msg, "type": str(e.get("type", ""))})
+    return "; ".join(dict.fromkeys(parts)) or "invalid request", errors
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def detail(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
+        return JSONResponse({"detail": message, **extra}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        message, errors = _validation_message(exc)
+        return detail(422, message, errors=errors)
+
+    @app.exception_handler(TunesmithError)
+    async def _user_error(_request: Request, exc: TunesmithError):
+        return detail(422, " ".join(str(exc).split()) or "invalid request")
+
+    @app.exception_handler(QueueFullError)
+    async def _full(_request: Request, _exc: QueueFullError):
+        return detail(
+            429, "the server is busy (queue full); retry shortly", headers={"Retry-After": "2"}
+        )
+
+    @app.exception_handler(JobTimeoutError)
+    async def _timeout(request: Request, _exc: JobTimeoutError):
+        limit = request.app.state.settings.timeout_s
+        return detail(
+            504, f"generation took longer than the server's limit of {limit:g} s; ask for less"
+        )
+
+    @app.exception_handler(JobCancelledError)
+    async def _cancelled(request: Request, _exc: JobCancelledError):
+        return detail(504, "the request was stopped before it finished")
+
+    @app.exception_handler(_TooLarge)
+    async def _too_large(_request: Request, exc: _TooLarge):
+        return detail(413, _too_large_message(exc.limit))
+
+    @app.exception_handler(_Unavailable)
+    async def _unavailable(_request: Request, _exc: _Unavailable):
+        return detail(503, "the model is not loaded yet; retry shortly")
+
+    @app.exception_handler(InternalError)
+    async def _internal(_request: Request, _exc: InternalError):
+        return detail(500, "internal error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return detail(500, "internal error")
+
+
+# -- for `uvicorn --factory` and `tunesmith serve --workers N` ---------------------------------
+def app_from_env() -> FastAPI:
+    """An app built from the settings in $TUNESMITH_SERVE_SETTINGS (one per worker process)."""
+    from . import default_routers
+
+    return create_app(None, ServeSettings.from_env(), default_routers())

@@ -1,0 +1,656 @@
+// tunesmith web page: plain JavaScript, no build step.
+// Compose: POST /v1/generate (format json) -> piano roll; the MIDI it returns is rendered
+// to WAV (and MusicXML on demand) through POST /v1/render.
+// Live: GET /v1/stream (server-sent events read with fetch) -> Web Audio synth + live roll.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+const TRACK_COLORS = ["#5ec8a8", "#f2b84b", "#6aa7f8", "#ef6f6c", "#b48ef0", "#8fd16a",
+  "#f58fc0", "#4fd0e0", "#e0a070", "#a0a8ff", "#d0d060", "#70e0a0", "#ff9f70", "#9fd0ff",
+  "#c0c0c0", "#ffd0a0"];
+
+let INFO = null;
+
+// ---------------------------------------------------------------- helpers
+function setStatus(el, text, kind) {
+  el.textContent = text;
+  el.classList.toggle("error", kind === "error");
+  el.classList.toggle("busy", kind === "busy");
+}
+
+async function errorText(resp) {
+  try {
+    const body = await resp.json();
+    if (body && typeof body.detail === "string") return body.detail;
+  } catch (_) { /* not JSON */ }
+  return `HTTP ${resp.status}`;
+}
+
+function fillSelect(select, values, keepFirst = true) {
+  if (!keepFirst) select.innerHTML = "";
+  for (const v of values) {
+    const opt = document.createElement("option");
+    opt.value = v;
+    opt.textContent = v;
+    select.appendChild(opt);
+  }
+}
+
+function bindOutput(id, digits) {
+  const input = $(id);
+  const out = $(id + "-out");
+  const show = () => { out.textContent = Number(input.value).toFixed(digits); };
+  input.addEventListener("input", show);
+  show();
+  return show;
+}
+
+function base64ToBlob(b64, type) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Blob([bytes], { type });
+}
+
+function slug(text) {
+  return (text || "piece").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "piece";
+}
+
+function pitchName(p) {
+  return ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"][p % 12] + (Math.floor(p / 12) - 1);
+}
+
+// ---------------------------------------------------------------- tabs
+for (const tab of document.querySelectorAll(".tab")) {
+  tab.addEventListener("click", () => {
+    for (const t of document.querySelectorAll(".tab")) {
+      const on = t === tab;
+      t.classList.toggle("active", on);
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      $(t.dataset.panel).classList.toggle("active", on);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- set-up from /v1/info
+const showTemperature = bindOutput("temperature", 2);
+const showTopK = bindOutput("top_k", 0);
+const showTopP = bindOutput("top_p", 2);
+bindOutput("cfg", 1);
+bindOutput("candidates", 0);
+bindOutput("live-temperature", 2);
+bindOutput("live-tempo", 0);
+
+$("preset").addEventListener("change", () => {
+  const p = INFO && INFO.presets[$("preset").value];
+  if (!p) return;
+  $("temperature").value = p.temperature;
+  $("top_k").value = p.top_k;
+  $("top_p").value = p.top_p;
+  showTemperature(); showTopK(); showTopP();
+});
+
+async function loadInfo() {
+  try {
+    const resp = await fetch("/v1/info");
+    if (!resp.ok) throw new Error(await errorText(resp));
+    INFO = await resp.json();
+  } catch (e) {
+    setStatus($("status"), "could not load the server's info: " + e.message, "error");
+    return;
+  }
+  fillSelect($("key"), INFO.keys);
+  fillSelect($("live-key"), INFO.keys);
+  fillSelect($("meter"), INFO.meters);
+  fillSelect($("style"), INFO.styles);
+  fillSelect($("live-style"), INFO.styles);
+  const words = $("instrument-words");
+  for (const w of INFO.instruments.words) {
+    const opt = document.createElement("option");
+    opt.value = w;
+    words.appendChild(opt);
+  }
+  const lim = INFO.limits;
+  $("bars").max = lim.max_bars;
+  $("bars").placeholder = `auto (max ${lim.max_bars})`;
+  $("candidates").max = lim.max_candidates;
+  $("prompt").maxLength = lim.max_prompt_chars;
+  $("live-prompt").maxLength = lim.max_prompt_chars;
+  const m = INFO.model;
+  $("model-name").textContent = `model: ${m.name} · ${(m.parameters / 1e6).toFixed(2)} M parameters`;
+}
+
+// ---------------------------------------------------------------- compose
+let current = null; // {json, midiBlob, urls: []}
+
+function requestBody() {
+  const attributes = {};
+  if ($("key").value) attributes.key = $("key").value;
+  if ($("meter").value) attributes.meter = $("meter").value;
+  if ($("style").value) attributes.style = $("style").value;
+  if ($("tempo").value) attributes.tempo = Number($("tempo").value);
+  if ($("bars").value) attributes.bars = Number($("bars").value);
+  const instruments = $("instruments").value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (instruments.length) attributes.instruments = instruments;
+  const body = {
+    prompt: $("prompt").value.trim(),
+    attributes,
+    sampling: {
+      preset: $("preset").value,
+      temperature: Number($("temperature").value),
+      top_k: Number($("top_k").value),
+      top_p: Number($("top_p").value),
+      cfg: Number($("cfg").value),
+      candidates: Number($("candidates").value),
+    },
+    format: "json",
+  };
+  if ($("seed").value !== "") body.seed = Number($("seed").value);
+  return body;
+}
+
+function releaseUrls() {
+  if (current) for (const u of current.urls) URL.revokeObjectURL(u);
+}
+
+function setLink(a, url, name) {
+  a.href = url;
+  a.download = name;
+  a.classList.remove("disabled");
+  a.removeAttribute("aria-disabled");
+}
+
+async function render(format, json) {
+  const form = new FormData();
+  form.append("file", current.midiBlob, "piece.mid");
+  form.append("format", format);
+  if (json.controls && json.controls.key) form.append("key", json.controls.key);
+  form.append("title", json.prompt || "tunesmith");
+  const resp = await fetch("/v1/render", { method: "POST", body: form });
+  if (!resp.ok) throw new Error(await errorText(resp));
+  return await resp.blob();
+}
+
+$("compose-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const status = $("status");
+  const button = $("generate");
+  button.disabled = true;
+  setStatus(status, "writing…", "busy");
+  const t0 = performance.now();
+  try {
+    const resp = await fetch("/v1/generate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(requestBody()),
+    });
+    if (!resp.ok) throw new Error(await errorText(resp));
+    const json = await resp.json();
+    releaseUrls();
+    const midiBlob = base64ToBlob(json.midi_base64, "audio/midi");
+    current = { json, midiBlob, urls: [] };
+    drawPiece(json);
+    describe(json);
+    const stem = `tunesmith-${slug(json.prompt)}-${json.seed}`;
+    const midiUrl = URL.createObjectURL(midiBlob);
+    current.urls.push(midiUrl);
+    setLink($("download-midi"), midiUrl, stem + ".mid");
+    $("download-musicxml").disabled = false;
+    setStatus(status, `rendering audio… (${json.num_notes} notes written in ${json.elapsed_s.toFixed(1)} s)`, "busy");
+    const wav = await render("wav", json);
+    const wavUrl = URL.createObjectURL(wav);
+    current.urls.push(wavUrl);
+    $("player").src = wavUrl;
+    setLink($("download-wav"), wavUrl, stem + ".wav");
+    const total = ((performance.now() - t0) / 1000).toFixed(1);
+    setStatus(status, `done in ${total} s · seed ${json.seed}`);
+  } catch (e) {
+    setStatus(status, e.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("download-musicxml").addEventListener("click", async () => {
+  if (!current) return;
+  const status = $("status");
+  setStatus(status, "engraving MusicXML…", "busy");
+  try {
+    const blob = await render("musicxml", current.json);
+    const url = URL.createObjectURL(blob);
+    current.urls.push(url);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `tunesmith-${slug(current.json.prompt)}-${current.json.seed}.musicxml`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setStatus(status, "MusicXML downloaded");
+  } catch (e) {
+    setStatus(status, e.message, "error");
+  }
+});
+
+function describe(json) {
+  const c = json.controls || {};
+  const parts = [
+    `${json.num_notes} notes`,
+    `${json.duration_s.toFixed(1)} s`,
+    c.key || "key: any",
+    json.time_signature,
+    `${Math.round(json.tempo)} bpm`,
+    c.style || null,
+    json.tracks.map((t) => t.instrument).join(", ") || null,
+    `seed ${json.seed}`,
+  ].filter(Boolean);
+  $("piece-info").textContent = parts.join(" · ");
+}
+
+// ---------------------------------------------------------------- the piano roll
+const roll = { json: null, lo: 48, hi: 84, duration: 1, labelEvery: 4 };
+
+function rollLayout(canvas) {
+  return { left: 40, top: 8, right: canvas.width - 8, bottom: canvas.height - 18 };
+}
+
+function drawPiece(json) {
+  const canvas = $("pianoroll");
+  roll.json = json;
+  if (json.notes.length) {
+    roll.lo = Math.min(...json.notes.map((n) => n.pitch)) - 2;
+    roll.hi = Math.max(...json.notes.map((n) => n.pitch)) + 2;
+  } else {
+    roll.lo = 48; roll.hi = 84;
+  }
+  // show whole bars: the requested length at the first tempo and meter
+  const [num, den] = (json.time_signature || "4/4").split("/").map(Number);
+  const barS = (num * 4 / den) * 60 / (json.tempo || 120);
+  const bars = (json.controls && json.controls.bars) || 0;
+  roll.duration = Math.max(json.duration_s, bars * barS, 0.5);
+  roll.labelEvery = bars && bars <= 16 ? 1 : 4;
+  paintRoll(-1);
+  canvas.dataset.notes = String(json.notes.length);
+  canvas.dataset.drawn = "true";
+}
+
+function paintRoll(cursor) {
+  const canvas = $("pianoroll");
+  const ctx = canvas.getContext("2d");
+  const L = rollLayout(canvas);
+  const json = roll.json;
+  ctx.fillStyle = "#14181f";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!json) return;
+  const rows = roll.hi - roll.lo + 1;
+  const rowH = (L.bottom - L.top) / rows;
+  const xOf = (t) => L.left + (t / roll.duration) * (L.right - L.left);
+  const yOf = (p) => L.bottom - (p - roll.lo + 1) * rowH;
+  // black-key rows and C labels
+  ctx.font = "10px system-ui, sans-serif";
+  for (let p = roll.lo; p <= roll.hi; p++) {
+    if ([1, 3, 6, 8, 10].includes(p % 12)) {
+      ctx.fillStyle = "#1b212b";
+      ctx.fillRect(L.left, yOf(p), L.right - L.left, rowH);
+    }
+    if (p % 12 === 0) {
+      ctx.fillStyle = "#2c3542";
+      ctx.fillRect(L.left, yOf(p) + rowH - 1, L.right - L.left, 1);
+      ctx.fillStyle = "#8a94a6";
+      ctx.fillText(pitchName(p), 4, yOf(p) + rowH - 1);
+    }
+  }
+  // bar lines (first tempo and meter)
+  const [num, den] = (json.time_signature || "4/4").split("/").map(Number);
+  const barS = (num * 4 / den) * 60 / (json.tempo || 120);
+  ctx.fillStyle = "#8a94a6";
+  let bar = 1;
+  for (let t = 0; t <= roll.duration + 1e-6 && barS > 0; t += barS, bar++) {
+    const x = xOf(t);
+    ctx.fillStyle = "#2f3947";
+    ctx.fillRect(x, L.top, 1, L.bottom - L.top);
+    if (t < roll.duration - 1e-6 && (bar - 1) % (roll.labelEvery || 4) === 0) {
+      ctx.fillStyle = "#8a94a6";
+      ctx.fillText(String(bar), x + 2, canvas.height - 5);
+    }
+  }
+  // notes
+  for (const n of json.notes) {
+    const color = TRACK_COLORS[n.track % TRACK_COLORS.length];
+    ctx.globalAlpha = 0.55 + 0.45 * (n.velocity / 127);
+    ctx.fillStyle = color;
+    const x = xOf(n.start);
+    const w = Math.max(2, xOf(n.start + n.duration) - x - 1);
+    ctx.fillRect(x, yOf(n.pitch) + 0.5, w, Math.max(1.5, rowH - 1));
+  }
+  ctx.globalAlpha = 1;
+  // legend
+  let lx = L.left + 6;
+  for (const t of json.tracks) {
+    ctx.fillStyle = TRACK_COLORS[t.index % TRACK_COLORS.length];
+    ctx.fillRect(lx, L.top + 4, 10, 10);
+    ctx.fillStyle = "#d0d6e0";
+    const label = t.instrument;
+    ctx.fillText(label, lx + 14, L.top + 13);
+    lx += 22 + ctx.measureText(label).width;
+  }
+  // playback cursor
+  if (cursor >= 0) {
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(xOf(Math.min(cursor, roll.duration)), L.top, 2, L.bottom - L.top);
+  }
+}
+
+(function followPlayback() {
+  const player = $("player");
+  let raf = 0;
+  const tick = () => {
+    paintRoll(player.currentTime);
+    if (!player.paused) raf = requestAnimationFrame(tick);
+  };
+  player.addEventListener("play", () => { cancelAnimationFrame(raf); raf = requestAnimationFrame(tick); });
+  player.addEventListener("pause", tick);
+  player.addEventListener("seeked", tick);
+  player.addEventListener("ended", () => paintRoll(-1));
+})();
+
+paintRoll(-1);
+
+// ================================================================= live mode
+const LEAD_S = 0.15; // play a note this long after it arrives
+const live = {
+  session: null,
+  abort: null,
+  audio: null,
+  master: null,
+  voices: new Set(),
+  notes: [], // {t0: audio time, dur, pitch, channel}
+  raf: 0,
+  lastStatus: "",
+};
+
+function liveStatus(text, kind) { setStatus($("live-status"), text, kind); }
+
+function liveButtons(running) {
+  $("live-start").disabled = running;
+  $("live-stop").disabled = !running;
+  $("live-panic").disabled = !running;
+}
+
+function ensureAudio() {
+  if (!live.audio) {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    live.audio = new AC();
+    live.master = live.audio.createGain();
+    live.master.gain.value = 0.6;
+    live.master.connect(live.audio.destination);
+  }
+  if (live.audio.state === "suspended") live.audio.resume();
+  return live.audio;
+}
+
+function waveFor(program, channel) {
+  if (channel === 9 || program < 0) return null; // drums: noise
+  if (program >= 40 && program < 72) return "sawtooth"; // strings, brass, reeds
+  if (program >= 80 && program < 88) return "square"; // synth leads
+  return "triangle"; // pianos, guitars, pipes and the rest
+}
+
+function playNote(n) {
+  const ctx = live.audio;
+  if (!ctx) return;
+  const start = ctx.currentTime + LEAD_S;
+  const dur = Math.max(0.05, Math.min(n.duration || 0.25, 8));
+  const peak = 0.18 * Math.max(0.1, (n.velocity || 80) / 127);
+  const gain = ctx.createGain();
+  gain.gain.setValueAtTime(0, start);
+  gain.gain.linearRampToValueAtTime(peak, start + 0.01);
+  gain.gain.exponentialRampToValueAtTime(peak * 0.6, start + Math.min(0.2, dur));
+  gain.gain.setValueAtTime(peak * 0.6, start + dur);
+  gain.gain.exponentialRampToValueAtTime(0.0001, start + dur + 0.12);
+  gain.connect(live.master);
+  const wave = waveFor(n.program, n.channel);
+  let src;
+  if (wave) {
+    src = ctx.createOscillator();
+    src.type = wave;
+    src.frequency.value = 440 * Math.pow(2, (n.pitch - 69) / 12);
+    if (wave === "sawtooth") {
+      const lp = ctx.createBiquadFilter();
+      lp.type = "lowpass";
+      lp.frequency.value = 2200;
+      src.connect(lp);
+      lp.connect(gain);
+    } else {
+      src.connect(gain);
+    }
+  } else {
+    const len = Math.floor(ctx.sampleRate * 0.12);
+    const buf = ctx.createBuffer(1, len, ctx.sampleRate);
+    const data = buf.getChannelData(0);
+    for (let i = 0; i < len; i++) data[i] = (Math.random() * 2 - 1) * (1 - i / len);
+    src = ctx.createBufferSource();
+    src.buffer = buf;
+    src.connect(gain);
+  }
+  src.start(start);
+  src.stop(start + dur + 0.15);
+  const voice = { src, gain };
+  live.voices.add(voice);
+  src.onended = () => { live.voices.delete(voice); gain.disconnect(); };
+  live.notes.push({ t0: start, dur, pitch: n.pitch, channel: n.channel || 0 });
+}
+
+function silence() {
+  const ctx = live.audio;
+  for (const v of live.voices) {
+    try {
+      v.gain.gain.cancelScheduledValues(ctx.currentTime);
+      v.gain.gain.setValueAtTime(0, ctx.currentTime);
+      v.src.stop();
+    } catch (_) { /* already stopped */ }
+  }
+  live.voices.clear();
+}
+
+function paintLive() {
+  const canvas = $("liveroll");
+  const ctx = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height;
+  const now = live.audio ? live.audio.currentTime : 0;
+  const span = 8; // seconds of history on screen
+  live.notes = live.notes.filter((n) => n.t0 + n.dur > now - span);
+  // the pitch range follows the notes on screen (at least two octaves)
+  let lo = 48, hi = 84;
+  if (live.notes.length) {
+    lo = Math.min(...live.notes.map((n) => n.pitch)) - 3;
+    hi = Math.max(...live.notes.map((n) => n.pitch)) + 3;
+    const pad = Math.max(0, 24 - (hi - lo)) / 2;
+    lo = Math.max(0, Math.floor(lo - pad));
+    hi = Math.min(127, Math.ceil(hi + pad));
+  }
+  const rowH = H / (hi - lo + 1);
+  const xOf = (t) => W - 60 - ((now - t) / span) * (W - 60);
+  ctx.fillStyle = "#14181f";
+  ctx.fillRect(0, 0, W, H);
+  ctx.font = "10px system-ui, sans-serif";
+  for (let p = lo; p <= hi; p++) {
+    if ([1, 3, 6, 8, 10].includes(p % 12)) {
+      ctx.fillStyle = "#1b212b";
+      ctx.fillRect(0, H - (p - lo + 1) * rowH, W, rowH);
+    } else if (p % 12 === 0) {
+      ctx.fillStyle = "#2c3542";
+      ctx.fillRect(0, H - (p - lo) * rowH - 1, W, 1);
+      ctx.fillStyle = "#8a94a6";
+      ctx.fillText(pitchName(p), 4, H - (p - lo) * rowH - 2);
+    }
+  }
+  ctx.fillStyle = "#ffffff55";
+  ctx.fillRect(xOf(now), 0, 2, H);
+  for (const n of live.notes) {
+    ctx.fillStyle = TRACK_COLORS[n.channel % TRACK_COLORS.length];
+    const x = xOf(n.t0);
+    const w = Math.max(2, xOf(n.t0 + n.dur) - x);
+    ctx.fillRect(x, H - (Math.min(hi, Math.max(lo, n.pitch)) - lo + 1) * rowH, w, Math.max(2, rowH));
+  }
+  if (live.session) live.raf = requestAnimationFrame(paintLive);
+}
+
+function streamParams() {
+  const q = new URLSearchParams();
+  q.set("prompt", $("live-prompt").value.trim());
+  q.set("tempo", $("live-tempo").value);
+  q.set("temperature", $("live-temperature").value);
+  if ($("live-seed").value !== "") q.set("seed", $("live-seed").value);
+  if ($("live-key").value) q.set("key", $("live-key").value);
+  if ($("live-style").value) q.set("style", $("live-style").value);
+  return q;
+}
+
+function handleEvent(type, data) {
+  switch (type) {
+    case "start":
+      live.session = data.session;
+      liveButtons(true);
+      liveStatus(`playing · session ${data.session} · ${Math.round(data.tempo)} bpm · ${data.key || "any key"}`);
+      cancelAnimationFrame(live.raf);
+      live.raf = requestAnimationFrame(paintLive);
+      break;
+    case "note":
+      playNote(data);
+      break;
+    case "status":
+      liveStatus(`bar ${data.bar} · ${Math.round(data.tempo)} bpm · ${data.key || "any key"} · `
+        + `${data.style || "any style"} · T ${Number(data.temperature).toFixed(2)} · underruns ${data.underruns}`);
+      break;
+    case "control":
+      liveStatus(`${data.name} → ${data.value} (takes effect in ~${Number(data.latency_bars).toFixed(1)} bars)`);
+      break;
+    case "panic":
+      silence();
+      liveStatus("panic: all notes off");
+      break;
+    case "end":
+      liveStatus("stream ended");
+      break;
+    default:
+      break;
+  }
+}
+
+function parseEvents(buffer, onEvent) {
+  // Server-sent events are separated by a blank line; returns what is left unparsed.
+  const blocks = buffer.split(/\r?\n\r?\n/);
+  const rest = blocks.pop();
+  for (const block of blocks) {
+    let type = "message";
+    const data = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith(":")) continue;
+      const i = line.indexOf(":");
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+      if (field === "event") type = value;
+      else if (field === "data") data.push(value);
+    }
+    if (!data.length && type === "message") continue;
+    let payload = {};
+    try { payload = data.length ? JSON.parse(data.join("\n")) : {}; } catch (_) { payload = {}; }
+    onEvent(type, payload);
+  }
+  return rest;
+}
+
+async function startLive() {
+  if (!ensureAudio()) {
+    liveStatus("this browser has no Web Audio; live mode cannot play", "error");
+    return;
+  }
+  liveButtons(true);
+  $("live-start").disabled = true;
+  liveStatus("connecting…", "busy");
+  const abort = new AbortController();
+  live.abort = abort;
+  let resp;
+  try {
+    resp = await fetch("/v1/stream?" + streamParams().toString(), {
+      headers: { Accept: "text/event-stream" },
+      signal: abort.signal,
+    });
+  } catch (e) {
+    endLive(abort.signal.aborted ? "stopped" : "could not connect: " + e.message, !abort.signal.aborted);
+    return;
+  }
+  if (resp.status === 404) {
+    endLive("live streaming is not available on this server yet (/v1/stream not found)", true);
+    return;
+  }
+  if (!resp.ok) {
+    endLive(await errorText(resp), true);
+    return;
+  }
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      buffer = parseEvents(buffer, handleEvent);
+    }
+    endLive(live.session ? "stream ended" : "the server closed the stream", false);
+  } catch (e) {
+    endLive(abort.signal.aborted ? "stopped" : "connection lost: " + e.message, !abort.signal.aborted);
+  }
+}
+
+function endLive(message, isError) {
+  live.session = null;
+  live.abort = null;
+  liveButtons(false);
+  liveStatus(message, isError ? "error" : undefined);
+}
+
+async function postControl(values) {
+  if (!live.session) return;
+  try {
+    const resp = await fetch(`/v1/stream/${encodeURIComponent(live.session)}/control`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(values),
+    });
+    if (!resp.ok) liveStatus(await errorText(resp), "error");
+  } catch (e) {
+    liveStatus("control not sent: " + e.message, "error");
+  }
+}
+
+async function stopLive() {
+  const session = live.session;
+  if (session) {
+    try {
+      await fetch(`/v1/stream/${encodeURIComponent(session)}/stop`, { method: "POST" });
+    } catch (_) { /* the abort below ends it anyway */ }
+  }
+  if (live.abort) live.abort.abort();
+  silence();
+  endLive("stopped", false);
+}
+
+function debounce(fn, ms) {
+  let t = 0;
+  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+}
+
+$("live-start").addEventListener("click", startLive);
+$("live-stop").addEventListener("click", stopLive);
+$("live-panic").addEventListener("click", () => { silence(); postControl({ panic: true }); });
+$("live-temperature").addEventListener("input", debounce(() => postControl({ temperature: Number($("live-temperature").value) }), 250));
+$("live-tempo").addEventListener("input", debounce(() => postControl({ tempo: Number($("live-tempo").value) }), 250));
+$("live-key").addEventListener("change", () => { if ($("live-key").value) postControl({ key: $("live-key").value }); });
+$("live-style").addEventListener("change", () => { if ($("live-style").value) postControl({ style: $("live-style").value }); });
+
+paintLive();
+loadInfo();

@@ -7,6 +7,8 @@ text encoder is the real MiniLM, as in the product.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -115,3 +117,23 @@ def tiny_run(tiny_corpus, tiny_tokens, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     train(RunConfig.from_dict(dict(TINY_RUN)), out, data_dir=tiny_corpus)
     return out
+
+
+def run_cli(*args, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`tunesmith ARGS...` in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(res: subprocess.CompletedProcess, fragment: str) -> None:
+    """A failed command that said one line on stderr, containing `fragment`, no traceback."""
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert fragment in lines[0]

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import symusic
 
-from tests.conftest import make_score
+from tests.conftest import assert_one_line_error, make_score, run_cli
 
 
 def run(*args, check_ok=True):
-    res = subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = run_cli(*args)
     if check_ok:
         assert res.returncode == 0, res.stderr[-2000:]
     return res
-
-
-def assert_one_line_error(res, fragment: str):
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, res.stderr
-    assert fragment in lines[0]
 
 
 def test_help_lists_commands():
@@ -101,14 +86,7 @@ def test_metrics_json(tmp_path):
 def test_bad_input_is_one_clear_line(args, fragment, tiny_run, tmp_path):
     if args[0] in ("generate", "continue"):
         args = [*args, "--model", str(tiny_run)]
-    res = subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert_one_line_error(res, fragment)
+    assert_one_line_error(run_cli(*args, cwd=tmp_path), fragment)
 
 
 def test_corrupt_midi_is_one_clear_line(tiny_run, tmp_path):

@@ -12,7 +12,7 @@ import wave
 import pytest
 import symusic
 from fastapi.testclient import TestClient
-from tests.conftest import make_score
+from tests.conftest import assert_one_line_error, make_score, run_cli
 
 from tunesmith.api import Composer
 from tunesmith.controls import KEYS
@@ -456,17 +456,4 @@ def test_settings_are_validated():
     ],
 )
 def test_serve_command_bad_input_is_one_line(args, fragment, tmp_path):
-    import subprocess
-    import sys
-
-    res = subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and fragment in lines[0], res.stderr
+    assert_one_line_error(run_cli(*args, cwd=tmp_path, timeout=120), fragment)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import mido
 import pytest
+from tests.conftest import assert_one_line_error, run_cli
 
 from tunesmith.api import Composer
 from tunesmith.errors import BadInputError
@@ -16,25 +15,9 @@ from tunesmith.stream.outputs import list_output_ports, open_output_port
 from tunesmith.stream.terminal import key_action, next_key, status_line
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_line_error(res, fragment):
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = [x for x in res.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and fragment in lines[0], res.stderr
-
-
 def test_stream_records_a_file_and_reports(tiny_run, tmp_path):
     rec, rep = tmp_path / "rec.mid", tmp_path / "report.json"
-    res = run("stream", "a waltz for violin", "--model", tiny_run, "--out", rec,
+    res = run_cli("stream", "a waltz for violin", "--model", tiny_run, "--out", rec,
               "--duration", 4, "--seed", 1, "--report", rep)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     for words in ("time to first note", "tokens/s produced vs needed", "underruns", "notes played"):
@@ -46,26 +29,28 @@ def test_stream_records_a_file_and_reports(tiny_run, tmp_path):
 
 
 def test_stream_errors_are_one_line(tiny_run, tmp_path):
-    one_line_error(run("stream", "  ", "--out", tmp_path / "x.mid"), "prompt is empty")
-    one_line_error(run("stream", "a reel"), "nowhere to play")
-    one_line_error(
-        run("stream", "a reel", "--model", tiny_run, "--out", tmp_path / "x.wav"), ".mid"
+    assert_one_line_error(run_cli("stream", "  ", "--out", tmp_path / "x.mid"), "prompt is empty")
+    assert_one_line_error(run_cli("stream", "a reel"), "nowhere to play")
+    assert_one_line_error(
+        run_cli("stream", "a reel", "--model", tiny_run, "--out", tmp_path / "x.wav"), ".mid"
     )
-    one_line_error(
-        run("stream", "a reel", "--model", tiny_run, "--out", tmp_path / "x.mid", "--key", "Q"),
+    assert_one_line_error(
+        run_cli("stream", "a reel", "--model", tiny_run, "--out", tmp_path / "x.mid", "--key", "Q"),
         "unknown key",
     )
-    res = run("stream", "a reel", "--model", tiny_run, "--midi-port", "no such port")
-    one_line_error(res, "MIDI")  # no MIDI system here, or no such port where there is one
-    one_line_error(run("stream", "a reel", "--midi-port", "a", "--virtual-port", "b"), "either")
+    res = run_cli("stream", "a reel", "--model", tiny_run, "--midi-port", "no such port")
+    assert_one_line_error(res, "MIDI")  # no MIDI system here, or no such port where there is one
+    assert_one_line_error(
+        run_cli("stream", "a reel", "--midi-port", "a", "--virtual-port", "b"), "either"
+    )
 
 
 def test_ports_lists_or_says_why_not():
-    res = run("ports")
+    res = run_cli("ports")
     if res.returncode == 0:
         assert "Traceback" not in res.stderr
     else:
-        one_line_error(res, "MIDI")
+        assert_one_line_error(res, "MIDI")
 
 
 def test_hardware_port_roundtrip():

@@ -372,6 +372,12 @@ def generate_long_cmd(
     ),
     key: str | None = typer.Option(None, help="Key, e.g. 'D minor'."),
     style: str | None = typer.Option(None, help="Style or form."),
+    form: str | None = typer.Option(
+        None,
+        "--form",
+        help="Large-scale form, one chunk per section: letters A/B (AABA, ABAB, AABB) or "
+        "'sonata' (exposition, development, recapitulation). Overrides --chunks.",
+    ),
     temperature: float | None = typer.Option(None, help="Sampling temperature (> 0)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
@@ -388,7 +394,7 @@ def generate_long_cmd(
 
     if output.suffix.lower() not in FORMATS:
         raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
-    settings = LongFormSettings(chunks, chunk_bars, overlap, num_candidates).validated()
+    settings = LongFormSettings(chunks, chunk_bars, overlap, num_candidates, form).validated()
     composer = Composer.load(model)
     controls = apply_mode(composer.controls_for(prompt, key=key, style=style), mode)
     sampling = Composer.sampling_for(temperature=temperature, seed=seed)

@@ -83,6 +83,7 @@ class RunConfig:
     keep_best: int = 3
     samples: bool = True
     seed: int = 1337
+    init_from: str | None = None  # a model or run folder to fine-tune (same architecture)
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -247,6 +248,8 @@ class Trainer:
         self.ds = resolve_dataset(cfg, data_dir)
         mcfg = ModelConfig.from_dict({**cfg.model, "vocab_size": self.ds.tokenizer.vocab_size})
         self.model = MusicTransformer(mcfg).to(self.device)
+        if cfg.init_from and not resume:
+            self._init_weights(cfg.init_from, mcfg)
         self.ema = MusicTransformer(mcfg).to(self.device)
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
@@ -275,6 +278,18 @@ class Trainer:
                 f"{str(self.out)!r} already holds a run; pass --resume to continue it or choose "
                 "another --out"
             )
+
+    def _init_weights(self, path: str, mcfg: ModelConfig) -> None:
+        """Fine-tuning: start from another model's weights (same architecture)."""
+        from .api import resolve_model_dir
+
+        source = MusicTransformer.load(resolve_model_dir(path), device=str(self.device))
+        if source.cfg != mcfg:
+            raise BadInputError(
+                f"init_from {path!r} has another architecture than this config's model"
+            )
+        self.model.load_state_dict(source.state_dict())
+        log.info("initialised from %s", path)
 
     # -- checkpoints ------------------------------------------------------------------------
     @property

@@ -15,7 +15,9 @@ from tunesmith.generate.longform import (
     _context,
     apply_mode,
     compose_long,
+    parse_form,
     seam_fit,
+    section_key,
 )
 from tunesmith.generate.sampling import SamplingConfig
 from tunesmith.piece import Piece
@@ -101,6 +103,9 @@ def test_seam_fit_rewards_voices_that_go_on_in_key():
         (LongFormSettings(chunks=0), "--chunks"),
         (LongFormSettings(chunk_bars=8, overlap_bars=8), "--overlap"),
         (LongFormSettings(candidates=0), "--num-candidates"),
+        (LongFormSettings(form="ABC"), "unknown form"),
+        (LongFormSettings(form="A" * 17), "unknown form"),
+        (LongFormSettings(chunk_bars=2, recall_bars=2, form="ABA"), "recalled bars"),
     ],
 )
 def test_bad_settings_are_clear_errors(settings, fragment):
@@ -108,3 +113,46 @@ def test_bad_settings_are_clear_errors(settings, fragment):
         settings.validated()
     with pytest.raises(BadInputError, match="unknown mode"):
         apply_mode(Controls(), "opera")
+
+
+def test_form_plans_and_key_areas():
+    assert [p[0] for p in parse_form("aaba")] == ["A", "A", "B", "A"]
+    assert [p[0] for p in parse_form("sonata")] == ["A", "B", "middle", "A", "B"]
+    assert LongFormSettings(chunks=8, form="ABAB").validated().chunks == 4
+    assert section_key("C major", "second") == "G major"
+    assert section_key("A minor", "second") == "C major"
+    assert section_key("C major", "development") == "A minor"
+    assert section_key("A minor", "development") == "E minor"
+    assert section_key(None, "second") is None and section_key("D major", "tonic") == "D major"
+
+
+def test_aaba_chunks_carry_their_sections_and_the_reprise_restates_the_opening(
+    composer, monkeypatch
+):
+    seen = []
+    generate = composer.engine.generate
+
+    def spy(controls, *args, **kwargs):
+        seen.append((controls.section, controls.key, list(kwargs.get("prompt_music") or [])))
+        return generate(controls, *args, **kwargs)
+
+    monkeypatch.setattr(composer.engine, "generate", spy)
+    settings = LongFormSettings(chunk_bars=4, candidates=2, form="AABA", recall_bars=2)
+    controls = Controls(key="G major", instruments=[40], meter="4/4")
+    piece, reports = compose_long(composer, "a tune", controls, SamplingConfig(seed=2), settings)
+    assert [s for s, _, _ in seen] == ["A", "A", "B", "A"]
+    assert [r.new_bars for r in reports] == [4, 4, 4, 4]
+    tok = composer.tokenizer
+    music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
+    bars = [i for i, t in enumerate(music) if t == tok.bar_id]
+    # the last A opens with the first A's first two bars, and continued them
+    assert seen[3][2] == music[bars[0] : bars[2]]
+    recall = seen[3][2]
+    assert music[bars[12] : bars[12] + len(recall)] == recall  # verbatim, then continued
+    sonata = LongFormSettings(chunk_bars=3, candidates=1, form="sonata")
+    seen.clear()
+    compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)
+    assert [(s, k) for s, k, _ in seen] == [
+        ("A", "G major"), ("B", "D major"), ("middle", "E minor"), ("A", "G major"),
+        ("B", "G major"),
+    ]  # fmt: skip

@@ -17,6 +17,7 @@ import torch
 
 from ..controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls, transpose_key
 from .dataset import TokenDataset, transpose_table
+from .sections import section_of_bar
 
 IGNORE = -100
 
@@ -29,6 +30,9 @@ class AugmentConfig:
     p_drop_control: float = 0.2  # each control independently
     p_drop_all: float = 0.1  # every condition at once: the unconditional model
     p_start_at_beginning: float = 0.35
+    # Pieces with a repeat structure (sections.py): how often a crop starts at one of
+    # their phrases and is labelled with its section (A / B) instead of start/middle/end.
+    p_form_section: float = 0.5
 
 
 class BatchSampler:
@@ -57,6 +61,14 @@ class BatchSampler:
         self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()
         self._transpose: dict[int, np.ndarray] = {}
         self._control_ids = set(range(self.tok.music_vocab_size, self.tok.vocab_size))
+        self._sections: dict[int, dict[int, str]] = {}  # piece -> {bar: "A" | "B"}
+
+    def sections(self, piece: int) -> dict[int, str]:
+        if piece not in self._sections:
+            self._sections[piece] = section_of_bar(
+                self.tok, self.ds.piece_ids(piece), self.ds.piece_bars(piece)
+            )
+        return self._sections[piece]
 
     def _table(self, k: int) -> np.ndarray:
         if k not in self._transpose:
@@ -72,7 +84,12 @@ class BatchSampler:
         aug = self.augment if train else None
         # Where the crop starts: bar 0 or a random barline.
         start_bar = 0
-        if aug and len(bars) > 1 and rng.random() > aug.p_start_at_beginning:
+        form_section = None
+        phrases = self.sections(piece) if aug and aug.p_form_section > 0 else {}
+        if phrases and rng.random() < aug.p_form_section:
+            start_bar = int(rng.choice(list(phrases)))
+            form_section = phrases[start_bar]
+        elif aug and len(bars) > 1 and rng.random() > aug.p_start_at_beginning:
             start_bar = int(rng.integers(0, len(bars)))
         start = int(bars[start_bar]) if len(bars) else 0
         # Transposition, among those whose captions were embedded.
@@ -94,7 +111,7 @@ class BatchSampler:
             )
         total_bars = int(info.get("bars") or len(bars))
         remaining = max(1, min(MAX_BARS, total_bars - start_bar))
-        section = (
+        section = form_section or (
             "start"
             if start_bar == 0
             else ("end" if remaining <= max(2, total_bars // 4) else "middle")

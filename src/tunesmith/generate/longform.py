@@ -13,6 +13,13 @@ candidates in one batch. Each candidate is scored (every component is reported):
   context (one batched forward pass);
 - attributes: key and number of voices as requested.
 
+Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
+its Section control (A: the theme or its return, B: the contrast; the model learned
+them from the repeat structure of the training pieces, data/sections.py). A returning A
+restates the opening bars of the first A (`recall_bars`) and the model continues them,
+as a reprise. `sonata` is exposition (A in the tonic, B in the dominant or relative),
+development (a middle section in another key) and recapitulation (A and B in the tonic).
+
 Stitching is done on tokens: a chunk continues the exact tokens of its context, and only
 its new bars (which start at a Bar token) are appended. Notes carry their durations, so a
 note held across a seam stays one note, time is monotonic and the bar grid unbroken.
@@ -34,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..controls import MAX_BARS, Controls, key_pitch_class
+from ..controls import MAX_BARS, Controls, key_name, key_pitch_class
 from ..errors import BadInputError
 from ..evaluate.metrics import _as_tick_score, bar_grid, compute_metrics
 from ..evaluate.scorer import _attribute_match
@@ -51,6 +58,15 @@ MODES: dict[str, dict] = {
     "fugue": {"style": "fugue", "instruments": [19, 19, 19, 19]},
     "folk": {"style": "reel", "instruments": [110]},
 }
+# --form sonata: (section control, key area, name)
+SONATA = [
+    ("A", "tonic", "exposition: first theme"),
+    ("B", "second", "exposition: second theme"),
+    ("middle", "development", "development"),
+    ("A", "tonic", "recapitulation: first theme"),
+    ("B", "tonic", "recapitulation: second theme"),
+]
+MAX_FORM_SECTIONS = 16
 WEIGHTS = {"voice_leading": 1.0, "fit": 1.0, "seam": 1.0, "continuity": 1.0, "attributes": 1.0}
 MAX_CHUNKS = 64
 MAX_CANDIDATES = 64
@@ -62,8 +78,19 @@ class LongFormSettings:
     chunk_bars: int = 16  # new bars per chunk
     overlap_bars: int | None = None  # context bars; None: as many as fit in half the context
     candidates: int = 4
+    form: str | None = None  # "AABA", "ABAB", "sonata", ...: one chunk per section
+    recall_bars: int = 2  # a returning A restates this many opening bars of the first A
+
+    @property
+    def plan(self) -> list[tuple[str, str, str]] | None:
+        """(section control, key area, name) per chunk for --form; None without."""
+        return parse_form(self.form) if self.form else None
 
     def validated(self) -> LongFormSettings:
+        if self.form:
+            self.chunks = len(parse_form(self.form))
+            if not 0 <= self.recall_bars < self.chunk_bars:
+                raise BadInputError("the recalled bars must be fewer than the bars of a chunk")
         if not 1 <= self.chunks <= MAX_CHUNKS:
             raise BadInputError(f"--chunks must be between 1 and {MAX_CHUNKS}")
         if not 1 <= self.chunk_bars <= MAX_BARS // 2:
@@ -85,6 +112,34 @@ class ChunkReport:
     chosen: int
     seconds: float
     candidates: list[dict] = field(default_factory=list)  # components + total per candidate
+
+
+def parse_form(text: str) -> list[tuple[str, str, str]]:
+    """'AABA' -> one (section, key area, name) per letter; 'sonata' -> SONATA."""
+    t = text.strip()
+    if t.lower() == "sonata":
+        return list(SONATA)
+    letters = t.upper().replace("-", "").replace(" ", "")
+    if not letters or set(letters) - {"A", "B"} or len(letters) > MAX_FORM_SECTIONS:
+        raise BadInputError(
+            f"unknown form {text!r}: give 'sonata' or up to {MAX_FORM_SECTIONS} letters A and B "
+            "(e.g. AABA, ABAB, AABB)"
+        )
+    return [(c, "tonic", f"section {c}") for c in letters]
+
+
+def section_key(key: str | None, area: str) -> str | None:
+    """The key of a key area: the tonic; 'second' = the dominant of a major key or the
+    relative major of a minor one; 'development' = the relative minor of a major key or
+    the dominant minor of a minor one."""
+    if key is None or area == "tonic":
+        return key
+    pc, mode = key_pitch_class(key)
+    if area == "second":
+        return key_name(pc + 7, "major") if mode == "major" else key_name(pc + 3, "major")
+    if area == "development":
+        return key_name(pc + 9, "minor") if mode == "major" else key_name(pc + 7, "minor")
+    raise ValueError(f"unknown key area {area!r}")
 
 
 @lru_cache(maxsize=1)
@@ -196,6 +251,17 @@ def _context(music: list[int], bar_id: int, overlap: int | None, budget: int):
     return k, music[starts[-k] :]
 
 
+def _opening(reports, music, bar_id, chunk: int, settings: LongFormSettings):
+    """(bars, tokens): the first `recall_bars` bars of chunk `chunk` of `music`."""
+    starts = [i for i, t in enumerate(music) if t == bar_id]
+    first_bar = sum(r.new_bars for r in reports[:chunk])
+    k = min(settings.recall_bars, len(starts) - first_bar)
+    if k <= 0:
+        return 0, []
+    end = starts[first_bar + k] if first_bar + k < len(starts) else len(music)
+    return k, music[starts[first_bar] : end]
+
+
 def _state_key(prompt: str, controls: Controls, sampling: SamplingConfig, s: LongFormSettings):
     blob = json.dumps(
         [prompt, controls.to_dict(), sampling.to_dict(), asdict(s)], sort_keys=True, default=str
@@ -232,14 +298,34 @@ def compose_long(
             music = saved["music"]
             reports = [ChunkReport(**r) for r in saved["reports"]]
     budget = model.cfg.block_size // 2
+    plan = settings.plan
     for i in range(len(reports), settings.chunks):
         t0 = time.perf_counter()
         if progress:
-            progress(i, settings.chunks, f"chunk {i + 1}/{settings.chunks}")
+            name = f" ({plan[i][2]})" if plan else ""
+            progress(i, settings.chunks, f"chunk {i + 1}/{settings.chunks}{name}")
         ctx_bars, context = _context(music, tok.bar_id, settings.overlap_bars, budget)
-        section = "start" if i == 0 else ("end" if i == settings.chunks - 1 else "middle")
+        new_bars = settings.chunk_bars
+        chunk_key = controls.key
+        recalled: list[int] = []
+        if plan:
+            section, area, _ = plan[i]
+            chunk_key = section_key(controls.key, area)
+            first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
+            if section == "A" and first_a is not None and first_a < i and plan[i - 1][0] != "A":
+                # A reprise: the first A's opening bars, continued by the model.
+                ctx_bars, context = _opening(reports, music, tok.bar_id, first_a, settings)
+                new_bars -= ctx_bars
+                recalled = context
+        else:
+            section = "start" if i == 0 else ("end" if i == settings.chunks - 1 else "middle")
         c = Controls(
-            **{**controls.to_dict(), "bars": ctx_bars + settings.chunk_bars, "section": section}
+            **{
+                **controls.to_dict(),
+                "bars": ctx_bars + new_bars,
+                "section": section,
+                "key": chunk_key,
+            }
         )
         results = engine.generate(
             c,
@@ -275,11 +361,11 @@ def compose_long(
             )
             scored.append(parts)
         best = int(np.argmax([p["total"] for p in scored]))
-        music = music + news[best]
+        music = music + recalled + news[best]
         reports.append(
             ChunkReport(
                 index=i,
-                new_bars=sum(1 for t in news[best] if t == tok.bar_id),
+                new_bars=sum(1 for t in recalled + news[best] if t == tok.bar_id),
                 context_bars=ctx_bars,
                 chosen=best,
                 seconds=time.perf_counter() - t0,

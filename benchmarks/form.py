@@ -58,6 +58,40 @@ def continuations(composer, ds, pieces, seeds, section):
     }
 
 
+def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
+    """--form sonata with the given model: is each section heard in its planned key?"""
+    from tunesmith.api import Composer
+    from tunesmith.evaluate.keys import estimate_key
+    from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long
+
+    rows, hits = [], 0
+    for seed in seeds:
+        prompt = "a string quartet movement in C major"
+        controls = apply_mode(composer.controls_for(prompt), "quartet")
+        settings = LongFormSettings(chunk_bars=chunk_bars, candidates=4, form="sonata")
+        piece, reports = compose_long(
+            composer, prompt, controls, Composer.sampling_for(seed=seed), settings
+        )
+        tpq = piece.score.ticks_per_quarter
+        ts = piece.score.time_signatures[0] if len(piece.score.time_signatures) else None
+        bar = int(tpq * 4 * (ts.numerator / ts.denominator if ts else 1))
+        keys, first = [], 0
+        for r in reports:
+            lo, hi = first * bar, (first + r.new_bars) * bar
+            hist = np.zeros(12)
+            for t in piece.score.tracks:
+                for n in t.notes:
+                    if lo <= n.time < hi and not t.is_drum:
+                        hist[n.pitch % 12] += n.duration
+            est = estimate_key(hist)
+            keys.append(est[0] if est else None)
+            first += r.new_bars
+        planned = ["C major", "G major", "A minor", "C major", "C major"]
+        hits += sum(k == p for k, p in zip(keys, planned, strict=True))
+        rows.append({"seed": seed, "planned": planned, "estimated": keys})
+    return {"pieces": rows, "sections_in_planned_key": f"{hits}/{5 * len(seeds)}"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--finetuned", required=True, help="fine-tuned model or run folder")
@@ -92,6 +126,7 @@ def main() -> None:
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )
         result["models"][name] = rows
+    result["sonata_key_plan_shipped"] = sonata_key_plan(Composer.load(None), seeds)
     write_json(args.out, result)
 
 

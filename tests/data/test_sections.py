@@ -51,8 +51,8 @@ def test_training_crops_use_section_labels(tiny_tokens):
     aug = AugmentConfig(p_form_section=1.0, p_drop_control=0, p_drop_all=0, transpose=False)
     sampler = BatchSampler(ds, "train", 192, aug)
     tok = ds.tokenizer
-    piece = int(next(i for i in sampler.indexes if len(ds.piece_bars(int(i))) >= 8))
-    sampler._sections[piece] = {0: "A", 4: "B"}  # as section_of_bar would label an AB tune
+    piece = int(next(i for i in sampler.indexes if len(ds.piece_bars(int(i))) >= 12))
+    sampler._sections[piece] = {0: "A", 4: "B", 8: "A"}  # as section_of_bar labels ABA
     ids, bars = ds.piece_ids(piece), ds.piece_bars(piece)
     rng = np.random.default_rng(0)
     seen = set()
@@ -60,6 +60,7 @@ def test_training_crops_use_section_labels(tiny_tokens):
         seq, n_prefix, _, _ = sampler.example(piece, rng, train=True)
         section = next(t for t in tok.tokens(seq[:n_prefix]) if t.startswith("Section_"))
         seen.add(section)
-        start = int(bars[0 if section == "Section_A" else 4])
+        # the crop starts one phrase before a boundary, named by the phrase after it
+        start = int(bars[0 if section == "Section_B" else 4])
         assert seq[n_prefix : n_prefix + 8] == ids[start : start + 8].tolist()
     assert seen == {"Section_A", "Section_B"}

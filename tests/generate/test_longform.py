@@ -140,7 +140,7 @@ def test_aaba_chunks_carry_their_sections_and_the_reprise_restates_the_opening(
     settings = LongFormSettings(chunk_bars=4, candidates=2, form="AABA", recall_bars=2)
     controls = Controls(key="G major", instruments=[40], meter="4/4")
     piece, reports = compose_long(composer, "a tune", controls, SamplingConfig(seed=2), settings)
-    assert [s for s, _, _ in seen] == ["A", "A", "B", "A"]
+    assert [s for s, _, _ in seen] == ["start", "A", "B", "A"]
     assert [r.new_bars for r in reports] == [4, 4, 4, 4]
     tok = composer.tokenizer
     music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
@@ -153,6 +153,6 @@ def test_aaba_chunks_carry_their_sections_and_the_reprise_restates_the_opening(
     seen.clear()
     compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)
     assert [(s, k) for s, k, _ in seen] == [
-        ("A", "G major"), ("B", "D major"), ("middle", "E minor"), ("A", "G major"),
+        ("start", "G major"), ("B", "D major"), ("middle", "E minor"), ("A", "G major"),
         ("B", "G major"),
     ]  # fmt: skip

@@ -87,8 +87,12 @@ class BatchSampler:
         form_section = None
         phrases = self.sections(piece) if aug and aug.p_form_section > 0 else {}
         if phrases and rng.random() < aug.p_form_section:
-            start_bar = int(rng.choice(list(phrases)))
-            form_section = phrases[start_bar]
+            # Start one phrase before a section boundary; the label names the section that
+            # begins after it, as in long-form generation ("continue this with a B part").
+            starts = sorted(phrases)
+            boundary = int(rng.choice(starts[1:]))
+            start_bar = boundary - (starts[1] - starts[0])
+            form_section = phrases[boundary]
         elif aug and len(bars) > 1 and rng.random() > aug.p_start_at_beginning:
             start_bar = int(rng.integers(0, len(bars)))
         start = int(bars[start_bar]) if len(bars) else 0

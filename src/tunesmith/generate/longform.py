@@ -311,6 +311,8 @@ def compose_long(
         if plan:
             section, area, _ = plan[i]
             chunk_key = section_key(controls.key, area)
+            if i == 0:
+                section = "start"  # a Section label names what follows its context
             first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
             if section == "A" and first_a is not None and first_a < i and plan[i - 1][0] != "A":
                 # A reprise: the first A's opening bars, continued by the model.

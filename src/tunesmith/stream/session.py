@@ -18,7 +18,7 @@ import math
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..api import Composer
 from ..controls import Controls, normalize_key, normalize_style
@@ -113,8 +113,9 @@ class StreamSession:
             raise BadInputError("the prompt is empty; describe the music to stream")
         self.settings = (settings or StreamSettings()).validated()
         self.clock = clock or RealClock()
-        controls = controls or composer.controls_for(prompt)
+        controls = replace(controls or composer.controls_for(prompt))
         self.settings.tempo = float(controls.tempo or self.settings.tempo)
+        self.settings.validated()  # a tempo from the prompt must fit the stream's range too
         controls.tempo = self.settings.tempo
         self.stream = TokenStream(
             composer.engine, controls, prompt, sampling or SamplingConfig(speculative=False)

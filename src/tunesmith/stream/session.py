@@ -91,7 +91,7 @@ class StreamReport:
         return self.tokens / self.generation_s if self.generation_s else 0.0
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items()}
+        d = dict(self.__dict__)
         d["tokens_per_s"] = round(self.tokens_per_s, 1)
         return d
 

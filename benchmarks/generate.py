@@ -2,6 +2,8 @@
 
 - ours: the product's decode loop (KV cache, grammar constraints, sampling) at batch 1 and 8;
 - hf: Hugging Face `GPT2LMHeadModel.generate()` on the same weights (logits checked equal);
+  ours and hf alternate over several seeds (--runs) and the medians are compared, because a
+  single run on this shared machine varies by +-20 %;
 - no-cache: our model recomputing the whole sequence at every step;
 - a 30-second clip end to end through `Composer` at batch 1, and its peak RSS in a fresh
   process.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -36,20 +39,20 @@ print(json.dumps({"first_s": warm, "clip_s": sorted(times)[1], "clip_s_all": tim
 """
 
 
-def ours(composer, batch: int, new_tokens: int) -> float:
+def ours(composer, batch: int, new_tokens: int, seed: int = 0) -> float:
     from tunesmith.controls import Controls
     from tunesmith.generate.sampling import SamplingConfig
 
     c = composer.controls_for(PROMPT)
     c = Controls(**{**c.to_dict(), "bars": 256})
-    s = SamplingConfig(seed=0, max_tokens=new_tokens)
+    s = SamplingConfig(seed=seed, max_tokens=new_tokens)
     t0 = time.perf_counter()
     res = composer.engine.generate(c, PROMPT, batch, s)
     dt = time.perf_counter() - t0
     return sum(r.n_sampled for r in res) / dt
 
 
-def hf_generate(composer, hf, batch: int, new_tokens: int) -> float:
+def hf_generate(composer, hf, batch: int, new_tokens: int, seed: int = 0) -> float:
     import torch
 
     from tunesmith.hf_export import prefix_embeddings
@@ -58,7 +61,7 @@ def hf_generate(composer, hf, batch: int, new_tokens: int) -> float:
     ids = torch.tensor([composer.tokenizer.prefix_ids(composer.controls_for(PROMPT))] * batch)
     text = composer.engine.text_embedding(PROMPT).expand(batch, -1)
     emb = prefix_embeddings(model, ids, text)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     t0 = time.perf_counter()
     with torch.inference_mode():
         out = hf.generate(
@@ -114,6 +117,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     ap.add_argument("--tokens", type=int, default=256, help="new tokens per sequence")
+    ap.add_argument("--runs", type=int, default=5, help="seeds per batch size (medians reported)")
     ap.add_argument("--out", default="benchmarks/results/generate.json")
     args = ap.parse_args()
 
@@ -131,17 +135,22 @@ def main() -> None:
     composer = Composer.load(args.model)
     hf = to_hf_gpt2(composer.model)
     diff = logits_match(composer, hf)
-    ours(composer, 1, 16)  # warm-up
-    hf_generate(composer, hf, 1, 16)
+    ours(composer, 1, args.tokens)  # warm-up: every cache length once
+    hf_generate(composer, hf, 1, args.tokens)
     result = {"benchmark": "generate", "machine": machine(), "new_tokens": args.tokens}
     result["logits_max_abs_diff_vs_hf"] = diff
+    result["runs"] = args.runs
     for batch in (1, 8):
-        o = ours(composer, batch, args.tokens)
-        h = hf_generate(composer, hf, batch, args.tokens)
+        o, h = [], []
+        for seed in range(args.runs):  # alternating, so both see the same machine load
+            o.append(ours(composer, batch, args.tokens, seed))
+            h.append(hf_generate(composer, hf, batch, args.tokens, seed))
         result[f"batch{batch}"] = {
-            "ours_tokens_per_s": o,
-            "hf_generate_tokens_per_s": h,
-            "speedup_vs_hf": o / h,
+            "ours_tokens_per_s": statistics.median(o),
+            "hf_generate_tokens_per_s": statistics.median(h),
+            "speedup_vs_hf": statistics.median(o) / statistics.median(h),
+            "ours_all": [round(x, 1) for x in o],
+            "hf_all": [round(x, 1) for x in h],
         }
     nc = no_cache(composer, min(args.tokens, 128))
     result["batch1"]["no_cache_tokens_per_s"] = nc

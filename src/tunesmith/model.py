@@ -68,23 +68,30 @@ class ModelConfig:
 
 
 class KVCache:
-    """Preallocated keys/values for every layer: [B, H, max_len, head_dim] each."""
+    """Preallocated keys and values for every layer: [2, B, H, max_len, head_dim] each."""
 
     def __init__(self, cfg: ModelConfig, batch: int, max_len: int, device, dtype) -> None:
-        shape = (batch, cfg.n_head, max_len, cfg.d_model // cfg.n_head)
-        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
-        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        shape = (2, batch, cfg.n_head, max_len, cfg.d_model // cfg.n_head)
+        # Keys and values of a layer share one tensor, so decoding writes both in one copy.
+        self.kv = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
         self.length = 0  # positions filled
         self.max_len = max_len
         self.memory: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # cross-attn K/V
         # Rows of different lengths are left-padded: row b has `left_pad[b]` pad positions
         # right after the text prefix; they are masked out and positions skip them.
         self.left_pad: torch.Tensor | None = None
+        self._causal: torch.Tensor | None = None
+
+    def causal_mask(self, start: int, T: int) -> torch.Tensor:
+        """[T, start + T] bool: T new queries after `start` cached positions (True = see)."""
+        if self._causal is None:
+            n = self.max_len
+            self._causal = torch.ones(n, n, dtype=torch.bool, device=self.kv[0].device).tril()
+        return self._causal[start : start + T, : start + T]
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep batch rows `index` (e.g. after choosing candidates)."""
-        self.k = [k[index] for k in self.k]
-        self.v = [v[index] for v in self.v]
+        self.kv = [kv[:, index] for kv in self.kv]
         if self.left_pad is not None:
             self.left_pad = self.left_pad[index]
         if self.memory is not None:
@@ -110,10 +117,10 @@ class SelfAttention(nn.Module):
             start = cache.length
             if start + T > cache.max_len:
                 raise BadInputError("sequence longer than the KV cache")
-            cache.k[layer][:, :, start : start + T] = k
-            cache.v[layer][:, :, start : start + T] = v
-            k_all = cache.k[layer][:, :, : start + T]
-            v_all = cache.v[layer][:, :, : start + T]
+            cache.kv[layer][0][:, :, start : start + T] = k
+            cache.kv[layer][1][:, :, start : start + T] = v
+            k_all = cache.kv[layer][0][:, :, : start + T]
+            v_all = cache.kv[layer][1][:, :, : start + T]
             if mask is not None:
                 y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)
             elif T == 1:
@@ -268,8 +275,10 @@ class MusicTransformer(nn.Module):
 
         The decode hot path. The maths is `forward`'s with a cache, written as plain tensor
         ops on the same parameters: at batch 1 on a CPU, the ~100 submodule calls per token
-        that `forward` makes cost about as much as the matrix products themselves, and
-        explicit attention beats SDPA's kernel launch for a handful of query rows.
+        that `forward` makes cost about as much as the matrix products themselves. Fewer,
+        larger ops win here: torch.layer_norm without its Python wrapper, keys and values
+        written with one copy into the cache, and SDPA (faster than explicit attention for
+        a few query rows, measured with benchmarks/generate.py).
         tests/test_model.py checks it against `forward` (prefix, cross, padded, T > 1).
         """
         B, T = idx.shape
@@ -278,44 +287,43 @@ class MusicTransformer(nn.Module):
             raise ValueError("step() continues a cache; fill it with forward() first")
         if start + T > cache.max_len or start + T > self.cfg.max_positions:
             raise BadInputError("sequence longer than the KV cache")
-        pos = torch.arange(start, start + T, device=idx.device)
+        end = start + T
+        pos = torch.arange(start, end, device=idx.device)
         mask = None
         if cache.left_pad is not None:
             pos, mask = self._padded_positions(pos, cache.left_pad)
         elif T > 1:
-            mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(start)
+            mask = cache.causal_mask(start, T)
         C, H = self.cfg.d_model, self.cfg.n_head
         hd = C // H
         scale = hd**-0.5
+        norm = torch.layer_norm
         emb, pos_emb, layers, (lnf_w, lnf_b) = self._step_weights()
         x = F.embedding(idx, emb) + F.embedding(pos, pos_emb)
-        end = start + T
         for i, (ln1w, ln1b, qkvw, qkvb, pw, pb, cross, ln2w, ln2b, f1w, f1b, f2w, f2b) in enumerate(
             layers
         ):
-            h = F.layer_norm(x, (C,), ln1w, ln1b)
-            q, k, v = F.linear(h, qkvw, qkvb).view(B, T, 3, H, hd).unbind(2)
-            ck, cv = cache.k[i], cache.v[i]  # narrow() is much cheaper than slicing
-            ck.narrow(2, start, T).copy_(k.transpose(1, 2))
-            cv.narrow(2, start, T).copy_(v.transpose(1, 2))
-            att = torch.matmul(q.transpose(1, 2), ck.narrow(2, 0, end).transpose(-1, -2))
-            if mask is not None:
-                att = att.masked_fill_(~mask, float("-inf"))
-            y = torch.matmul(torch.softmax(att.mul_(scale), dim=-1), cv.narrow(2, 0, end))
+            # [3, B, H, T, hd]: q, then k and v written into the cache in one copy.
+            qkv = F.linear(norm(x, (C,), ln1w, ln1b), qkvw, qkvb)
+            qkv = qkv.view(B, T, 3, H, hd).permute(2, 0, 3, 1, 4)
+            kv = cache.kv[i]  # narrow() is much cheaper than slicing
+            kv.narrow(3, start, T).copy_(qkv[1:])
+            seen = kv.narrow(3, 0, end)
+            y = F.scaled_dot_product_attention(qkv[0], seen[0], seen[1], attn_mask=mask)
             x = x + F.linear(y.transpose(1, 2).reshape(B, T, C), pw, pb)
             if cross is not None:
                 lnxw, lnxb, cqw, cqb, cpw, cpb = cross
-                h = F.layer_norm(x, (C,), lnxw, lnxb)
+                h = norm(x, (C,), lnxw, lnxb)
                 q = F.linear(h, cqw, cqb).view(B, T, H, hd).transpose(1, 2)
                 mk, mv = cache.memory[i]
                 y = torch.matmul(
                     torch.softmax(torch.matmul(q, mk.transpose(-1, -2)) * scale, -1), mv
                 )
                 x = x + F.linear(y.transpose(1, 2).reshape(B, T, C), cpw, cpb)
-            h = F.gelu(F.linear(F.layer_norm(x, (C,), ln2w, ln2b), f1w, f1b), approximate="tanh")
+            h = F.gelu(F.linear(norm(x, (C,), ln2w, ln2b), f1w, f1b), approximate="tanh")
             x = x + F.linear(h, f2w, f2b)
         cache.length = end
-        return F.linear(F.layer_norm(x, (C,), lnf_w, lnf_b), emb)
+        return F.linear(norm(x, (C,), lnf_w, lnf_b), emb)
 
     def _step_weights(self):
         """The parameters `step` reads, flattened once (module attribute lookups are slow).

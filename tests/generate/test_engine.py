@@ -90,6 +90,16 @@ def test_top_k_top_p_sampling_draws_only_from_the_kept_set():
     assert sample_top_k_top_p(masked, 3, 0.9, g).tolist() == [1]
 
 
+def test_top_k_top_p_sampling_follows_the_renormalised_distribution():
+    # top-k 3 of [2, 1, 0, -1, ...]: probabilities softmax([2, 1, 0]) = .665 / .245 / .090
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -2.0]]).repeat(20000, 1)
+    ids = sample_top_k_top_p(logits, 3, 1.0, torch.Generator().manual_seed(1))
+    freq = torch.bincount(ids, minlength=5).float() / len(ids)
+    expected = torch.softmax(torch.tensor([2.0, 1.0, 0.0]), 0)
+    assert torch.allclose(freq[:3], expected, atol=0.015)
+    assert freq[3:].sum() == 0
+
+
 @pytest.fixture(scope="module")
 def engine(tiny_run):
     model = MusicTransformer.load(tiny_run / "model")

@@ -112,7 +112,7 @@ class Engine:
                 s.update(t)
         rows = [list(music) for _ in range(n)]
         logprobs = np.zeros(n)
-        n_sampled = np.zeros(n, dtype=np.int64)
+        n_sampled = [0] * n  # plain ints: read at every step, numpy scalars cost more
         guide = None
         if controls.key and (sampling.key_guidance > 0 or sampling.key_guide_args):
             guide = KeyGuide(
@@ -123,7 +123,9 @@ class Engine:
                     guide.observe(b, t)
         max_new = sampling.max_tokens or _token_budget(target_bars, controls)
         # Speculative drafts need every row to accept the same number of tokens: batch 1.
-        drafter = NGramDrafter() if n == 1 and sampling.speculative else None
+        drafter = None
+        if n == 1 and sampling.speculative:
+            drafter = NGramDrafter(wildcard=self.grammar.pitch_of.keys())
         if drafter:
             drafter.extend(music)
 
@@ -141,10 +143,10 @@ class Engine:
                 drafter.extend(ids[:1])
 
         def finished() -> bool:
-            return all(s.done for s in states) or int(n_sampled.max()) >= max_new
+            return all(s.done for s in states) or max(n_sampled) >= max_new
 
         def sample(logits):
-            if max_new - int(n_sampled.max()) <= 8:
+            if max_new - max(n_sampled) <= 8:
                 for s in states:
                     s.force_end = True
             forced = [s.forced() for s in states]
@@ -177,7 +179,7 @@ class Engine:
                     break  # done, or the window is full: rebuild it from the rows
                 draft = []
                 if drafter:
-                    budget = max_new - int(n_sampled.max())
+                    budget = max_new - max(n_sampled)
                     draft = drafter.propose(min(room - len(unfed), budget))
                 feed = torch.tensor(unfed + [[d] for d in draft], device=self.device).T
                 if use_cfg:
@@ -303,12 +305,12 @@ class Engine:
                 eos, bar = self.tok.eos_id, self.tok.bar_id
                 logits = logits.clone()  # `base` may be the same tensor
                 logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
-        allowed = torch.stack([s.allowed() for s in states])
-        logits = logits.masked_fill(~allowed, float("-inf"))
-        next_ids = sample_top_k_top_p(
-            logits / sampling.temperature, sampling.top_k, sampling.top_p, gen
-        ).view(-1, 1)
-        base = base.masked_fill(~allowed, float("-inf"))
+        blocked = ~torch.stack([s.allowed() for s in states])
+        logits = logits.masked_fill(blocked, float("-inf"))
+        if sampling.temperature != 1.0:
+            logits = logits / sampling.temperature
+        next_ids = sample_top_k_top_p(logits, sampling.top_k, sampling.top_p, gen).view(-1, 1)
+        base = base.masked_fill(blocked, float("-inf"))
         lp = base.gather(1, next_ids) - torch.logsumexp(base, dim=-1, keepdim=True)
         return next_ids.view(-1).tolist(), lp.view(-1).cpu().numpy()
 

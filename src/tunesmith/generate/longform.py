@@ -251,6 +251,14 @@ def _context(music: list[int], bar_id: int, overlap: int | None, budget: int):
     return k, music[starts[-k] :]
 
 
+def _chunk_music(reports, music, bar_id, chunk: int) -> list[int]:
+    """The tokens of chunk `chunk` of `music`, from its first bar to the next chunk."""
+    starts = [i for i, t in enumerate(music) if t == bar_id]
+    first = sum(r.new_bars for r in reports[:chunk])
+    last = first + reports[chunk].new_bars
+    return music[starts[first] : starts[last] if last < len(starts) else len(music)]
+
+
 def _opening(reports, music, bar_id, chunk: int, settings: LongFormSettings):
     """(bars, tokens): the first `recall_bars` bars of chunk `chunk` of `music`."""
     starts = [i for i, t in enumerate(music) if t == bar_id]
@@ -315,10 +323,16 @@ def compose_long(
                 section = "start"  # a Section label names what follows its context
             first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
             if section == "A" and first_a is not None and first_a < i and plan[i - 1][0] != "A":
-                # A reprise: the first A's opening bars, continued by the model.
-                ctx_bars, context = _opening(reports, music, tok.bar_id, first_a, settings)
-                new_bars -= ctx_bars
-                recalled = context
+                # A return: the model hears the theme (the first A) and is asked for an A
+                # after it, as in training (data/sections.py); `recall_bars` of the theme's
+                # opening may be restated verbatim first, for a literal reprise.
+                theme = _chunk_music(reports, music, tok.bar_id, first_a)
+                ctx_bars, context = _context(theme, tok.bar_id, None, budget)
+                recall_n, recalled = _opening(reports, music, tok.bar_id, first_a, settings)
+                if recall_n:
+                    context = context + recalled
+                    ctx_bars += recall_n
+                    new_bars -= recall_n
         else:
             section = "start" if i == 0 else ("end" if i == settings.chunks - 1 else "middle")
         c = Controls(

@@ -89,7 +89,9 @@ def sample_top_k_top_p(
     """One id per row from softmax(logits), restricted to the top-k and the top-p nucleus.
 
     Only the k best logits are sorted (not the whole vocabulary), which keeps a decode step
-    cheap. Masked (-inf) logits get probability 0; every row needs one finite logit.
+    cheap. Masked (-inf) logits get probability 0; every row needs one finite logit. The
+    draw inverts the cumulative distribution with one uniform number per row: the same
+    distribution as torch.multinomial at a fraction of its cost per call.
     """
     V = logits.size(-1)
     k = top_k if 0 < top_k < V else V
@@ -98,5 +100,8 @@ def sample_top_k_top_p(
     if top_p < 1.0:
         cum = probs.cumsum(-1)
         probs = probs.masked_fill(cum - probs > top_p, 0.0)  # the first always stays
-    choice = torch.multinomial(probs, 1, generator=generator)
+    cum = probs.cumsum(-1)
+    u = torch.rand(cum.shape[0], 1, generator=generator, device=cum.device) * cum[:, -1:]
+    # The first index whose cumulative mass reaches u; never one of probability 0.
+    choice = (cum < u).sum(-1, keepdim=True).clamp_(max=k - 1)
     return order.gather(-1, choice).view(-1)

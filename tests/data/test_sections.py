@@ -43,24 +43,55 @@ def test_no_structure_no_labels():
     assert phrase_labels([{(0, 0, 60)}, {(0, 0, 61)}] * 6) is None  # nothing returns
 
 
-def test_training_crops_use_section_labels(tiny_tokens):
+def _sampler(tiny_tokens, **augment):
     from tunesmith.data.batches import AugmentConfig, BatchSampler
     from tunesmith.data.dataset import load_token_dataset
 
     ds = load_token_dataset(tiny_tokens)
-    aug = AugmentConfig(p_form_section=1.0, p_drop_control=0, p_drop_all=0, transpose=False)
+    aug = AugmentConfig(p_drop_control=0, p_drop_all=0, transpose=False, **augment)
     sampler = BatchSampler(ds, "train", 192, aug)
-    tok = ds.tokenizer
     piece = int(next(i for i in sampler.indexes if len(ds.piece_bars(int(i))) >= 12))
+    return ds, sampler, piece
+
+
+def _section(tok, seq, n_prefix):
+    return next(t for t in tok.tokens(seq[:n_prefix]) if t.startswith("Section_"))
+
+
+def test_training_crops_hear_the_theme_then_a_labelled_section(tiny_tokens):
+    ds, sampler, piece = _sampler(tiny_tokens, p_form_section=1.0)
+    tok = ds.tokenizer
     sampler._sections[piece] = {0: "A", 4: "B", 8: "A"}  # as section_of_bar labels ABA
     ids, bars = ds.piece_ids(piece), ds.piece_bars(piece)
+    theme = ids[bars[0] : bars[4]].tolist()
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(20):
         seq, n_prefix, _, _ = sampler.example(piece, rng, train=True)
-        section = next(t for t in tok.tokens(seq[:n_prefix]) if t.startswith("Section_"))
+        section = _section(tok, seq, n_prefix)
         seen.add(section)
-        # the crop starts one phrase before a boundary, named by the phrase after it
-        start = int(bars[0 if section == "Section_B" else 4])
-        assert seq[n_prefix : n_prefix + 8] == ids[start : start + 8].tolist()
+        # the opening phrase (its last bars within half the block), then the section named
+        heard = seq[n_prefix:]
+        cut = next(i for i in range(len(theme)) if len(theme) - i <= 96 and theme[i] == tok.bar_id)
+        assert heard[: len(theme) - cut] == theme[cut:]
+        start = int(bars[4 if section == "Section_B" else 8])
+        after = heard[len(theme) - cut :]
+        assert after[:8] == ids[start : start + 8].tolist()
     assert seen == {"Section_A", "Section_B"}
+
+
+def test_repeat_crops_play_the_opening_phrase_twice(tiny_tokens):
+    ds, sampler, _ = _sampler(tiny_tokens, p_form_section=0.0, p_repeat_phrase=1.0)
+    tok = ds.tokenizer
+    piece = next(
+        int(i)
+        for i in sampler.indexes
+        if 8 <= len(b := ds.piece_bars(int(i))) < 24 and b[4] - b[0] <= 96
+    )
+    ids, bars = ds.piece_ids(piece), ds.piece_bars(piece)
+    seq, n_prefix, _, _ = sampler.example(piece, np.random.default_rng(0), train=True)
+    assert _section(tok, seq, n_prefix) == "Section_A"
+    theme = ids[bars[0] : bars[4]].tolist()  # pieces under 24 bars: 4-bar phrases
+    assert seq[n_prefix : n_prefix + 2 * len(theme)] == theme + theme
+    # the Bars control counts the repeated phrase too
+    assert f"Bars_{len(bars) + 4}" in tok.tokens(seq[:n_prefix])

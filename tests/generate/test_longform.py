@@ -126,9 +126,7 @@ def test_form_plans_and_key_areas():
     assert section_key(None, "second") is None and section_key("D major", "tonic") == "D major"
 
 
-def test_aaba_chunks_carry_their_sections_and_the_reprise_restates_the_opening(
-    composer, monkeypatch
-):
+def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer, monkeypatch):
     seen = []
     generate = composer.engine.generate
 
@@ -145,10 +143,21 @@ def test_aaba_chunks_carry_their_sections_and_the_reprise_restates_the_opening(
     tok = composer.tokenizer
     music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
     bars = [i for i, t in enumerate(music) if t == tok.bar_id]
-    # the last A opens with the first A's first two bars, and continued them
-    assert seen[3][2] == music[bars[0] : bars[2]]
-    recall = seen[3][2]
-    assert music[bars[12] : bars[12] + len(recall)] == recall  # verbatim, then continued
+    # The last A is asked for after the theme (the first A's trailing bars) and the first
+    # A's first two bars, which it restates verbatim and continues.
+    context, recall = seen[3][2], music[bars[0] : bars[2]]
+    theme = context[: len(context) - len(recall)]
+    assert context[-len(recall) :] == recall and theme and theme[0] == tok.bar_id
+    assert music[bars[0] : bars[4]][-len(theme) :] == theme
+    assert music[bars[12] : bars[12] + len(recall)] == recall
+    # Without recall the context is the theme alone and every bar is the model's.
+    seen.clear()
+    settings = LongFormSettings(chunk_bars=4, candidates=2, form="ABA", recall_bars=0)
+    piece, reports = compose_long(composer, "a tune", controls, SamplingConfig(seed=4), settings)
+    music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
+    bars = [i for i, t in enumerate(music) if t == tok.bar_id]
+    assert music[bars[0] : bars[4]][-len(seen[2][2]) :] == seen[2][2]
+    assert [r.new_bars for r in reports] == [4, 4, 4]
     sonata = LongFormSettings(chunk_bars=3, candidates=1, form="sonata")
     seen.clear()
     compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)

@@ -17,7 +17,7 @@ import torch
 
 from ..controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls, transpose_key
 from .dataset import TokenDataset, transpose_table
-from .sections import section_of_bar
+from .sections import phrase_length, section_of_bar
 
 IGNORE = -100
 
@@ -33,6 +33,10 @@ class AugmentConfig:
     # Pieces with a repeat structure (sections.py): how often a crop starts at one of
     # their phrases and is labelled with its section (A / B) instead of start/middle/end.
     p_form_section: float = 0.5
+    # How often a crop plays the opening phrase twice, as a repeat sign does (|: A :|),
+    # labelled Section_A. The corpus keeps tunes as notated, repeats unexpanded, so
+    # without this a literal return of the theme is rare in training.
+    p_repeat_phrase: float = 0.0
 
 
 class BatchSampler:
@@ -70,6 +74,13 @@ class BatchSampler:
             )
         return self._sections[piece]
 
+    def _theme(self, ids: np.ndarray, bars: np.ndarray, n_bars: int) -> np.ndarray:
+        """The piece's first `n_bars` bars, or their last whole bars within half a block."""
+        first = 0
+        while first < n_bars - 1 and bars[n_bars] - bars[first] > self.block_size // 2:
+            first += 1
+        return ids[bars[first] : bars[n_bars]].astype(np.int64)
+
     def _table(self, k: int) -> np.ndarray:
         if k not in self._transpose:
             self._transpose[k] = transpose_table(self.tok, k)
@@ -85,14 +96,24 @@ class BatchSampler:
         # Where the crop starts: bar 0 or a random barline.
         start_bar = 0
         form_section = None
+        theme = np.zeros(0, dtype=np.int64)  # the opening phrase, before a later section
         phrases = self.sections(piece) if aug and aug.p_form_section > 0 else {}
         if phrases and rng.random() < aug.p_form_section:
-            # Start one phrase before a section boundary; the label names the section that
-            # begins after it, as in long-form generation ("continue this with a B part").
+            # The opening phrase, then a later section with its label: "after the theme,
+            # bring it back (A) or a contrast (B)", as long-form generation asks for a
+            # section after its context. The label is about the phrase heard just before.
             starts = sorted(phrases)
-            boundary = int(rng.choice(starts[1:]))
-            start_bar = boundary - (starts[1] - starts[0])
-            form_section = phrases[boundary]
+            start_bar = int(rng.choice(starts[1:]))
+            form_section = phrases[start_bar]
+            theme = self._theme(ids, bars, starts[1])
+        elif (
+            aug
+            and aug.p_repeat_phrase > 0
+            and len(bars) >= 2 * phrase_length(len(bars))
+            and rng.random() < aug.p_repeat_phrase
+        ):
+            form_section = "A"
+            theme = self._theme(ids, bars, phrase_length(len(bars)))
         elif aug and len(bars) > 1 and rng.random() > aug.p_start_at_beginning:
             start_bar = int(rng.integers(0, len(bars)))
         start = int(bars[start_bar]) if len(bars) else 0
@@ -114,7 +135,8 @@ class BatchSampler:
                 )
             )
         total_bars = int(info.get("bars") or len(bars))
-        remaining = max(1, min(MAX_BARS, total_bars - start_bar))
+        theme_bars = int((theme == self.tok.bar_id).sum())
+        remaining = max(1, min(MAX_BARS, total_bars - start_bar + theme_bars))
         section = form_section or (
             "start"
             if start_bar == 0
@@ -140,9 +162,11 @@ class BatchSampler:
                 keep_text = rng.random() >= aug.p_drop_text
         prefix = self.tok.prefix_ids(controls)
         room = self.block_size + 1 - len(prefix)
-        music = ids[start : start + room]
+        if k and len(theme):
+            theme = self._table(k)[theme]
+        music = np.concatenate([theme, ids[start : start + room - len(theme)]])
         seq = prefix + music.tolist()
-        if start + room > len(ids) and len(seq) < self.block_size + 1:
+        if start + room - len(theme) > len(ids) and len(seq) < self.block_size + 1:
             seq.append(self.tok.eos_id)
         caption_rows = rows[str(k)]
         row = int(caption_rows[int(rng.integers(0, len(caption_rows)))]) if caption_rows else -1

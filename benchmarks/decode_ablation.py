@@ -2,7 +2,8 @@
 
 For three prompts (a solo reel, a four-part chorale, a piano waltz), 512 tokens each over
 three seeds with the shipped model: the share of tokens the grammar forces, tokens per
-forward pass and tokens/s with speculative drafts on and off (interleaved, same process).
+forward pass and tokens/s without drafts, with n-gram drafts only, and with n-gram +
+rhythm-skeleton drafts (the default), interleaved in one process.
 
     python benchmarks/decode_ablation.py --out benchmarks/results/decode_ablation.json
 """
@@ -45,37 +46,51 @@ def main() -> None:
         return step(*a, **k)
 
     model.step = counting_step
+    from tunesmith.generate import engine as engine_module
+    from tunesmith.generate.draft import NGramDrafter
+
+    class NGramOnly(NGramDrafter):  # the drafter without its rhythm skeleton
+        def __init__(self, **kwargs) -> None:
+            kwargs.pop("wildcard", None)
+            super().__init__(**kwargs)
+
+    arms = {  # name: (speculative, drafter class)
+        "without_drafts": (False, NGramDrafter),
+        "ngram_drafts": (True, NGramOnly),
+        "ngram_and_skeleton_drafts": (True, NGramDrafter),
+    }
     result = {"benchmark": "decode_ablation", "machine": machine(), "prompts": {}}
     for prompt in PROMPTS:
         controls = Controls(**{**composer.controls_for(prompt).to_dict(), "bars": 256})
         engine.generate(controls, prompt, 1, SamplingConfig(seed=0, max_tokens=32))  # warm-up
         row = {}
-        totals = {True: [0.0, 0, 0], False: [0.0, 0, 0]}  # seconds, tokens, forwards
+        totals = {name: [0.0, 0, 0] for name in arms}  # seconds, tokens, forwards
         forced = sampled = 0
         for seed in range(args.seeds):
-            for spec in (True, False):
+            for name, (spec, drafter) in arms.items():
+                engine_module.NGramDrafter = drafter
                 s = SamplingConfig(seed=seed, max_tokens=args.tokens, speculative=spec)
                 forwards["n"] = 0
                 t0 = time.perf_counter()
                 r = engine.generate(controls, prompt, 1, s)[0]
-                totals[spec][0] += time.perf_counter() - t0
-                totals[spec][1] += r.n_sampled
-                totals[spec][2] += forwards["n"]
-                if spec:
+                totals[name][0] += time.perf_counter() - t0
+                totals[name][1] += r.n_sampled
+                totals[name][2] += forwards["n"]
+                if name == "without_drafts":
                     state = engine.grammar.new_state(controls.meter, controls.instruments, 256, 256)
                     for t in r.ids[r.music_start :]:
                         forced += state.forced() is not None
                         sampled += 1
                         state.update(t)
-        for spec, (sec, toks, fw) in totals.items():
-            key = "with_drafts" if spec else "without_drafts"
-            row[key] = {"tokens_per_s": toks / sec, "tokens_per_forward": toks / max(1, fw)}
+        engine_module.NGramDrafter = NGramDrafter
+        for name, (sec, toks, fw) in totals.items():
+            row[name] = {"tokens_per_s": toks / sec, "tokens_per_forward": toks / max(1, fw)}
         row["forced_token_share"] = forced / max(1, sampled)
-        row["draft_speedup"] = (
-            row["with_drafts"]["tokens_per_s"] / row["without_drafts"]["tokens_per_s"]
-        )
+        base = row["without_drafts"]["tokens_per_s"]
+        row["speedup_ngram"] = row["ngram_drafts"]["tokens_per_s"] / base
+        row["speedup_ngram_and_skeleton"] = row["ngram_and_skeleton_drafts"]["tokens_per_s"] / base
         result["prompts"][prompt] = row
-        print(prompt, round(row["draft_speedup"], 2), flush=True)
+        print(prompt, round(row["speedup_ngram"], 2), round(row["speedup_ngram_and_skeleton"], 2))
     write_json(args.out, result)
 
 

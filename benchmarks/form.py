@@ -1,15 +1,24 @@
-"""Do the Section controls steer form? A/B continuations of real openings, two models.
+"""Do the Section controls steer form? A/B continuations of real openings, and --form AABA.
 
-For pieces of the test split whose repeat structure the labeller recognises
-(data/sections.py), the model is given the piece's first phrase (4 or 8 bars, as the
-labeller counts them) and asked for the next phrase under Section_A ("the theme again")
-or Section_B ("the contrast"), with the piece's other controls. The new phrase is compared
-with the given one bar by bar (mean Jaccard similarity of (voice, onset, pitch) sets, the
-labeller's own measure): a model that follows the controls makes A-continuations more like
-the opening than B-continuations. Run for the shipped model (which never saw A/B labels)
-and for a fine-tuned one (configs/form_finetune.yaml).
+1. For pieces of the test split whose repeat structure the labeller recognises
+   (data/sections.py), the model is given the piece's first phrase (4 or 8 bars, as the
+   labeller counts them) and asked for the next phrase under Section_A ("the theme again")
+   or Section_B ("the contrast"), with the piece's other controls. The new phrase is
+   compared with the given one bar by bar (mean Jaccard similarity of (voice, onset, pitch)
+   sets, the labeller's own measure): a model that follows the controls makes
+   A-continuations more like the opening than B-continuations.
+2. Whole `--form AABA` pieces (no verbatim recall): each later section is compared with the
+   first, bar by bar; A sections should resemble it, B should not.
+3. `--form sonata`: is each section heard in its planned key?
+4. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
+   phrase vs on the first (a model that copies from its context is near zero on the
+   second), and its loss on the real phrase after the opening under Section_A vs
+   Section_B (a model that uses the labels scores the right one lower).
 
-    python benchmarks/form.py --finetuned runs/form --out benchmarks/results/form.json
+Run for the shipped model and, with --baseline, another one (e.g. the model before the
+form fine-tune) in the same run:
+
+    python benchmarks/form.py --baseline runs/shipped_before_form --out benchmarks/results/form.json
 """
 
 from __future__ import annotations
@@ -58,6 +67,97 @@ def continuations(composer, ds, pieces, seeds, section):
     }
 
 
+def copy_and_label_losses(composer, ds, test, max_pieces: int = 150) -> dict:
+    """Mean token loss on a repeated opening phrase, and on the next phrase per label."""
+    import torch
+    import torch.nn.functional as F
+
+    from tunesmith.controls import Controls
+    from tunesmith.data.sections import phrase_length, section_of_bar
+
+    tok, model = composer.tokenizer, composer.model
+    first, second = [], []
+    by_label: dict[str, list[float]] = {"A|A": [], "A|B": [], "B|B": [], "B|A": []}
+
+    def losses(seq):
+        x = torch.tensor([seq])
+        with torch.inference_mode():
+            logits = model(x[:, :-1])
+        return F.cross_entropy(logits[0].float(), x[0, 1:], reduction="none").numpy()
+
+    for i in test[:max_pieces]:
+        ids, bars = ds.piece_ids(i), ds.piece_bars(i)
+        length = phrase_length(len(bars))
+        if len(bars) < 2 * length + 1:
+            continue
+        c = ds.pieces[i]["controls"]
+        controls = Controls(
+            style=c.get("style"), key=c.get("key"), meter=c.get("meter"),
+            instruments=c.get("instruments") or None, section="A",
+        )  # fmt: skip
+        theme = [int(t) for t in ids[bars[0] : bars[length]]]
+        prefix = tok.prefix_ids(controls)
+        if len(prefix) + 2 * len(theme) <= model.cfg.block_size:
+            nll = losses(prefix + theme + theme)[len(prefix) - 1 :]
+            first.append(nll[: len(theme)].mean())
+            second.append(nll[len(theme) :].mean())
+        label = section_of_bar(tok, ids, bars).get(length)
+        if label is None:
+            continue
+        music = [int(t) for t in ids[bars[0] : bars[2 * length]]]
+        for given in "AB":
+            controls.section = given
+            prefix = tok.prefix_ids(controls)
+            seq = (prefix + music)[: model.cfg.block_size + 1]
+            nll = losses(seq)[len(prefix) - 1 + len(theme) :]
+            if len(nll):
+                by_label[f"{label}|{given}"].append(nll.mean())
+    return {
+        "repeat_pieces": len(first),
+        "loss_first_copy": round(float(np.mean(first)), 4),
+        "loss_second_copy": round(float(np.mean(second)), 4),
+        "next_phrase_loss_true_label_given_label": {
+            k: {"n": len(v), "loss": round(float(np.mean(v)), 4)} for k, v in by_label.items()
+        },
+    }
+
+
+AABA_PROMPTS = ("a reel in D major for fiddle", "a hymn in G major for four voices")
+
+
+def aaba_pieces(composer, seeds, chunk_bars: int = 8) -> dict:
+    """--form AABA without recall: similarity of each later section to the first."""
+    from tunesmith.api import Composer
+    from tunesmith.data.sections import _similarity, bar_contents
+    from tunesmith.generate.longform import LongFormSettings, compose_long
+
+    tok = composer.tokenizer
+    by_label: dict[str, list[float]] = {"A": [], "B": []}
+    rows = []
+    for prompt in AABA_PROMPTS:
+        for seed in seeds:
+            settings = LongFormSettings(chunk_bars=chunk_bars, candidates=4, form="AABA")
+            settings.recall_bars = 0
+            piece, _ = compose_long(
+                composer, prompt, composer.controls_for(prompt), Composer.sampling_for(seed=seed),
+                settings,
+            )  # fmt: skip
+            ids = np.asarray(piece.tokens, dtype=np.int64)
+            bars = bar_contents(tok, ids, np.flatnonzero(ids == tok.bar_id))
+            first = bars[:chunk_bars]
+            sims = []
+            for label, k in (("A", 1), ("B", 2), ("A", 3)):
+                sim = _similarity(bars[k * chunk_bars : (k + 1) * chunk_bars], first)
+                by_label[label].append(sim)
+                sims.append(round(sim, 4))
+            rows.append({"prompt": prompt, "seed": seed, "A2_B3_A4_vs_A1": sims})
+    return {
+        "pieces": rows,
+        "A_sections_mean_similarity_to_first": round(float(np.mean(by_label["A"])), 4),
+        "B_sections_mean_similarity_to_first": round(float(np.mean(by_label["B"])), 4),
+    }
+
+
 def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
     """--form sonata with the given model: is each section heard in its planned key?"""
     from tunesmith.api import Composer
@@ -94,7 +194,8 @@ def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--finetuned", required=True, help="fine-tuned model or run folder")
+    ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    ap.add_argument("--baseline", default=None, help="another model to measure in the same run")
     ap.add_argument("--data", default="data/music21/tokens/REMI")
     ap.add_argument("--pieces", type=int, default=60)
     ap.add_argument("--seeds", default="1,2")
@@ -119,15 +220,22 @@ def main() -> None:
         "seeds": seeds,
         "models": {},
     }
-    for name, path in (("shipped", None), ("finetuned", args.finetuned)):
-        composer = Composer.load(path)
-        rows = {s: continuations(composer, ds, pieces, seeds, s) for s in ("A", "B")}
+    models = {"model": args.model or "shipped"}
+    if args.baseline:
+        models["baseline"] = args.baseline
+    for name, path in models.items():
+        composer = Composer.load(None if path == "shipped" else path)
+        rows: dict = {"path": path}
+        for s in ("A", "B"):
+            rows[s] = continuations(composer, ds, pieces, seeds, s)
         rows["A_minus_B_similarity"] = round(
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )
+        rows["losses"] = copy_and_label_losses(composer, ds, test)
+        rows["aaba"] = aaba_pieces(composer, seeds)
+        rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
         result["models"][name] = rows
-    result["sonata_key_plan_shipped"] = sonata_key_plan(Composer.load(None), seeds)
-    write_json(args.out, result)
+        write_json(args.out, result)  # after each model: a long run keeps what it measured
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ candidates in one batch. Each candidate is scored (every component is reported):
 - attributes: key and number of voices as requested.
 
 Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
-its Section control (A: the theme or its return, B: the contrast; the model learned
-them from the repeat structure of the training pieces, data/sections.py). A returning A
-restates the opening bars of the first A (`recall_bars`) and the model continues them,
-as a reprise. `sonata` is exposition (A in the tonic, B in the dominant or relative),
+its Section control (A: the theme or its return, B: the contrast; training labels come
+from the repeat structure of the pieces, data/sections.py; docs/LONGFORM.md measures how
+far the model follows them). A returning A is generated after the theme (the first A) as
+context, restates the first A's opening bars (`recall_bars`) and the model continues
+them, as a reprise. `sonata` is exposition (A in the tonic, B in the dominant or relative),
 development (a middle section in another key) and recapitulation (A and B in the tonic).
 
 Stitching is done on tokens: a chunk continues the exact tokens of its context, and only

@@ -2,8 +2,8 @@
 
 - ours: the product's decode loop (KV cache, grammar constraints, sampling) at batch 1 and 8;
 - hf: Hugging Face `GPT2LMHeadModel.generate()` on the same weights (logits checked equal);
-  ours and hf alternate over several seeds (--runs) and the medians are compared, because a
-  single run on this shared machine varies by +-20 %;
+  ours and hf alternate over several seeds (--runs, 7 by default) and the medians are
+  compared, because a single run on this shared machine varies by +-20 %;
 - no-cache: our model recomputing the whole sequence at every step;
 - a 30-second clip end to end through `Composer` at batch 1, and its peak RSS in a fresh
   process.
@@ -117,7 +117,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     ap.add_argument("--tokens", type=int, default=256, help="new tokens per sequence")
-    ap.add_argument("--runs", type=int, default=5, help="seeds per batch size (medians reported)")
+    ap.add_argument("--runs", type=int, default=7, help="seeds per batch size (medians reported)")
     ap.add_argument("--out", default="benchmarks/results/generate.json")
     args = ap.parse_args()
 

@@ -12,7 +12,12 @@ from tunesmith.controls import Controls
 from tunesmith.errors import BadInputError
 from tunesmith.generate.engine import Engine
 from tunesmith.generate.grammar import Grammar
-from tunesmith.generate.sampling import PRESETS, SamplingConfig, sample_top_k_top_p
+from tunesmith.generate.sampling import (
+    PRESETS,
+    SamplingConfig,
+    sample_row,
+    sample_top_k_top_p,
+)
 from tunesmith.model import MusicTransformer
 from tunesmith.piece import Piece
 from tunesmith.tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
@@ -98,6 +103,26 @@ def test_top_k_top_p_sampling_follows_the_renormalised_distribution():
     expected = torch.softmax(torch.tensor([2.0, 1.0, 0.0]), 0)
     assert torch.allclose(freq[:3], expected, atol=0.015)
     assert freq[3:].sum() == 0
+
+
+def test_the_numpy_row_sampler_matches_the_batched_one():
+    rng = np.random.default_rng(3)
+    logits = np.array([2.0, 1.0, 0.5, 0.0, -1.0, 3.0], dtype=np.float32)
+    allowed = np.array([True, True, True, True, True, False])
+    counts = np.zeros(6)
+    for _ in range(20000):
+        tok, _ = sample_row(logits, logits, allowed, 3, 1.0, 1.0, rng.random())
+        counts[tok] += 1
+    expected = torch.softmax(torch.tensor([2.0, 1.0, 0.5]), 0).numpy()
+    assert np.allclose(counts[:3] / counts.sum(), expected, atol=0.015)
+    assert counts[3:].sum() == 0  # outside the top 3, or not allowed (the best logit)
+    # top-p 0.5: the best allowed token alone holds more than half of the mass
+    assert {sample_row(logits, logits, allowed, 0, 0.5, 1.0, u)[0] for u in (0, 0.5, 0.99)} == {0}
+    # the log-probability is the unguided model's, over the allowed tokens only
+    base = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 9.0], dtype=np.float32)
+    tok, lp = sample_row(logits, base, allowed, 1, 1.0, 1.0, 0.3)
+    ref = torch.log_softmax(torch.tensor(base[:5]), 0)[tok]
+    assert tok == 0 and abs(lp - float(ref)) < 1e-5
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,12 @@ from ..tokens.tokenizer import MusicTokenizer
 from .draft import NGramDrafter
 from .grammar import Grammar, SequenceState
 from .keyguide import KeyGuide
-from .sampling import SamplingConfig, apply_repetition_penalty, sample_top_k_top_p
+from .sampling import (
+    SamplingConfig,
+    apply_repetition_penalty,
+    sample_row,
+    sample_top_k_top_p,
+)
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +310,18 @@ class Engine:
                 eos, bar = self.tok.eos_id, self.tok.bar_id
                 logits = logits.clone()  # `base` may be the same tensor
                 logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
+        if n == 1:  # the batch-1 path: a few hundred numbers, cheaper in NumPy
+            u = float(torch.rand(1, generator=gen))
+            token, lp = sample_row(
+                logits[0].cpu().numpy(),
+                base[0].cpu().numpy(),
+                states[0].allowed().cpu().numpy(),
+                sampling.top_k,
+                sampling.top_p,
+                sampling.temperature,
+                u,
+            )
+            return [token], np.array([lp])
         blocked = ~torch.stack([s.allowed() for s in states])
         logits = logits.masked_fill(blocked, float("-inf"))
         if sampling.temperature != 1.0:

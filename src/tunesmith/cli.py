@@ -80,6 +80,9 @@ def prepare_music21_cmd(
     out_dir: Path = typer.Option(..., "--out", help="Folder for the prepared corpus."),
     limit: int | None = typer.Option(None, help="Take a small deterministic sample of N pieces."),
     workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
+    expand_repeats: bool = typer.Option(
+        False, help="Play repeat signs out (|: A :| -> A A), as performed; default: as notated."
+    ),
 ) -> None:
     """Convert the corpus bundled with music21 (chorales, folk tunes, quartets, ...)."""
     from .data.music21_corpus import prepare_music21
@@ -89,7 +92,9 @@ def prepare_music21_cmd(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--out {str(out_dir)!r} is a file")
     with _task("preparing music21 corpus") as update:
-        report = prepare_music21(out_dir, limit=limit, workers=workers, progress=update)
+        report = prepare_music21(
+            out_dir, limit=limit, workers=workers, progress=update, expand_repeats=expand_repeats
+        )
     _print_report(report)
 
 

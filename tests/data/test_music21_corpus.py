@@ -102,6 +102,17 @@ def test_form_from_abc_rhythm_field(rhythm, meter, form):
     assert record.tempo_estimated and record.tempo is not None
 
 
+def test_repeat_signs_are_played_out_only_when_asked():
+    text = REEL_ABC.format(rhythm="reel", meter="C|", key="D", bar="ABcd efga")
+    text = text.replace(":|", ":|\n|:dcBA GFED|dcBA GFED:|")  # |: A :| |: B :| as notated
+    job = Music21Job(id="t_x7", source="ryansMammoth", path="ryansMammoth/Test.abc", text=text)
+    _, notated = convert_job(job)
+    score, played = convert_job(job, expand_repeats=True)
+    assert (notated.bars, played.bars) == (6, 12)
+    assert played.duration_s == pytest.approx(2 * notated.duration_s, rel=0.01)
+    assert sum(t.note_num() for t in score.tracks) == 2 * (4 * 8 + 2 * 8)
+
+
 def test_form_and_region_words():
     assert form_from_text("The Sailor's Hornpipe") == "hornpipe"
     assert form_from_text("Quick Step. 25th Regt.") == "march"

@@ -19,10 +19,12 @@ import re
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import music21
 import numpy as np
+from music21 import bar as barline
 from music21 import chord, dynamics, harmony, key, meter, note, stream, tempo
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
@@ -288,11 +290,17 @@ class _Meta:
     extra: dict = field(default_factory=dict)
 
 
-def convert_job(job: Music21Job) -> tuple[Score, PieceRecord]:
-    """Parse one job with music21 and return its symusic Score and PieceRecord."""
+def convert_job(job: Music21Job, expand_repeats: bool = False) -> tuple[Score, PieceRecord]:
+    """Parse one job with music21 and return its symusic Score and PieceRecord.
+
+    `expand_repeats`: play repeat signs out (|: A :| becomes A A), as a performer would;
+    by default pieces are kept as notated.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = _parse(job)
+        if expand_repeats:
+            parsed = _expand_repeats(parsed)
         meta = _abc_meta(job) if job.text else _file_meta(job, parsed)
         music = extract_music(parsed)
     music.voices = [v for v in music.voices if v.notes]
@@ -349,6 +357,16 @@ def _parse(job: Music21Job) -> stream.Score:
     else:
         parsed = music21.converter.parseData(job.text, format="abc")
     return _as_score(parsed)
+
+
+def _expand_repeats(score: stream.Score) -> stream.Score:
+    """The score with its repeat barlines played out; as notated where music21 cannot."""
+    if not any(True for _ in score.recurse().getElementsByClass(barline.Repeat)):
+        return score
+    try:
+        return _as_score(score.expandRepeats())
+    except Exception:  # music21 raises several kinds on inconsistent repeat marks
+        return score
 
 
 def _as_score(parsed: stream.Stream) -> stream.Score:
@@ -961,16 +979,19 @@ def prepare_music21(
     limit: int | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    expand_repeats: bool = False,
 ) -> PrepareReport:
     """Prepare the music21 corpus into `out_dir` (resumable); see `run_prepare`.
 
-    `limit` converts a small deterministic sample spread over the collections.
+    `limit` converts a small deterministic sample spread over the collections;
+    `expand_repeats` plays repeat signs out (see `convert_job`).
     """
     jobs, skipped = list_jobs(limit)
     log.info(
         "music21 corpus: %d pieces to convert, %d files skipped", len(jobs), sum(skipped.values())
     )
     return run_prepare(
-        out_dir, jobs, convert_job, workers=workers, progress=progress,
+        out_dir, jobs, partial(convert_job, expand_repeats=expand_repeats), workers=workers,
+        progress=progress,
         skipped=skipped if limit is None else None,
     )  # fmt: skip

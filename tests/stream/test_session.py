@@ -181,36 +181,3 @@ def test_bad_settings_are_one_line_errors(composer, tmp_path):
         StreamSettings(duration=-1).validated()
     with pytest.raises(BadInputError, match=".mid"):
         FileRecorder(tmp_path / "x.wav")
-
-
-@pytest.mark.parametrize("guard", [True, False])
-def test_a_window_rebuild_waits_for_an_imminent_event(composer, monkeypatch, guard):
-    # A prefill takes real time (30-70 ms on a laptop CPU); here it costs 60 ms of the fake
-    # clock. With the guard no event goes out late; without it, rebuilds delay some.
-    from tunesmith.stream import generator, session
-
-    box = {}
-    clock = ScriptedClock({t: (lambda k=k: box["s"].control(key=k)) for t, k in KEY_CHANGES})
-    prefill = generator.TokenStream._prefill
-
-    def slow_prefill(self):
-        prefill(self)
-        clock.t += 0.06
-
-    monkeypatch.setattr(generator.TokenStream, "_prefill", slow_prefill)
-    if not guard:
-        monkeypatch.setattr(session, "PREFILL_GUARD_S", 0.0)
-    box["s"] = s = StreamSession(
-        composer, PROMPT, [MemoryOutput()], StreamSettings(duration=12),
-        composer.sampling_for(seed=3).with_(speculative=False),
-        composer.controls_for(PROMPT, tempo=120, instruments="violin,violin,viola,cello"),
-        clock=clock,
-    )  # fmt: skip
-    report = s.run()
-    assert report.underruns == 0
-    late = s.scheduler.max_late
-    assert (late < 1e-9) if guard else (late > 0.01)
-
-
-# Key changes at odd moments, so some land just before a note: each one rebuilds the window.
-KEY_CHANGES = [(1.0 + 0.37 * i, ("E major", "F major", "D major")[i % 3]) for i in range(27)]

@@ -32,11 +32,6 @@ from .scheduler import Scheduler
 
 MIN_TEMPO, MAX_TEMPO = 30.0, 300.0
 MAX_DURATION = 24 * 3600.0
-# A window rebuild (one prefill: after a key change, or when the window is full) blocks
-# the loop for 30-70 ms here. It waits while an event is due sooner than this, so that
-# event goes out on time; for at most MAX_DEFER_S, so the music never runs dry.
-PREFILL_GUARD_S = 0.08
-MAX_DEFER_S = 0.3
 
 
 @dataclass
@@ -136,7 +131,6 @@ class StreamSession:
         self.changes: list[ControlChange] = []
         self._waiting: list[ControlChange] = []  # not yet heard
         self._underrun = False
-        self._deferred_since: float | None = None  # a rebuild waiting for a due event
         self._bars_decoded = 0  # every Bar decoded, rewound ones too (tokens per bar)
         self.running = False
 
@@ -216,7 +210,7 @@ class StreamSession:
                 if now >= next_status:
                     self._emit("status", self.status)
                     next_status = now + self.settings.status_every
-                if self._needs_music(now) and not self._defer_rebuild(now):
+                if self._needs_music(now):
                     self._decode_step(now)
                     continue
                 wake = sched.next_time()
@@ -247,18 +241,6 @@ class StreamSession:
         else:
             self._underrun = False
         return horizon < playhead + self.settings.lookahead_bars * self._bar_len()
-
-    def _defer_rebuild(self, now: float) -> bool:
-        """Should the next decode step, a window rebuild, wait for an imminent event?"""
-        wake = self.scheduler.next_time()
-        imminent = wake is not None and wake - now < PREFILL_GUARD_S
-        if self.stream.logits is None and imminent:
-            if self._deferred_since is None:
-                self._deferred_since = now
-            if now - self._deferred_since < MAX_DEFER_S:
-                return True
-        self._deferred_since = None
-        return False
 
     def _bar_len(self) -> float:
         return self.bars[-1].length if self.bars else self.decoder.state.bar_len

@@ -30,8 +30,8 @@ class AugmentConfig:
     p_drop_control: float = 0.2  # each control independently
     p_drop_all: float = 0.1  # every condition at once: the unconditional model
     p_start_at_beginning: float = 0.35
-    # Pieces with a repeat structure (sections.py): how often a crop starts at one of
-    # their phrases and is labelled with its section (A / B) instead of start/middle/end.
+    # Pieces with a repeat structure (sections.py): how often a crop is the opening phrase
+    # then a later section, labelled with its section (A / B) instead of start/middle/end.
     p_form_section: float = 0.5
     # How often a crop plays the opening phrase twice, as a repeat sign does (|: A :|),
     # labelled Section_A. The corpus keeps tunes as notated, repeats unexpanded, so

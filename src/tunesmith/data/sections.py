@@ -6,10 +6,10 @@ phrase, bar by bar, as sets of (voice, onset within the bar, pitch): a phrase th
 it is A (the theme or its return), any other is B (the contrast). Labels are kept only
 where the piece shows that structure: A comes back and B occurs.
 
-Training crops of such a piece may start one phrase before a section boundary and carry
-the label of the phrase after it as their Section control (batches.py): the model learns
-"Section_B" as "after what you hear, bring the contrast" and "Section_A" as "bring the
-theme (again)", which is how long-form generation asks for a section after its context.
+A training crop of such a piece may be its opening phrase followed by a later section,
+with that section's label as the Section control (batches.py): "Section_B" is "after the
+theme you heard, bring the contrast" and "Section_A" is "bring the theme again", which is
+how long-form generation asks for a section after its context.
 """
 
 from __future__ import annotations

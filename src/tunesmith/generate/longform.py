@@ -260,15 +260,13 @@ def _chunk_music(reports, music, bar_id, chunk: int) -> list[int]:
     return music[starts[first] : starts[last] if last < len(starts) else len(music)]
 
 
-def _opening(reports, music, bar_id, chunk: int, settings: LongFormSettings):
-    """(bars, tokens): the first `recall_bars` bars of chunk `chunk` of `music`."""
-    starts = [i for i, t in enumerate(music) if t == bar_id]
-    first_bar = sum(r.new_bars for r in reports[:chunk])
-    k = min(settings.recall_bars, len(starts) - first_bar)
+def _opening(theme: list[int], bar_id: int, bars: int) -> tuple[int, list[int]]:
+    """(bars, tokens): the first `bars` bars of `theme`."""
+    starts = [i for i, t in enumerate(theme) if t == bar_id]
+    k = min(bars, len(starts))
     if k <= 0:
         return 0, []
-    end = starts[first_bar + k] if first_bar + k < len(starts) else len(music)
-    return k, music[starts[first_bar] : end]
+    return k, theme[: starts[k] if k < len(starts) else len(theme)]
 
 
 def _state_key(prompt: str, controls: Controls, sampling: SamplingConfig, s: LongFormSettings):
@@ -329,7 +327,7 @@ def compose_long(
                 # opening may be restated verbatim first, for a literal reprise.
                 theme = _chunk_music(reports, music, tok.bar_id, first_a)
                 ctx_bars, context = _context(theme, tok.bar_id, None, budget)
-                recall_n, recalled = _opening(reports, music, tok.bar_id, first_a, settings)
+                recall_n, recalled = _opening(theme, tok.bar_id, settings.recall_bars)
                 if recall_n:
                     context = context + recalled
                     ctx_bars += recall_n

@@ -136,8 +136,9 @@ def aaba_pieces(composer, seeds, chunk_bars: int = 8) -> dict:
     rows = []
     for prompt in AABA_PROMPTS:
         for seed in seeds:
-            settings = LongFormSettings(chunk_bars=chunk_bars, candidates=4, form="AABA")
-            settings.recall_bars = 0
+            settings = LongFormSettings(
+                chunk_bars=chunk_bars, candidates=4, form="AABA", recall_bars=0
+            )
             piece, _ = compose_long(
                 composer, prompt, composer.controls_for(prompt), Composer.sampling_for(seed=seed),
                 settings,

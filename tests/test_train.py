@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import TINY_RUN
 from tunesmith.errors import BadInputError, CheckpointError
 from tunesmith.model import MusicTransformer
-from tunesmith.train import RunConfig, lr_at, train
+from tunesmith.train import RunConfig, lr_at, reinit_token_rows, train
 
 
 def _log(run):
@@ -71,6 +71,35 @@ def test_init_from_fine_tunes_a_trained_model(tiny_run, tiny_corpus, tmp_path):
     cfg["model"] = dict(cfg["model"], d_model=32)
     with pytest.raises(BadInputError, match="another architecture"):
         train(RunConfig.from_dict(cfg), tmp_path / "bad", data_dir=tiny_corpus)
+
+
+def test_reinit_token_rows_separates_collapsed_embeddings():
+    from tunesmith.model import ModelConfig
+    from tunesmith.tokens.tokenizer import MusicTokenizer
+
+    tok = MusicTokenizer("REMI")
+    cfg = ModelConfig(vocab_size=tok.vocab_size, n_layer=1, n_head=2, d_model=32, block_size=64)
+    model = MusicTransformer(cfg)
+    w = model.tok_emb.weight
+    a, b = tok.token_id("Section_A"), tok.token_id("Section_B")
+    trained = [tok.token_id(f"Section_{s}") for s in ("any", "start", "middle", "end")]
+    collapsed = torch.randn(32) * 0.5
+    with torch.no_grad():  # what an unseen control's tied row becomes: long, one direction
+        for name in tok.tokens(tok.ids_with_prefix("Section_")):
+            if name.removeprefix("Section_") not in ("any", "start", "middle", "end"):
+                w[tok.token_id(name)] = collapsed + 0.01 * torch.randn(32)
+    before = w.detach().clone()
+    reinit_token_rows(model, tok, ["Section_A", "Section_B"], seed=0)
+    cos = torch.nn.functional.cosine_similarity(w[a], w[b], dim=0)
+    assert cos < 0.9  # the two labels can be told apart again
+    center = before[trained].mean(0)
+    spread = (before[trained] - center).norm(dim=1).mean()
+    for i in (a, b):  # drawn around the trained Section rows, at their spread
+        assert torch.allclose((w[i] - center).norm(), spread, rtol=1e-4)
+    others = [i for i in range(tok.vocab_size) if i not in (a, b)]
+    assert torch.equal(w[others], before[others])
+    with pytest.raises(BadInputError, match="unknown token"):
+        reinit_token_rows(model, tok, ["Section_Z"], seed=0)
 
 
 def test_half_written_checkpoint_is_never_loaded(tiny_corpus, tiny_tokens, tmp_path):

@@ -84,6 +84,9 @@ class RunConfig:
     samples: bool = True
     seed: int = 1337
     init_from: str | None = None  # a model or run folder to fine-tune (same architecture)
+    # With init_from: tokens whose embeddings are drawn afresh, for controls the source model
+    # never saw as input (see reinit_token_rows).
+    reinit_tokens: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -165,6 +168,39 @@ def make_optimizer(model: torch.nn.Module, o: OptimConfig) -> torch.optim.AdamW:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=o.lr, betas=o.betas, fused=False)
+
+
+def reinit_token_rows(model, tokenizer, names: list[str], seed: int) -> None:
+    """Give tokens the source model never saw as input distinct embeddings again.
+
+    The input embedding is tied to the output layer, so a token that never occurs in
+    training only ever receives the softmax's push-down, the same for every such token: their
+    rows grow long and nearly parallel (the shipped model's Section_A and Section_B rows have
+    cosine 0.99), and a fine-tune cannot tell them apart. Each named row becomes the mean of
+    its family's trained rows (the tokens sharing its prefix, e.g. Section_*, whose rows did
+    not collapse with it: cosine < 0.9) plus a random offset as long as those rows' typical
+    distance from their mean.
+    """
+    weight = model.tok_emb.weight
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        old = weight.detach().float().clone()
+        for name in names:
+            try:
+                i = tokenizer.token_id(name)
+            except KeyError:
+                raise BadInputError(f"reinit_tokens: unknown token {name!r}") from None
+            kin = tokenizer.ids_with_prefix(name.split("_")[0] + "_")
+            cos = torch.nn.functional.cosine_similarity(old[kin], old[i].expand(len(kin), -1))
+            family = [j for j, c in zip(kin, cos.tolist(), strict=True) if c < 0.9]
+            if len(family) < 2:
+                raise BadInputError(f"reinit_tokens: {name!r} has no trained tokens of its kind")
+            rows = old[family]
+            center = rows.mean(0)
+            spread = (rows - center).norm(dim=1).mean()
+            offset = torch.randn(weight.shape[1], generator=gen)
+            weight[i] = (center + offset / offset.norm() * spread).to(weight.dtype)
+    log.info("re-drew the embeddings of %s", ", ".join(names))
 
 
 def loss_fn(model, batch, device, autocast) -> torch.Tensor:
@@ -290,6 +326,10 @@ class Trainer:
             )
         self.model.load_state_dict(source.state_dict())
         log.info("initialised from %s", path)
+        if self.cfg.reinit_tokens:
+            reinit_token_rows(
+                self.model, self.ds.tokenizer, self.cfg.reinit_tokens, self.cfg.seed
+            )
 
     # -- checkpoints ------------------------------------------------------------------------
     @property

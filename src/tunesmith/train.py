@@ -327,9 +327,7 @@ class Trainer:
         self.model.load_state_dict(source.state_dict())
         log.info("initialised from %s", path)
         if self.cfg.reinit_tokens:
-            reinit_token_rows(
-                self.model, self.ds.tokenizer, self.cfg.reinit_tokens, self.cfg.seed
-            )
+            reinit_token_rows(self.model, self.ds.tokenizer, self.cfg.reinit_tokens, self.cfg.seed)
 
     # -- checkpoints ------------------------------------------------------------------------
     @property

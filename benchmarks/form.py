@@ -10,7 +10,12 @@
 2. Whole `--form AABA` pieces (no verbatim recall): each later section is compared with the
    first, bar by bar; A sections should resemble it, B should not.
 3. `--form sonata`: is each section heard in its planned key?
-4. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
+4. Position controls (Section_start / middle / end, learned from where a training crop
+   lies in its piece): after a test piece's first phrase, the next phrase is asked for
+   under Section_end ("the piece closes here") and Section_middle, with the same bar count;
+   does the last onset's lowest note land on the tonic? Real pieces' last bars and the
+   ends of their second phrases are the reference.
+5. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
    phrase vs on the first (a model that copies from its context is near zero on the
    second), and its loss on the real phrase after the opening under Section_A vs
    Section_B (a model that uses the labels scores the right one lower).
@@ -118,6 +123,65 @@ def copy_and_label_losses(composer, ds, test, max_pieces: int = 150) -> dict:
         "loss_second_copy": round(float(np.mean(second)), 4),
         "next_phrase_loss_true_label_given_label": {
             k: {"n": len(v), "loss": round(float(np.mean(v)), 4)} for k, v in by_label.items()
+        },
+    }
+
+
+def _ends_on_tonic(tok, ids, key: str) -> bool | None:
+    from tunesmith.evaluate.cadence import ends_on_tonic
+
+    return ends_on_tonic(tok.decode(ids), key)
+
+
+def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
+    """Share of continuations ending on the tonic under Section_end vs Section_middle."""
+    from tunesmith.controls import Controls
+    from tunesmith.data.sections import phrase_length
+    from tunesmith.generate.sampling import SamplingConfig
+
+    tok = composer.tokenizer
+    hits: dict[str, list[bool]] = {
+        "end": [],
+        "middle": [],
+        "real_last_bar": [],
+        "real_phrase_2": [],
+    }
+    used = 0
+    for i in test:
+        c = ds.pieces[i]["controls"]
+        ids, bars = ds.piece_ids(i), ds.piece_bars(i)
+        length = phrase_length(len(bars))
+        if not c.get("key") or len(bars) < 2 * length + 1:
+            continue
+        used += 1
+        if used > max_pieces:
+            break
+        prefix = tok.prefix_ids(Controls(meter=c.get("meter"), instruments=c.get("instruments")))
+        real_end = _ends_on_tonic(tok, prefix + [int(t) for t in ids[bars[-1] :]], c["key"])
+        real_mid = _ends_on_tonic(
+            tok, prefix + [int(t) for t in ids[bars[2 * length - 1] : bars[2 * length]]], c["key"]
+        )
+        for name, value in (("real_last_bar", real_end), ("real_phrase_2", real_mid)):
+            if value is not None:
+                hits[name].append(value)
+        opening = [int(t) for t in ids[bars[0] : bars[length]]]
+        for section in ("end", "middle"):
+            controls = Controls(
+                style=c.get("style"), key=c["key"], meter=c.get("meter"), tempo=c.get("tempo"),
+                instruments=c.get("instruments") or None, bars=2 * length, section=section,
+            )  # fmt: skip
+            for seed in seeds:
+                res = composer.engine.generate(
+                    controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening
+                )[0]
+                value = _ends_on_tonic(tok, res.ids, c["key"])
+                if value is not None:
+                    hits[section].append(value)
+    return {
+        "pieces": min(used, max_pieces),
+        **{
+            f"ends_on_tonic_{k}": {"n": len(v), "share": round(float(np.mean(v)), 4)}
+            for k, v in hits.items()
         },
     }
 
@@ -232,6 +296,7 @@ def main() -> None:
         rows["A_minus_B_similarity"] = round(
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )
+        rows["position_controls"] = position_controls(composer, ds, test, seeds)
         rows["losses"] = copy_and_label_losses(composer, ds, test)
         rows["aaba"] = aaba_pieces(composer, seeds)
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)

@@ -64,6 +64,7 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
+    from tunesmith.evaluate.cadence import ends_on_tonic
     from tunesmith.evaluate.metrics import compute_metrics
     from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long, seam_fit
     from tunesmith.piece import Piece
@@ -100,6 +101,7 @@ def main() -> None:
             for a, b in zip(starts[:-1], starts[1:], strict=True)
         ]
         keys = [c["key"] for c in chunks]
+        cadences = [c["cadence"] for c in reports[-1].candidates if c.get("cadence") is not None]
         ts = piece.score.time_signatures[0]
         bar_ticks = int(ts.numerator * 4 / ts.denominator * piece.score.ticks_per_quarter)
         piano_roll(piece, starts[1:-1], bar_ticks, f"docs/images/longform_{mode}.png")
@@ -118,6 +120,12 @@ def main() -> None:
             "key_requested": key,
             "key_stability": float(np.mean([k == key for k in keys])) if key else None,
             "chosen_totals": [r.candidates[r.chosen]["total"] for r in reports],
+            # the close: the last chunk's candidates scored on ending on the tonic
+            "ends_on_tonic": ends_on_tonic(piece.score, key) if key else None,
+            "last_chunk_cadence": {
+                "candidates_mean": float(np.mean(cadences)) if cadences else None,
+                "chosen": reports[-1].candidates[reports[-1].chosen].get("cadence"),
+            },
             "chunk_seconds": [r.seconds for r in reports],
         }
         print(mode, f"{seconds:.1f} s", flush=True)

@@ -59,8 +59,15 @@ def test_stitched_piece_keeps_time_bars_and_notes_clean(composer, tmp_path):
             seen[n.pitch] = n.time + n.duration
     for r in reports:
         for c in r.candidates:
-            assert set(c) == {"voice_leading", "fit", "seam", "continuity", "attributes", "total"}
+            assert set(c) == {
+                "voice_leading", "fit", "seam", "continuity", "attributes", "cadence", "total"
+            }  # fmt: skip
             assert 0.0 <= c["total"] <= 1.0
+            # the close is judged on the last chunk only, in the requested key
+            if r.index == len(reports) - 1:
+                assert c["cadence"] is not None and 0.0 <= c["cadence"] <= 1.0
+            else:
+                assert c["cadence"] is None
         assert r.candidates[r.chosen]["total"] == max(c["total"] for c in r.candidates)
 
 

@@ -11,7 +11,9 @@ candidates in one batch. Each candidate is scored (every component is reported):
   stays in the key, and no voice leaps wildly (not scored for the first chunk);
 - continuity: the model's own per-token probability of the first new bar, given the
   context (one batched forward pass);
-- attributes: key and number of voices as requested.
+- attributes: key and number of voices as requested;
+- cadence (last chunk only): the piece closes on the tonic, in the bass and in the chord
+  (evaluate/cadence).
 
 Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
 its Section control (A: the theme or its return, B: the contrast; training labels come
@@ -44,6 +46,7 @@ import torch
 
 from ..controls import MAX_BARS, Controls, key_name, key_pitch_class
 from ..errors import BadInputError
+from ..evaluate.cadence import cadence_fit
 from ..evaluate.metrics import _as_tick_score, bar_grid, compute_metrics
 from ..evaluate.scorer import _attribute_match
 from ..evaluate.voice_leading import voice_leading
@@ -68,7 +71,10 @@ SONATA = [
     ("B", "tonic", "recapitulation: second theme"),
 ]
 MAX_FORM_SECTIONS = 16
-WEIGHTS = {"voice_leading": 1.0, "fit": 1.0, "seam": 1.0, "continuity": 1.0, "attributes": 1.0}
+WEIGHTS = {
+    "voice_leading": 1.0, "fit": 1.0, "seam": 1.0, "continuity": 1.0, "attributes": 1.0,
+    "cadence": 1.0,
+}  # fmt: skip
 MAX_CHUNKS = 64
 MAX_CANDIDATES = 64
 
@@ -362,6 +368,7 @@ def compose_long(
             only_new = Piece.from_tokens(tok, prefix + new + [tok.eos_id], c, prompt)
             parts = {"voice_leading": 0.0, "fit": 0.0, "seam": None, "continuity": like}
             parts["attributes"] = 0.0
+            parts["cadence"] = None
             if only_new.num_notes:
                 m = compute_metrics(only_new.score)
                 tracks = sum(1 for t in only_new.score.tracks if t.note_num())
@@ -370,6 +377,9 @@ def compose_long(
                 parts["attributes"] = _attribute_match(m, controls, tracks)
                 if ctx_bars:
                     parts["seam"] = seam_fit(whole, ctx_bars, controls.key or m.get("key"))
+                final_key = chunk_key or m.get("key")
+                if i == settings.chunks - 1 and final_key:
+                    parts["cadence"] = cadence_fit(only_new.score, final_key)
             used = {k: v for k, v in parts.items() if v is not None}
             parts["total"] = sum(WEIGHTS[k] * v for k, v in used.items()) / sum(
                 WEIGHTS[k] for k in used

@@ -186,6 +186,23 @@ def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
     }
 
 
+def section_embeddings(composer) -> dict:
+    """Can the model tell the labels apart at all? Cosine of the Section_A / Section_B input
+    embeddings, and the norms of every Section_* row (unused tokens' tied rows grow long and
+    parallel: see reinit_token_rows in train.py)."""
+    import torch
+
+    tok = composer.tokenizer
+    w = composer.model.tok_emb.weight.detach().float()
+    a, b = w[tok.token_id("Section_A")], w[tok.token_id("Section_B")]
+    return {
+        "cosine_A_B": round(float(torch.cosine_similarity(a, b, dim=0)), 4),
+        "norms": {
+            tok.token(i): round(float(w[i].norm()), 3) for i in tok.ids_with_prefix("Section_")
+        },
+    }
+
+
 AABA_PROMPTS = ("a reel in D major for fiddle", "a hymn in G major for four voices")
 
 
@@ -296,6 +313,7 @@ def main() -> None:
         rows["A_minus_B_similarity"] = round(
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )
+        rows["section_embeddings"] = section_embeddings(composer)
         rows["position_controls"] = position_controls(composer, ds, test, seeds)
         rows["losses"] = copy_and_label_losses(composer, ds, test)
         rows["aaba"] = aaba_pieces(composer, seeds)

@@ -100,6 +100,8 @@ def test_reinit_token_rows_separates_collapsed_embeddings():
     assert torch.equal(w[others], before[others])
     with pytest.raises(BadInputError, match="unknown token"):
         reinit_token_rows(model, tok, ["Section_Z"], seed=0)
+    with pytest.raises(BadInputError, match="set init_from"):
+        RunConfig.from_dict({"model": TINY_RUN["model"], "reinit_tokens": ["Section_A"]})
 
 
 def test_half_written_checkpoint_is_never_loaded(tiny_corpus, tiny_tokens, tmp_path):

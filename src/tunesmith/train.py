@@ -113,6 +113,8 @@ class RunConfig:
         optim = _sub(OptimConfig, raw.get("optim", {}), "optim")
         augment = _sub(AugmentConfig, raw.get("augment", {}), "augment")
         rest = {k: v for k, v in raw.items() if k not in ("model", "optim", "augment", "name")}
+        if rest.get("reinit_tokens") and not rest.get("init_from"):
+            raise BadInputError("reinit_tokens re-draws rows of a source model: set init_from too")
         return cls(
             name=raw.get("name", default_name), model=model, optim=optim, augment=augment, **rest
         )

@@ -38,10 +38,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_json  # noqa: E402
 
 
-def continuations(composer, ds, pieces, seeds, section):
+def next_phrase(composer, c: dict, opening: list[int], length: int, section: str, seed: int):
+    """The model's continuation of a piece's opening phrase by one more phrase, under the
+    piece's own controls (c: the corpus record's) and the given Section control."""
     from tunesmith.controls import Controls
-    from tunesmith.data.sections import MATCH, _similarity, bar_contents, phrase_length
     from tunesmith.generate.sampling import SamplingConfig
+
+    controls = Controls(
+        style=c.get("style"), key=c.get("key"), meter=c.get("meter"), tempo=c.get("tempo"),
+        instruments=c.get("instruments") or None, bars=2 * length, section=section,
+    )  # fmt: skip
+    return composer.engine.generate(
+        controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening
+    )[0]
+
+
+def continuations(composer, ds, pieces, seeds, section):
+    from tunesmith.data.sections import MATCH, _similarity, bar_contents, phrase_length
 
     tok = composer.tokenizer
     sims = []
@@ -49,15 +62,8 @@ def continuations(composer, ds, pieces, seeds, section):
         ids, bars = ds.piece_ids(i), ds.piece_bars(i)
         length = phrase_length(len(bars))
         opening = [int(t) for t in ids[bars[0] : bars[length]]]
-        c = ds.pieces[i]["controls"]
-        controls = Controls(
-            style=c.get("style"), key=c.get("key"), meter=c.get("meter"), tempo=c.get("tempo"),
-            instruments=c.get("instruments") or None, bars=2 * length, section=section,
-        )  # fmt: skip
         for seed in seeds:
-            res = composer.engine.generate(
-                controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening
-            )[0]
+            res = next_phrase(composer, ds.pieces[i]["controls"], opening, length, section, seed)
             music = np.asarray(res.ids[res.music_start :], dtype=np.int64)
             starts = np.flatnonzero(music == tok.bar_id)
             if len(starts) < 2 * length:
@@ -137,7 +143,6 @@ def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
     """Share of continuations ending on the tonic under Section_end vs Section_middle."""
     from tunesmith.controls import Controls
     from tunesmith.data.sections import phrase_length
-    from tunesmith.generate.sampling import SamplingConfig
 
     tok = composer.tokenizer
     hits: dict[str, list[bool]] = {
@@ -166,14 +171,8 @@ def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
                 hits[name].append(value)
         opening = [int(t) for t in ids[bars[0] : bars[length]]]
         for section in ("end", "middle"):
-            controls = Controls(
-                style=c.get("style"), key=c["key"], meter=c.get("meter"), tempo=c.get("tempo"),
-                instruments=c.get("instruments") or None, bars=2 * length, section=section,
-            )  # fmt: skip
             for seed in seeds:
-                res = composer.engine.generate(
-                    controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening
-                )[0]
+                res = next_phrase(composer, c, opening, length, section, seed)
                 value = _ends_on_tonic(tok, res.ids, c["key"])
                 if value is not None:
                     hits[section].append(value)

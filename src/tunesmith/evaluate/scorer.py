@@ -1,7 +1,9 @@
 """Best-of-N candidate scoring: model likelihood, attribute match and musical rules.
 
 Each component is in [0, 1] (likelihood is mapped from nats/token) and reported, so a
-user can see why a candidate won. The total is a weighted mean.
+user can see why a candidate won. The total is a weighted mean. Components: likelihood,
+attributes (key, voices), silence, range, repetition, and cadence (does the piece close on
+the tonic of the requested, else the estimated, key: evaluate/cadence.py).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import math
 import numpy as np
 
 from ..controls import Controls
+from .cadence import cadence_fit
 from .metrics import compute_metrics
 
-WEIGHTS = {"likelihood": 1.0, "attributes": 1.0, "silence": 0.5, "range": 0.5, "repetition": 0.5}
+WEIGHTS = {
+    "likelihood": 1.0, "attributes": 1.0, "silence": 0.5, "range": 0.5, "repetition": 0.5,
+    "cadence": 0.5,
+}  # fmt: skip
 
 
 def _likelihood(mean_logprob: float) -> float:
@@ -84,12 +90,15 @@ def score_candidate(piece, mean_logprob: float, controls: Controls) -> dict[str,
         return {**{k: 0.0 for k in WEIGHTS}, "total": 0.0}
     metrics = compute_metrics(piece.score)
     n_tracks = sum(1 for t in piece.score.tracks if len(t.notes))
+    key = controls.key or metrics.get("key")
     parts = {
         "likelihood": _likelihood(mean_logprob),
         "attributes": _attribute_match(metrics, controls, n_tracks),
         "silence": _silence(piece),
         "range": _range(piece),
         "repetition": _repetition(piece),
+        # the close on the tonic: the model rarely ends there by itself (docs/LONGFORM.md)
+        "cadence": cadence_fit(piece.score, key) if key else 0.0,
     }
     parts["total"] = sum(WEIGHTS[k] * v for k, v in parts.items()) / sum(WEIGHTS.values())
     return parts

@@ -10,14 +10,13 @@ requests and seeds for every N, so the candidates=1 row is the baseline of the s
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_json  # noqa: E402
-from key_accuracy import FORMS  # noqa: E402
+from key_accuracy import key_requests  # noqa: E402
 
 
 def main() -> None:
@@ -25,22 +24,17 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--n", type=int, default=48)
     ap.add_argument("--bars", type=int, default=8)
-    ap.add_argument("--candidates", default="1,4")
+    ap.add_argument("--candidates", default="1,4,8")
     ap.add_argument("--out", default="benchmarks/results/close.json")
     args = ap.parse_args()
 
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.controls import KEYS
     from tunesmith.evaluate.cadence import cadence_fit, ends_on_tonic
 
     composer = Composer.load(args.model)
-    rng = random.Random(0)
-    requests = []
-    for i in range(args.n):
-        form, instrument = FORMS[i % len(FORMS)]
-        requests.append((f"a {form} in {rng.choice(KEYS)} for {instrument}", i))
+    requests = key_requests(args.n)
     result = {
         "benchmark": "close",
         "machine": machine(),

@@ -32,6 +32,17 @@ VARIANTS = {
 MUSIC = ("H1", "H4", "GS", "pitch_range", "notes_per_bar")
 
 
+def key_requests(n: int) -> list[tuple[str, int]]:
+    """(prompt, seed) pairs: the forms in turn, each in a random key (fixed by seed 0)."""
+    from tunesmith.controls import KEYS
+
+    rng = random.Random(0)
+    return [
+        (f"a {FORMS[i % len(FORMS)][0]} in {rng.choice(KEYS)} for {FORMS[i % len(FORMS)][1]}", i)
+        for i in range(n)
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
@@ -44,15 +55,10 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.controls import KEYS
     from tunesmith.evaluate.metrics import compute_metrics
 
     composer = Composer.load(args.model)
-    rng = random.Random(0)
-    requests = []
-    for i in range(args.n):
-        form, instrument = FORMS[i % len(FORMS)]
-        requests.append((f"a {form} in {rng.choice(KEYS)} for {instrument}", i))
+    requests = key_requests(args.n)
     result = {"benchmark": "key_accuracy", "machine": machine(), "n": args.n, "bars": args.bars}
     for name in args.variants.split(","):
         strength, guide_args = VARIANTS[name]

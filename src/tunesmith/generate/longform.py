@@ -377,8 +377,7 @@ def compose_long(
                 parts["attributes"] = _attribute_match(m, controls, tracks)
                 if ctx_bars:
                     parts["seam"] = seam_fit(whole, ctx_bars, controls.key or m.get("key"))
-                final_key = chunk_key or m.get("key")
-                if i == settings.chunks - 1 and final_key:
+                if i == settings.chunks - 1 and (final_key := chunk_key or m.get("key")):
                     parts["cadence"] = cadence_fit(only_new.score, final_key)
             used = {k: v for k, v in parts.items() if v is not None}
             parts["total"] = sum(WEIGHTS[k] * v for k, v in used.items()) / sum(

@@ -44,7 +44,13 @@ def test_stream_sends_notes_and_takes_live_controls(client):
         replies["bad"] = client.post(f"/v1/stream/{sid}/control", json={"key": "H minor"})
         replies["extra"] = client.post(f"/v1/stream/{sid}/control", json={"volume": 2})
         replies["empty"] = client.post(f"/v1/stream/{sid}/control", json={})
-        replies["status"] = client.get(f"/v1/stream/{sid}")
+        # the loop applies a queued change between decode steps: give it that moment
+        deadline = time.monotonic() + 2.0
+        while True:
+            replies["status"] = client.get(f"/v1/stream/{sid}")
+            if replies["status"].json()["key"] == "D minor" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
 
     with client.stream("GET", "/v1/stream", params={"prompt": PROMPT, "duration": 4}) as r:
         assert r.status_code == 200

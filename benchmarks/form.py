@@ -15,7 +15,10 @@
    under Section_end ("the piece closes here") and Section_middle, with the same bar count;
    does the last onset's lowest note land on the tonic? Real pieces' last bars and the
    ends of their second phrases are the reference.
-5. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
+5. With a reprise gate (generate/reprise.py), every continuation above is generated with
+   the opening as its theme, and the test split's labelled phrases are scored with the
+   gate under their true and the other label.
+6. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
    phrase vs on the first (a model that copies from its context is near zero on the
    second), and its loss on the real phrase after the opening under Section_A vs
    Section_B (a model that uses the labels scores the right one lower).
@@ -49,7 +52,7 @@ def next_phrase(composer, c: dict, opening: list[int], length: int, section: str
         instruments=c.get("instruments") or None, bars=2 * length, section=section,
     )  # fmt: skip
     return composer.engine.generate(
-        controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening
+        controls, None, 1, SamplingConfig(seed=seed), prompt_music=opening, theme=opening
     )[0]
 
 
@@ -131,6 +134,17 @@ def copy_and_label_losses(composer, ds, test, max_pieces: int = 150) -> dict:
             k: {"n": len(v), "loss": round(float(np.mean(v)), 4)} for k, v in by_label.items()
         },
     }
+
+
+def gate_label_losses(composer, ds) -> dict | None:
+    """With a reprise gate: token loss of the test split's labelled phrases after the
+    opening, the model alone vs with the gate under the true and the other label."""
+    from tunesmith.train_reprise import collect, gate_losses
+
+    gate = composer.engine.gate
+    if gate is None:
+        return None
+    return gate_losses(gate, collect(composer.model, ds, "test"))
 
 
 def _ends_on_tonic(tok, ids, key: str) -> bool | None:
@@ -315,6 +329,7 @@ def main() -> None:
         rows["section_embeddings"] = section_embeddings(composer)
         rows["position_controls"] = position_controls(composer, ds, test, seeds)
         rows["losses"] = copy_and_label_losses(composer, ds, test)
+        rows["reprise_gate_losses"] = gate_label_losses(composer, ds)
         rows["aaba"] = aaba_pieces(composer, seeds)
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
         result["models"][name] = rows

@@ -12,6 +12,7 @@ import symusic
 from .controls import Controls
 from .errors import BadInputError, CheckpointError
 from .generate.engine import Engine, GenerationResult
+from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
 from .model import MusicTransformer
 from .piece import Piece
@@ -60,12 +61,16 @@ class Composer:
     """A loaded model with its tokenizer, ready to turn prompts into `Piece`s."""
 
     def __init__(
-        self, model: MusicTransformer, tokenizer: MusicTokenizer, path: Path | None = None
+        self,
+        model: MusicTransformer,
+        tokenizer: MusicTokenizer,
+        path: Path | None = None,
+        gate: CopyGate | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
         self.path = path
-        self.engine = Engine(model, tokenizer)
+        self.engine = Engine(model, tokenizer, gate)
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> Composer:
@@ -76,7 +81,7 @@ class Composer:
         tokenizer = MusicTokenizer.load(folder)
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise CheckpointError(f"tokenizer and model in {str(folder)!r} do not match")
-        return cls(model, tokenizer, folder)
+        return cls(model, tokenizer, folder, CopyGate.load(folder))
 
     # -- conditions --------------------------------------------------------------------
     def controls_for(self, prompt: str = "", **attributes) -> Controls:

@@ -205,6 +205,32 @@ def train_cmd(
     )
 
 
+@app.command("train-reprise")
+def train_reprise_cmd(
+    data: Path = typer.Option(..., "--data", help="Prepared corpus (tokenized by 'train')."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: shipped)."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder for the model with its gate (default: the model's own)."
+    ),
+    sections: int = typer.Option(3000, "--sections", help="Labelled sections to fit on."),
+) -> None:
+    """Fit the reprise gate that lets Section_A bring the theme back (docs/LONGFORM.md)."""
+    from .train_reprise import train_reprise
+
+    with _task("reading sections") as update:
+        _, report, path = train_reprise(
+            model, data, out_dir, sections, lambda s, d, t: update(d, t, s)
+        )
+    for split in ("train", "val"):
+        for label, r in report.get(split, {}).items():
+            out.print(
+                f"{split} {label}: loss {r['loss_model_alone']:.3f} alone, "
+                f"{r['loss_true_label']:.3f} with the gate, "
+                f"{r['loss_other_label']:.3f} under the other label ({r['tokens']} tokens)"
+            )
+    out.print(f"saved {path}")
+
+
 # -- generation -----------------------------------------------------------------------------
 def _sampling_options(
     preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance=None

@@ -137,8 +137,11 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     seen = []
     generate = composer.engine.generate
 
+    themes = []
+
     def spy(controls, *args, **kwargs):
         seen.append((controls.section, controls.key, list(kwargs.get("prompt_music") or [])))
+        themes.append((kwargs.get("theme"), kwargs.get("section_start")))
         return generate(controls, *args, **kwargs)
 
     monkeypatch.setattr(composer.engine, "generate", spy)
@@ -157,6 +160,13 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     assert context[-len(recall) :] == recall and theme and theme[0] == tok.bar_id
     assert music[bars[0] : bars[4]][-len(theme) :] == theme
     assert music[bars[12] : bars[12] + len(recall)] == recall
+    # Every section after the first A has that A as its theme for the reprise gate; the
+    # return's section starts where the recalled bars do.
+    assert themes[0][0] is None
+    first_a = music[bars[0] : bars[4]]
+    for t, _ in themes[1:]:  # (chunk 1 may still add notes to the first A's last bar)
+        assert t == first_a[: len(t)] and t.count(tok.bar_id) == 4
+    assert [start for _, start in themes[1:]] == [len(seen[1][2]), len(seen[2][2]), len(theme)]
     # Without recall the context is the theme alone and every bar is the model's.
     seen.clear()
     settings = LongFormSettings(chunk_bars=4, candidates=2, form="ABA", recall_bars=0)

@@ -25,6 +25,7 @@ from ..tokens.tokenizer import MusicTokenizer
 from .draft import NGramDrafter
 from .grammar import Grammar, SequenceState
 from .keyguide import KeyGuide
+from .reprise import CopyGate, Reprise
 from .sampling import (
     SamplingConfig,
     apply_repetition_penalty,
@@ -50,9 +51,12 @@ class GenerationResult:
 class Engine:
     """Generates token sequences from controls, text and an optional music prompt."""
 
-    def __init__(self, model: MusicTransformer, tokenizer: MusicTokenizer) -> None:
+    def __init__(
+        self, model: MusicTransformer, tokenizer: MusicTokenizer, gate: CopyGate | None = None
+    ) -> None:
         self.model = model.eval()
         self.tok = tokenizer
+        self.gate = gate  # the reprise gate (reprise.py): used when a theme is given
         self.device = next(model.parameters()).device
         self.grammar = Grammar(tokenizer, self.device)
 
@@ -84,11 +88,17 @@ class Engine:
         prompt_music: list[int] | None = None,
         progress: Callable[[int, int], None] | None = None,
         text_emb: torch.Tensor | None = None,
+        theme: list[int] | None = None,
+        section_start: int | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
         `prompt_music`: music token ids to continue (kept exactly). Generation stops at the
         requested bars (controls.bars, else sampling.max_bars) counted from the start.
+        `theme`: music tokens (from a barline) that the section being generated may bring
+        back; with a reprise gate for the Section control, each token is offered the
+        theme's token at the same place (reprise.py). The section begins at index
+        `section_start` of the music (default: where `prompt_music` ends).
         """
         sampling = sampling.validated()
         if n < 1:
@@ -133,6 +143,17 @@ class Engine:
             drafter = NGramDrafter(wildcard=self.grammar.pitch_of.keys())
         if drafter:
             drafter.extend(music)
+        reprise = None
+        if theme and self.gate and controls.section in self.gate.labels:
+            if self.tok.bar_id is None:
+                raise BadInputError("a theme to bring back needs a bar-based tokenization")
+            reprise = Reprise(self.gate, controls.section, theme, self.tok, n)
+            start = len(music) if section_start is None else section_start
+            if not 0 <= start <= len(music):
+                raise BadInputError("the section must start inside the music given")
+            for t in music[start:]:
+                for b in range(n):
+                    reprise.observe(b, t)
 
         def append(ids, lp=None) -> None:
             for b, t in enumerate(ids):
@@ -143,6 +164,8 @@ class Engine:
                     n_sampled[b] += 1
                     if guide:
                         guide.observe(b, t)
+                    if reprise:
+                        reprise.observe(b, t)
                 states[b].update(t)
             if drafter:
                 drafter.extend(ids[:1])
@@ -157,7 +180,7 @@ class Engine:
             forced = [s.forced() for s in states]
             if None not in forced:  # nothing to choose: log-probability 0
                 return forced, None
-            return self._sample(logits, states, rows, sampling, guide, use_cfg, gen)
+            return self._sample(logits, states, rows, sampling, guide, use_cfg, gen, reprise)
 
         while not finished():
             # (Re)build the cache from each row's window, then decode until it fills.
@@ -269,7 +292,9 @@ class Engine:
         padded = [[self.tok.pad_id] * p + w for w, p in zip(windows, pads, strict=True)]
         return padded, pads
 
-    def _sample(self, logits, states: list[SequenceState], rows, sampling, guide, use_cfg, gen):
+    def _sample(
+        self, logits, states: list[SequenceState], rows, sampling, guide, use_cfg, gen, reprise
+    ):
         n = len(states)
         logits = logits.float()
         if use_cfg:
@@ -293,6 +318,8 @@ class Engine:
                     sampling.repetition_penalty,
                     self.grammar.penalizable,
                 )
+        if reprise is not None:  # before the key guide, which steers what is sampled
+            logits, base = reprise.apply(logits, base)
         if guide is not None:
             logits = guide.apply(logits)
         # A requested voice that has not played after the first bar is invited in (the

@@ -18,9 +18,11 @@ candidates in one batch. Each candidate is scored (every component is reported):
 Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
 its Section control (A: the theme or its return, B: the contrast; training labels come
 from the repeat structure of the pieces, data/sections.py; docs/LONGFORM.md measures how
-far the model follows them). A returning A is generated after the theme (the first A) as
-context, restates the first A's opening bars (`recall_bars`) and the model continues
-them, as a reprise. `sonata` is exposition (A in the tonic, B in the dominant or relative),
+far the model follows them). Every section after the first A is generated with the first
+A as its theme for the reprise gate (reprise.py: under Section_A the theme's token at the
+same place is offered at each step, with a learned weight; under B much less). A returning
+A after a B is generated after the theme as context and may restate its opening bars
+verbatim first (`recall_bars`). `sonata` is exposition (A in the tonic, B in the dominant or relative),
 development (a middle section in another key) and recapitulation (A and B in the tonic).
 
 Stitching is done on tokens: a chunk continues the exact tokens of its context, and only
@@ -321,17 +323,19 @@ def compose_long(
         new_bars = settings.chunk_bars
         chunk_key = controls.key
         recalled: list[int] = []
+        theme: list[int] | None = None  # what the reprise gate may bring back (reprise.py)
         if plan:
             section, area, _ = plan[i]
             chunk_key = section_key(controls.key, area)
             if i == 0:
                 section = "start"  # a Section label names what follows its context
             first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
-            if section == "A" and first_a is not None and first_a < i and plan[i - 1][0] != "A":
+            if first_a is not None and first_a < i:
+                theme = _chunk_music(reports, music, tok.bar_id, first_a)
+            if section == "A" and theme and plan[i - 1][0] != "A":
                 # A return: the model hears the theme (the first A) and is asked for an A
                 # after it, as in training (data/sections.py); `recall_bars` of the theme's
                 # opening may be restated verbatim first, for a literal reprise.
-                theme = _chunk_music(reports, music, tok.bar_id, first_a)
                 ctx_bars, context = _context(theme, tok.bar_id, None, budget)
                 recall_n, recalled = _opening(theme, tok.bar_id, settings.recall_bars)
                 if recall_n:
@@ -355,6 +359,8 @@ def compose_long(
             sampling.with_(seed=sampling.seed + i),
             prompt_music=context,
             text_emb=text_emb,
+            theme=theme,
+            section_start=len(context) - len(recalled),
         )
         prefix = tok.prefix_ids(c)
         news = []

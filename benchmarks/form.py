@@ -23,10 +23,9 @@
    second), and its loss on the real phrase after the opening under Section_A vs
    Section_B (a model that uses the labels scores the right one lower).
 
-Run for the shipped model and, with --baseline, another one (e.g. the model before the
-form fine-tune) in the same run:
+Run for the shipped model and, with --baseline, another one in the same run:
 
-    python benchmarks/form.py --baseline runs/shipped_before_form --out benchmarks/results/form.json
+    python benchmarks/form.py --baseline shipped-without-gate --out benchmarks/results/form_reprise.json
 """
 
 from __future__ import annotations
@@ -78,6 +77,26 @@ def continuations(composer, ds, pieces, seeds, section):
         "n": int(len(sims)),
         "mean_similarity_to_opening": round(float(sims.mean()), 4),
         "share_heard_as_A": round(float((sims >= MATCH).mean()), 4),
+    }
+
+
+def real_next_phrases(composer, ds, pieces) -> dict:
+    """The reference: how like the opening the real second phrase is, by its label."""
+    from tunesmith.data.sections import _similarity, bar_contents, phrase_length, section_of_bar
+
+    tok = composer.tokenizer
+    sims: dict[str, list[float]] = {"A": [], "B": []}
+    for i in pieces:
+        ids, bars = ds.piece_ids(i), ds.piece_bars(i)
+        length = phrase_length(len(bars))
+        label = section_of_bar(tok, ids, bars).get(length)
+        if label in sims and len(bars) >= 2 * length:
+            contents = bar_contents(tok, np.asarray(ids), np.asarray(bars))
+            sims[label].append(_similarity(contents[length : 2 * length], contents[:length]))
+    return {
+        k: {"n": len(v), "mean_similarity_to_opening": round(float(np.mean(v)), 4)}
+        for k, v in sims.items()
+        if v
     }
 
 
@@ -216,11 +235,13 @@ def section_embeddings(composer) -> dict:
     }
 
 
+NO_GATE = "shipped-without-gate"
 AABA_PROMPTS = ("a reel in D major for fiddle", "a hymn in G major for four voices")
 
 
-def aaba_pieces(composer, seeds, chunk_bars: int = 8) -> dict:
-    """--form AABA without recall: similarity of each later section to the first."""
+def aaba_pieces(composer, seeds, chunk_bars: int = 8, image: str | None = None) -> dict:
+    """--form AABA without recall: similarity of each later section to the first. The
+    first piece's piano roll goes to `image`."""
     from tunesmith.api import Composer
     from tunesmith.data.sections import _similarity, bar_contents
     from tunesmith.generate.longform import LongFormSettings, compose_long
@@ -237,6 +258,12 @@ def aaba_pieces(composer, seeds, chunk_bars: int = 8) -> dict:
                 composer, prompt, composer.controls_for(prompt), Composer.sampling_for(seed=seed),
                 settings,
             )  # fmt: skip
+            if image and not rows:
+                from longform import piano_roll
+
+                ts = piece.score.time_signatures[0]
+                bar_ticks = piece.score.ticks_per_quarter * 4 * ts.numerator // ts.denominator
+                piano_roll(piece, [chunk_bars * k for k in (1, 2, 3)], bar_ticks, image)
             ids = np.asarray(piece.tokens, dtype=np.int64)
             bars = bar_contents(tok, ids, np.flatnonzero(ids == tok.bar_id))
             first = bars[:chunk_bars]
@@ -290,7 +317,12 @@ def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
-    ap.add_argument("--baseline", default=None, help="another model to measure in the same run")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help=f"another model to measure in the same run ('{NO_GATE}': the shipped "
+        "transformer without its reprise gate)",
+    )
     ap.add_argument("--data", default="data/music21/tokens/REMI")
     ap.add_argument("--pieces", type=int, default=60)
     ap.add_argument("--seeds", default="1,2")
@@ -319,10 +351,13 @@ def main() -> None:
     if args.baseline:
         models["baseline"] = args.baseline
     for name, path in models.items():
-        composer = Composer.load(None if path == "shipped" else path)
+        composer = Composer.load(None if path in ("shipped", NO_GATE) else path)
+        if path == NO_GATE:  # the same transformer, without its reprise gate
+            composer.engine.gate = None
         rows: dict = {"path": path}
         for s in ("A", "B"):
             rows[s] = continuations(composer, ds, pieces, seeds, s)
+        rows["real_second_phrases"] = real_next_phrases(composer, ds, pieces)
         rows["A_minus_B_similarity"] = round(
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )
@@ -330,7 +365,7 @@ def main() -> None:
         rows["position_controls"] = position_controls(composer, ds, test, seeds)
         rows["losses"] = copy_and_label_losses(composer, ds, test)
         rows["reprise_gate_losses"] = gate_label_losses(composer, ds)
-        rows["aaba"] = aaba_pieces(composer, seeds)
+        rows["aaba"] = aaba_pieces(composer, seeds, image=f"docs/images/form_aaba_{name}.png")
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
         result["models"][name] = rows
         write_json(args.out, result)  # after each model: a long run keeps what it measured

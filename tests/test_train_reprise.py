@@ -103,4 +103,4 @@ def test_bad_input_is_one_line(form_corpus, tiny_run, tmp_path):
     res = run_cli("train-reprise", "--data", form_corpus, "--model", tiny_run, "--sections", 0)
     assert_one_line_error(res, "--sections")
     res = run_cli("train-reprise", "--data", tmp_path, "--model", tiny_run)
-    assert_one_line_error(res, "no REMI tokens")
+    assert_one_line_error(res, "not a prepared corpus")

@@ -207,7 +207,9 @@ def train_cmd(
 
 @app.command("train-reprise")
 def train_reprise_cmd(
-    data: Path = typer.Option(..., "--data", help="Prepared corpus (tokenized by 'train')."),
+    data: Path = typer.Option(
+        ..., "--data", help="Prepared corpus (tokenized first if it is not yet)."
+    ),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: shipped)."),
     out_dir: Path | None = typer.Option(
         None, "--out", help="Folder for the model with its gate (default: the model's own)."
@@ -409,6 +411,12 @@ def generate_long_cmd(
         help="Large-scale form, one chunk per section: letters A/B (AABA, ABAB, AABB) or "
         "'sonata' (exposition, development, recapitulation). Overrides --chunks.",
     ),
+    recall_bars: int = typer.Option(
+        0,
+        "--recall-bars",
+        help="With --form: a returning A first restates this many bars of the theme verbatim "
+        "(default 0: the model's reprise gate brings the theme back).",
+    ),
     temperature: float | None = typer.Option(None, help="Sampling temperature (> 0)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
@@ -425,7 +433,9 @@ def generate_long_cmd(
 
     if output.suffix.lower() not in FORMATS:
         raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
-    settings = LongFormSettings(chunks, chunk_bars, overlap, num_candidates, form).validated()
+    settings = LongFormSettings(
+        chunks, chunk_bars, overlap, num_candidates, form, recall_bars
+    ).validated()
     composer = Composer.load(model)
     controls = apply_mode(composer.controls_for(prompt, key=key, style=style), mode)
     sampling = Composer.sampling_for(temperature=temperature, seed=seed)

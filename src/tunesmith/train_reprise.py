@@ -198,7 +198,7 @@ def train_reprise(
     the model's folder) and returns (gate, report, path). The report gives the token losses
     of the validation split's labelled phrases with and without the gate."""
     from .api import resolve_model_dir
-    from .data.dataset import load_token_dataset
+    from .data.dataset import build_token_dataset, load_token_dataset
     from .errors import BadInputError
     from .tokens.tokenizer import MusicTokenizer
 
@@ -211,10 +211,12 @@ def train_reprise(
     tokenizer = MusicTokenizer.load(folder)
     tokens_dir = Path(corpus) / "tokens" / tokenizer.name
     if not (tokens_dir / "index.json").is_file():
-        raise BadInputError(
-            f"{str(corpus)!r} has no {tokenizer.name} tokens; prepare it and run "
-            "'tunesmith train' on it once (which tokenizes it), or pass the corpus it was trained on"
-        )
+        if not (Path(corpus) / "pieces.jsonl").is_file():
+            raise BadInputError(
+                f"{str(corpus)!r} is not a prepared corpus (no pieces.jsonl); "
+                "make one with 'tunesmith prepare'"
+            )
+        build_token_dataset(corpus, tokenizer.name, progress=progress)  # as 'train' does
     ds = load_token_dataset(tokens_dir)
     if ds.tokenizer.vocab_size != tokenizer.vocab_size:
         raise BadInputError("the corpus was tokenized with another vocabulary than the model's")

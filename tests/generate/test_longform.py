@@ -19,6 +19,7 @@ from tunesmith.generate.longform import (
     seam_fit,
     section_key,
 )
+from tunesmith.generate.reprise import transpose_theme
 from tunesmith.generate.sampling import SamplingConfig
 from tunesmith.piece import Piece
 
@@ -177,7 +178,15 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     assert [r.new_bars for r in reports] == [4, 4, 4]
     sonata = LongFormSettings(chunk_bars=3, candidates=1, form="sonata")
     seen.clear()
-    compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)
+    themes.clear()
+    piece, _ = compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)
+    music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
+    bars = [i for i, t in enumerate(music) if t == tok.bar_id]
+    first_a = music[bars[0] : bars[3]]
+    # The second theme (D major) hears the first (G major) a fourth lower; the
+    # recapitulation's themes stay in the tonic.
+    assert themes[1][0] == transpose_theme(first_a[: len(themes[1][0])], tok, -5)
+    assert themes[3][0] == first_a and themes[4][0] == first_a
     assert [(s, k) for s, k, _ in seen] == [
         ("start", "G major"), ("B", "D major"), ("middle", "E minor"), ("A", "G major"),
         ("B", "G major"),

@@ -18,8 +18,10 @@ from tunesmith.generate.reprise import (
     CopyGate,
     Reprise,
     ThemeAligner,
+    key_shift,
     mix,
     token_kinds,
+    transpose_theme,
 )
 from tunesmith.generate.sampling import SamplingConfig
 from tunesmith.tokens.tokenizer import MusicTokenizer
@@ -127,3 +129,16 @@ def test_section_a_brings_the_theme_back_and_b_does_not(composer):
     unguided = composer.engine.generate(c, None, 1, SamplingConfig(seed=5), prompt_music=theme)
     assert sims["A"] > 0.9 > 0.5 > sims["B"]
     assert plain[0].ids == unguided[0].ids
+
+
+def test_a_theme_is_moved_into_the_section_key():
+    assert key_shift("C major", "G major") == -5
+    assert key_shift("G major", "D major") == -5
+    assert key_shift("A minor", "C major") == 0  # relative keys share their notes
+    assert key_shift("C major", "E minor") == -5  # E minor is G major's relative
+    assert key_shift(None, "C major") == 0
+    tok = MusicTokenizer("REMI")
+    theme = [tok.bar_id, tok.token_id("Position_0"), tok.token_id("Pitch_60"),
+             tok.token_id("Pitch_108")]  # fmt: skip
+    moved = transpose_theme(theme, tok, 2)
+    assert tok.tokens(moved) == ["Bar_None", "Position_0", "Pitch_62", "Pitch_108"]

@@ -19,11 +19,12 @@ Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generat
 its Section control (A: the theme or its return, B: the contrast; training labels come
 from the repeat structure of the pieces, data/sections.py; docs/LONGFORM.md measures how
 far the model follows them). Every section after the first A is generated with the first
-A as its theme for the reprise gate (reprise.py: under Section_A the theme's token at the
-same place is offered at each step, with a learned weight; under B much less). A returning
-A after a B is generated after the theme as context and may restate its opening bars
-verbatim first (`recall_bars`). `sonata` is exposition (A in the tonic, B in the dominant or relative),
-development (a middle section in another key) and recapitulation (A and B in the tonic).
+A (moved into the section's key) as its theme for the reprise gate (reprise.py: at each
+step the theme's token at the same place is offered with a weight learned per label, high
+under Section_A, low under B). A returning A after a B is generated after the theme as
+context and may restate its opening bars verbatim first (`recall_bars`, 0 by default).
+`sonata` is exposition (A in the tonic, B in the dominant or relative), development (a
+middle section in another key) and recapitulation (A and B in the tonic).
 
 Stitching is done on tokens: a chunk continues the exact tokens of its context, and only
 its new bars (which start at a Bar token) are appended. Notes carry their durations, so a
@@ -54,6 +55,7 @@ from ..evaluate.scorer import _attribute_match
 from ..evaluate.voice_leading import voice_leading
 from ..fileio import atomic_write_json
 from ..piece import Piece
+from .reprise import key_shift, transpose_theme
 from .sampling import SamplingConfig
 
 # --mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
@@ -88,7 +90,9 @@ class LongFormSettings:
     overlap_bars: int | None = None  # context bars; None: as many as fit in half the context
     candidates: int = 4
     form: str | None = None  # "AABA", "ABAB", "sonata", ...: one chunk per section
-    recall_bars: int = 2  # a returning A restates this many opening bars of the first A
+    # A returning A may first restate this many opening bars of the first A verbatim; by
+    # default the reprise gate brings the theme back (docs/LONGFORM.md measures both).
+    recall_bars: int = 0
 
     @property
     def plan(self) -> list[tuple[str, str, str]] | None:
@@ -323,7 +327,8 @@ def compose_long(
         new_bars = settings.chunk_bars
         chunk_key = controls.key
         recalled: list[int] = []
-        theme: list[int] | None = None  # what the reprise gate may bring back (reprise.py)
+        theme: list[int] | None = None  # the first A, once there is one
+        theme_ref: list[int] | None = None  # it, in this section's key: for the reprise gate
         if plan:
             section, area, _ = plan[i]
             chunk_key = section_key(controls.key, area)
@@ -332,6 +337,10 @@ def compose_long(
             first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
             if first_a is not None and first_a < i:
                 theme = _chunk_music(reports, music, tok.bar_id, first_a)
+                # A theme brought into another key area sounds in that key (a sonata's
+                # second theme in the dominant).
+                shift = key_shift(section_key(controls.key, plan[first_a][1]), chunk_key)
+                theme_ref = transpose_theme(theme, tok, shift)
             if section == "A" and theme and plan[i - 1][0] != "A":
                 # A return: the model hears the theme (the first A) and is asked for an A
                 # after it, as in training (data/sections.py); `recall_bars` of the theme's
@@ -359,7 +368,7 @@ def compose_long(
             sampling.with_(seed=sampling.seed + i),
             prompt_music=context,
             text_emb=text_emb,
-            theme=theme,
+            theme=theme_ref,
             section_start=len(context) - len(recalled),
         )
         prefix = tok.prefix_ids(c)

@@ -188,3 +188,35 @@ class Reprise:
         if mixed_logits is None:
             return logits, base
         return mixed_logits, mixed_base
+
+
+def key_shift(theme_key: str | None, section_key: str | None) -> int:
+    """Semitones that move a theme in `theme_key` into `section_key` (0 when either is
+    unknown). Keys of different modes are compared through their relative majors, so a
+    theme in A minor is not moved for a section in C major: they share their notes."""
+    if not theme_key or not section_key:
+        return 0
+    from ..controls import key_pitch_class
+
+    def major_tonic(key: str) -> int:
+        pc, mode = key_pitch_class(key)
+        return (pc + 3) % 12 if mode == "minor" else pc
+
+    return (major_tonic(section_key) - major_tonic(theme_key) + 6) % 12 - 6
+
+
+def transpose_theme(theme: Sequence[int], tok: MusicTokenizer, semitones: int) -> list[int]:
+    """The theme's tokens with every pitch moved; a pitch that would leave the vocabulary
+    stays where it is."""
+    if not semitones:
+        return list(theme)
+    out = []
+    for t in theme:
+        name = tok.token(int(t))
+        head, _, value = name.partition("_")
+        if head == "Pitch":
+            moved = f"Pitch_{int(value) + semitones}"
+            if moved in tok._vocab:
+                t = tok.token_id(moved)
+        out.append(int(t))
+    return out

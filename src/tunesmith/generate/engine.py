@@ -293,7 +293,7 @@ class Engine:
         return padded, pads
 
     def _sample(
-        self, logits, states: list[SequenceState], rows, sampling, guide, use_cfg, gen, reprise
+        self, logits, states: list[SequenceState], rows, sampling, guide, use_cfg, gen, reprise=None
     ):
         n = len(states)
         logits = logits.float()

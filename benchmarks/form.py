@@ -7,9 +7,11 @@
    compared with the given one bar by bar (mean Jaccard similarity of (voice, onset, pitch)
    sets, the labeller's own measure): a model that follows the controls makes
    A-continuations more like the opening than B-continuations.
-2. Whole `--form AABA` pieces (no verbatim recall): each later section is compared with the
-   first, bar by bar; A sections should resemble it, B should not.
-3. `--form sonata`: is each section heard in its planned key?
+2. Whole `--form AABA` and `ABAB` pieces (no verbatim recall): each later section is
+   compared bar by bar with the first occurrence of its letter (a return should resemble
+   it) or, for the first B, with the first A (a contrast should not).
+3. `--form sonata`: is each section heard in its planned key, and does the
+   recapitulation bring the second theme back (moved into the tonic)?
 4. Position controls (Section_start / middle / end, learned from where a training crop
    lies in its piece): after a test piece's first phrase, the next phrase is asked for
    under Section_end ("the piece closes here") and Section_middle, with the same bar count;
@@ -236,23 +238,24 @@ def section_embeddings(composer) -> dict:
 
 
 NO_GATE = "shipped-without-gate"
-AABA_PROMPTS = ("a reel in D major for fiddle", "a hymn in G major for four voices")
+FORM_PROMPTS = ("a reel in D major for fiddle", "a hymn in G major for four voices")
 
 
-def aaba_pieces(composer, seeds, chunk_bars: int = 8, image: str | None = None) -> dict:
-    """--form AABA without recall: similarity of each later section to the first. The
-    first piece's piano roll goes to `image`."""
+def form_pieces(composer, seeds, form: str, chunk_bars: int = 8, image: str | None = None):
+    """--form FORM without recall: each later section compared with the first occurrence of
+    its letter (a return: should be alike) or, for a first B, with the first A (a contrast:
+    should not). The first piece's piano roll goes to `image`."""
     from tunesmith.api import Composer
     from tunesmith.data.sections import _similarity, bar_contents
     from tunesmith.generate.longform import LongFormSettings, compose_long
 
     tok = composer.tokenizer
-    by_label: dict[str, list[float]] = {"A": [], "B": []}
+    kinds: dict[str, list[float]] = {"returns": [], "contrasts": []}
     rows = []
-    for prompt in AABA_PROMPTS:
+    for prompt in FORM_PROMPTS:
         for seed in seeds:
             settings = LongFormSettings(
-                chunk_bars=chunk_bars, candidates=4, form="AABA", recall_bars=0
+                chunk_bars=chunk_bars, candidates=4, form=form, recall_bars=0
             )
             piece, _ = compose_long(
                 composer, prompt, composer.controls_for(prompt), Composer.sampling_for(seed=seed),
@@ -263,30 +266,36 @@ def aaba_pieces(composer, seeds, chunk_bars: int = 8, image: str | None = None) 
 
                 ts = piece.score.time_signatures[0]
                 bar_ticks = piece.score.ticks_per_quarter * 4 * ts.numerator // ts.denominator
-                piano_roll(piece, [chunk_bars * k for k in (1, 2, 3)], bar_ticks, image)
+                seams = [chunk_bars * k for k in range(1, len(form))]
+                piano_roll(piece, seams, bar_ticks, image)
             ids = np.asarray(piece.tokens, dtype=np.int64)
             bars = bar_contents(tok, ids, np.flatnonzero(ids == tok.bar_id))
-            first = bars[:chunk_bars]
-            sims = []
-            for label, k in (("A", 1), ("B", 2), ("A", 3)):
-                sim = _similarity(bars[k * chunk_bars : (k + 1) * chunk_bars], first)
-                by_label[label].append(sim)
-                sims.append(round(sim, 4))
-            rows.append({"prompt": prompt, "seed": seed, "A2_B3_A4_vs_A1": sims})
+            section = [bars[k * chunk_bars : (k + 1) * chunk_bars] for k in range(len(form))]
+            sims = {}
+            for k in range(1, len(form)):
+                first = form.index(form[k])
+                kind, other = ("returns", first) if first < k else ("contrasts", form.index("A"))
+                sim = _similarity(section[k], section[other])
+                kinds[kind].append(sim)
+                sims[f"{form[k]}{k + 1}_vs_{form[other]}{other + 1}"] = round(sim, 4)
+            rows.append({"prompt": prompt, "seed": seed, "similarity": sims})
     return {
         "pieces": rows,
-        "A_sections_mean_similarity_to_first": round(float(np.mean(by_label["A"])), 4),
-        "B_sections_mean_similarity_to_first": round(float(np.mean(by_label["B"])), 4),
+        "returns_mean_similarity_to_first_occurrence": round(float(np.mean(kinds["returns"])), 4),
+        "contrasts_mean_similarity_to_first_A": round(float(np.mean(kinds["contrasts"])), 4),
     }
 
 
 def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
     """--form sonata with the given model: is each section heard in its planned key?"""
     from tunesmith.api import Composer
+    from tunesmith.data.sections import _similarity, bar_contents
     from tunesmith.evaluate.keys import estimate_key
     from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long
+    from tunesmith.generate.reprise import transpose_theme
 
-    rows, hits = [], 0
+    tok = composer.tokenizer
+    rows, hits, second = [], 0, []
     for seed in seeds:
         prompt = "a string quartet movement in C major"
         controls = apply_mode(composer.controls_for(prompt), "quartet")
@@ -310,8 +319,24 @@ def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
             first += r.new_bars
         planned = ["C major", "G major", "A minor", "C major", "C major"]
         hits += sum(k == p for k, p in zip(keys, planned, strict=True))
-        rows.append({"seed": seed, "planned": planned, "estimated": keys})
-    return {"pieces": rows, "sections_in_planned_key": f"{hits}/{5 * len(seeds)}"}
+        # The recapitulation's second theme vs the exposition's, moved from G to C.
+        ids = np.asarray(piece.tokens, dtype=np.int64)
+        starts = np.flatnonzero(ids == tok.bar_id)
+        firsts = np.cumsum([0] + [r.new_bars for r in reports])
+        expo = transpose_theme(ids[starts[firsts[1]] : starts[firsts[2]]].tolist(), tok, 5)
+        expo = np.asarray(expo, dtype=np.int64)
+        recap = bar_contents(tok, ids, starts)[firsts[4] : firsts[5]]
+        sim = _similarity(recap, bar_contents(tok, expo, np.flatnonzero(expo == tok.bar_id)))
+        second.append(sim)
+        rows.append(
+            {"seed": seed, "planned": planned, "estimated": keys,
+             "recap_second_theme_vs_exposition": round(sim, 4)}
+        )  # fmt: skip
+    return {
+        "pieces": rows,
+        "sections_in_planned_key": f"{hits}/{5 * len(seeds)}",
+        "recap_second_theme_vs_exposition_mean": round(float(np.mean(second)), 4),
+    }
 
 
 def main() -> None:
@@ -365,7 +390,9 @@ def main() -> None:
         rows["position_controls"] = position_controls(composer, ds, test, seeds)
         rows["losses"] = copy_and_label_losses(composer, ds, test)
         rows["reprise_gate_losses"] = gate_label_losses(composer, ds)
-        rows["aaba"] = aaba_pieces(composer, seeds, image=f"docs/images/form_aaba_{name}.png")
+        for form in ("AABA", "ABAB"):
+            image = f"docs/images/form_{form.lower()}_{name}.png"
+            rows[form] = form_pieces(composer, seeds, form, image=image)
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
         result["models"][name] = rows
         write_json(args.out, result)  # after each model: a long run keeps what it measured

@@ -13,6 +13,7 @@ from tunesmith.errors import BadInputError
 from tunesmith.generate.longform import (
     LongFormSettings,
     _context,
+    _reference_section,
     apply_mode,
     compose_long,
     parse_form,
@@ -113,7 +114,7 @@ def test_seam_fit_rewards_voices_that_go_on_in_key():
         (LongFormSettings(candidates=0), "--num-candidates"),
         (LongFormSettings(form="ABC"), "unknown form"),
         (LongFormSettings(form="A" * 17), "unknown form"),
-        (LongFormSettings(chunk_bars=2, recall_bars=2, form="ABA"), "recalled bars"),
+        (LongFormSettings(chunk_bars=2, recall_bars=2, form="ABA"), "--recall-bars"),
     ],
 )
 def test_bad_settings_are_clear_errors(settings, fragment):
@@ -138,11 +139,12 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     seen = []
     generate = composer.engine.generate
 
-    themes = []
+    themes, labels = [], []
 
     def spy(controls, *args, **kwargs):
         seen.append((controls.section, controls.key, list(kwargs.get("prompt_music") or [])))
         themes.append((kwargs.get("theme"), kwargs.get("section_start")))
+        labels.append(kwargs.get("theme_label"))
         return generate(controls, *args, **kwargs)
 
     monkeypatch.setattr(composer.engine, "generate", spy)
@@ -168,6 +170,7 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     for t, _ in themes[1:]:  # (chunk 1 may still add notes to the first A's last bar)
         assert t == first_a[: len(t)] and t.count(tok.bar_id) == 4
     assert [start for _, start in themes[1:]] == [len(seen[1][2]), len(seen[2][2]), len(theme)]
+    assert labels == [None, "A", "B", "A"]  # the same again, a contrast, the same again
     # Without recall the context is the theme alone and every bar is the model's.
     seen.clear()
     settings = LongFormSettings(chunk_bars=4, candidates=2, form="ABA", recall_bars=0)
@@ -179,15 +182,51 @@ def test_form_chunks_carry_their_sections_and_a_return_hears_the_theme(composer,
     sonata = LongFormSettings(chunk_bars=3, candidates=1, form="sonata")
     seen.clear()
     themes.clear()
+    labels.clear()
     piece, _ = compose_long(composer, "a sonata", controls, SamplingConfig(seed=3), sonata)
     music = piece.tokens[len(tok.prefix_ids(Controls())) : -1]
     bars = [i for i, t in enumerate(music) if t == tok.bar_id]
-    first_a = music[bars[0] : bars[3]]
-    # The second theme (D major) hears the first (G major) a fourth lower; the
-    # recapitulation's themes stay in the tonic.
+    first_a, second = music[bars[0] : bars[3]], music[bars[3] : bars[6]]
+    # The second theme (D major) is a contrast to the first (G major), which it hears a
+    # fourth lower; the recapitulation restates the first theme, and the second theme
+    # moved into the tonic.
     assert themes[1][0] == transpose_theme(first_a[: len(themes[1][0])], tok, -5)
-    assert themes[3][0] == first_a and themes[4][0] == first_a
+    assert themes[2][0] is None and themes[3][0] == first_a
+    assert themes[4][0] == transpose_theme(second[: len(themes[4][0])], tok, 5)
+    assert labels == [None, "B", None, "A", "A"]
     assert [(s, k) for s, k, _ in seen] == [
         ("start", "G major"), ("B", "D major"), ("middle", "E minor"), ("A", "G major"),
         ("B", "G major"),
     ]  # fmt: skip
+
+
+def test_each_section_follows_its_first_occurrence_or_contrasts_the_theme():
+    plan = parse_form("ABAB")
+    assert [_reference_section(plan, i) for i in range(4)] == [
+        (None, None), (0, "B"), (0, "A"), (1, "A"),
+    ]  # fmt: skip
+    plan = parse_form("AABB")
+    assert [_reference_section(plan, i) for i in range(4)] == [
+        (None, None), (0, "A"), (0, "B"), (2, "A"),
+    ]  # fmt: skip
+    assert _reference_section(parse_form("BA"), 1) == (None, None)
+
+
+def test_cli_composes_a_form_and_rejects_bad_numbers(tiny_run, tmp_path):
+    from tests.conftest import assert_one_line_error, run_cli
+
+    out = tmp_path / "aaba.mid"
+    args = ["generate-long", "a tune", "--model", tiny_run, "--chunk-bars", "2"]
+    res = run_cli(*args, "-o", out, "--form", "AABA", "--num-candidates", "1", "--seed", "1")
+    assert res.returncode == 0, res.stderr
+    assert "(8 bars" in " ".join(res.stdout.split()) and out.stat().st_size > 0
+    for extra, fragment in (
+        (["--chunks", "0"], "--chunks"),
+        (["--overlap", "2"], "--overlap"),
+        (["--num-candidates", "0"], "--num-candidates"),
+        (["--form", "ABA", "--recall-bars", "2"], "--recall-bars"),
+        (["--form", "AXA"], "unknown form"),
+    ):
+        res = run_cli(*args, "-o", tmp_path / "bad.mid", *extra)
+        assert_one_line_error(res, fragment)
+        assert not (tmp_path / "bad.mid").exists()

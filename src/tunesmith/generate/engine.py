@@ -90,6 +90,7 @@ class Engine:
         text_emb: torch.Tensor | None = None,
         theme: list[int] | None = None,
         section_start: int | None = None,
+        theme_label: str | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -98,7 +99,8 @@ class Engine:
         `theme`: music tokens (from a barline) that the section being generated may bring
         back; with a reprise gate for the Section control, each token is offered the
         theme's token at the same place (reprise.py). The section begins at index
-        `section_start` of the music (default: where `prompt_music` ends).
+        `section_start` of the music (default: where `prompt_music` ends); the gate reads
+        `theme_label` (default: the Section control): "A" the theme again, "B" a contrast.
         """
         sampling = sampling.validated()
         if n < 1:
@@ -144,10 +146,11 @@ class Engine:
         if drafter:
             drafter.extend(music)
         reprise = None
-        if theme and self.gate and controls.section in self.gate.labels:
+        label = theme_label or controls.section
+        if theme and self.gate and label in self.gate.labels:
             if self.tok.bar_id is None:
                 raise BadInputError("a theme to bring back needs a bar-based tokenization")
-            reprise = Reprise(self.gate, controls.section, theme, self.tok, n)
+            reprise = Reprise(self.gate, label, theme, self.tok, n)
             start = len(music) if section_start is None else section_start
             if not 0 <= start <= len(music):
                 raise BadInputError("the section must start inside the music given")

@@ -18,10 +18,12 @@ candidates in one batch. Each candidate is scored (every component is reported):
 Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
 its Section control (A: the theme or its return, B: the contrast; training labels come
 from the repeat structure of the pieces, data/sections.py; docs/LONGFORM.md measures how
-far the model follows them). Every section after the first A is generated with the first
-A (moved into the section's key) as its theme for the reprise gate (reprise.py: at each
-step the theme's token at the same place is offered with a weight learned per label, high
-under Section_A, low under B). A returning A after a B is generated after the theme as
+far the model follows them). Sections are generated with a reference for the reprise gate
+(reprise.py: at each step the reference's token at the same place is offered, with a
+weight learned per label from the corpus: high for "the same again", low for "a
+contrast"): a letter heard before restates its first occurrence, moved into the section's
+key (so a sonata's recapitulation brings the second theme back in the tonic), and a first
+B is a contrast to the first A. A returning A after a B is generated after the theme as
 context and may restate its opening bars verbatim first (`recall_bars`, 0 by default).
 `sonata` is exposition (A in the tonic, B in the dominant or relative), development (a
 middle section in another key) and recapitulation (A and B in the tonic).
@@ -103,7 +105,10 @@ class LongFormSettings:
         if self.form:
             self.chunks = len(parse_form(self.form))
             if not 0 <= self.recall_bars < self.chunk_bars:
-                raise BadInputError("the recalled bars must be fewer than the bars of a chunk")
+                raise BadInputError(
+                    f"--recall-bars must be between 0 and {self.chunk_bars - 1} "
+                    "(fewer than the bars of a chunk)"
+                )
         if not 1 <= self.chunks <= MAX_CHUNKS:
             raise BadInputError(f"--chunks must be between 1 and {MAX_CHUNKS}")
         if not 1 <= self.chunk_bars <= MAX_BARS // 2:
@@ -272,6 +277,22 @@ def _chunk_music(reports, music, bar_id, chunk: int) -> list[int]:
     return music[starts[first] : starts[last] if last < len(starts) else len(music)]
 
 
+def _reference_section(plan, i: int) -> tuple[int | None, str | None]:
+    """(earlier chunk, gate label) for section `i` of a form: a letter heard before
+    restates its first occurrence (the gate's "A": the same again); a first B is a contrast
+    to the first A (the gate's "B"); anything else has no reference."""
+    letter = plan[i][0]
+    if letter not in ("A", "B"):
+        return None, None
+    same = next((j for j in range(i) if plan[j][0] == letter), None)
+    if same is not None:
+        return same, "A"
+    first_a = next((j for j in range(i) if plan[j][0] == "A"), None)
+    if letter == "B" and first_a is not None:
+        return first_a, "B"
+    return None, None
+
+
 def _opening(theme: list[int], bar_id: int, bars: int) -> tuple[int, list[int]]:
     """(bars, tokens): the first `bars` bars of `theme`."""
     starts = [i for i, t in enumerate(theme) if t == bar_id]
@@ -328,7 +349,8 @@ def compose_long(
         chunk_key = controls.key
         recalled: list[int] = []
         theme: list[int] | None = None  # the first A, once there is one
-        theme_ref: list[int] | None = None  # it, in this section's key: for the reprise gate
+        reference: list[int] | None = None  # what the reprise gate follows (reprise.py)
+        gate_label = None
         if plan:
             section, area, _ = plan[i]
             chunk_key = section_key(controls.key, area)
@@ -337,10 +359,14 @@ def compose_long(
             first_a = next((j for j, p in enumerate(plan) if p[0] == "A"), None)
             if first_a is not None and first_a < i:
                 theme = _chunk_music(reports, music, tok.bar_id, first_a)
-                # A theme brought into another key area sounds in that key (a sonata's
-                # second theme in the dominant).
-                shift = key_shift(section_key(controls.key, plan[first_a][1]), chunk_key)
-                theme_ref = transpose_theme(theme, tok, shift)
+            source, gate_label = _reference_section(plan, i)
+            if source is not None:
+                # Moved into this section's key: a sonata's recapitulation brings the
+                # second theme back in the tonic.
+                shift = key_shift(section_key(controls.key, plan[source][1]), chunk_key)
+                reference = transpose_theme(
+                    _chunk_music(reports, music, tok.bar_id, source), tok, shift
+                )
             if section == "A" and theme and plan[i - 1][0] != "A":
                 # A return: the model hears the theme (the first A) and is asked for an A
                 # after it, as in training (data/sections.py); `recall_bars` of the theme's
@@ -368,7 +394,8 @@ def compose_long(
             sampling.with_(seed=sampling.seed + i),
             prompt_music=context,
             text_emb=text_emb,
-            theme=theme_ref,
+            theme=reference,
+            theme_label=gate_label,
             section_start=len(context) - len(recalled),
         )
         prefix = tok.prefix_ids(c)

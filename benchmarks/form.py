@@ -11,7 +11,8 @@
    compared bar by bar with the first occurrence of its letter (a return should resemble
    it) or, for the first B, with the first A (a contrast should not).
 3. `--form sonata`: is each section heard in its planned key, and does the
-   recapitulation bring the second theme back (moved into the tonic)?
+   recapitulation bring the second theme back (moved into the tonic)? And the time of a
+   72-bar AABA chorale (18-bar sections, 16 candidates each).
 4. Position controls (Section_start / middle / end, learned from where a training crop
    lies in its piece): after a test piece's first phrase, the next phrase is asked for
    under Section_end ("the piece closes here") and Section_middle, with the same bar count;
@@ -286,6 +287,22 @@ def form_pieces(composer, seeds, form: str, chunk_bars: int = 8, image: str | No
     }
 
 
+def form_timing(composer) -> dict:
+    """Seconds for a 72-bar `--form AABA` chorale, 18-bar sections x 16 candidates (what
+    the reprise gate costs shows against the baseline measured in the same run)."""
+    import time
+
+    from tunesmith.api import Composer
+    from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long
+
+    prompt = "a four-part chorale in G major"
+    controls = apply_mode(composer.controls_for(prompt), "chorale")
+    settings = LongFormSettings(chunk_bars=18, candidates=16, form="AABA")
+    t0 = time.perf_counter()
+    piece, _ = compose_long(composer, prompt, controls, Composer.sampling_for(seed=1), settings)
+    return {"seconds": round(time.perf_counter() - t0, 2), "notes": piece.num_notes}
+
+
 def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
     """--form sonata with the given model: is each section heard in its planned key?"""
     from tunesmith.api import Composer
@@ -394,6 +411,7 @@ def main() -> None:
             image = f"docs/images/form_{form.lower()}_{name}.png"
             rows[form] = form_pieces(composer, seeds, form, image=image)
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
+        rows["aaba_chorale_timing"] = form_timing(composer)
         result["models"][name] = rows
         write_json(args.out, result)  # after each model: a long run keeps what it measured
 

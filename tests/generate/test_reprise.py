@@ -58,12 +58,13 @@ def test_hit_means_follow_the_references():
 
 
 def test_mix_moves_the_gate_share_onto_the_reference():
-    logp = torch.log_softmax(torch.tensor([1.0, 2.0, 0.5, -1.0]), dim=-1)
-    out = mix(logp.clone(), 2, 0.3)
+    logp = torch.log_softmax(torch.tensor([[1.0, 2.0, 0.5, -1.0], [0.0, 0.0, 3.0, 1.0]]), -1)
+    out = mix(logp.clone(), torch.tensor([2, 0]), torch.tensor([0.3, 0.9]))
     p, q = logp.exp(), out.exp()
-    assert math.isclose(float(q.sum()), 1.0, rel_tol=1e-6)
-    assert math.isclose(float(q[2]), 0.7 * float(p[2]) + 0.3, rel_tol=1e-6)
-    assert torch.allclose(q[[0, 1, 3]], 0.7 * p[[0, 1, 3]])
+    assert torch.allclose(q.sum(-1), torch.ones(2))
+    assert math.isclose(float(q[0, 2]), 0.7 * float(p[0, 2]) + 0.3, rel_tol=1e-6)
+    assert torch.allclose(q[0, [0, 1, 3]], 0.7 * p[0, [0, 1, 3]])
+    assert math.isclose(float(q[1, 0]), 0.1 * float(p[1, 0]) + 0.9, rel_tol=1e-6)
 
 
 def test_gate_saves_loads_and_rejects_bad_files(tmp_path):

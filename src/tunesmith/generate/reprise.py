@@ -148,10 +148,12 @@ class CopyGate:
         return cls(list(d["labels"]), weights, d.get("fitted_on"))
 
 
-def mix(logp: torch.Tensor, reference: int, g: float) -> torch.Tensor:
-    """log((1 - g) p + g [y == reference]) for a row of log-probabilities."""
-    out = logp + math.log1p(-g)
-    out[reference] = torch.logaddexp(out[reference], torch.tensor(math.log(g), dtype=out.dtype))
+def mix(logp: torch.Tensor, references: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """log((1 - g) p + g [y == reference]) for rows [R, V] of log-probabilities, one
+    reference token and one gate value per row."""
+    out = logp + torch.log1p(-g).unsqueeze(1)
+    rows = torch.arange(len(references), device=logp.device)
+    out[rows, references] = torch.logaddexp(out[rows, references], torch.log(g))
     return out
 
 
@@ -171,23 +173,24 @@ class Reprise:
 
     def apply(self, logits: torch.Tensor, base: torch.Tensor):
         """(logits, base) with each row's reference mixed in by its gate."""
-        mixed_logits = mixed_base = None
-        for b, al in enumerate(self.aligners):
-            ref = al.reference
-            if ref is None:
-                continue
-            lp_base = torch.log_softmax(base[b].float(), dim=-1)
-            g = self.gate.probability(
-                self.label, self.gate.features(al, float(lp_base[ref]), int(self.kinds[ref]))
-            )
-            g = min(max(g, 1e-6), 1 - 1e-6)
-            if mixed_logits is None:
-                mixed_logits, mixed_base = logits.float().clone(), base.float().clone()
-            mixed_logits[b] = mix(torch.log_softmax(logits[b].float(), dim=-1), ref, g)
-            mixed_base[b] = mix(lp_base, ref, g)
-        if mixed_logits is None:
+        live = [(b, al) for b, al in enumerate(self.aligners) if al.reference is not None]
+        if not live:
             return logits, base
-        return mixed_logits, mixed_base
+        rows = torch.tensor([b for b, _ in live], device=logits.device)
+        refs = torch.tensor([al.reference for _, al in live], device=logits.device)
+        lp_base = torch.log_softmax(base[rows].float(), dim=-1)
+        lp_ref = lp_base[torch.arange(len(live), device=rows.device), refs].tolist()
+        g = [
+            self.gate.probability(
+                self.label, self.gate.features(al, lp, int(self.kinds[al.reference]))
+            )
+            for (_, al), lp in zip(live, lp_ref, strict=True)
+        ]
+        g = torch.tensor(g, dtype=torch.float32, device=logits.device).clamp(1e-6, 1 - 1e-6)
+        logits, base = logits.float().clone(), base.float().clone()
+        logits[rows] = mix(torch.log_softmax(logits[rows], dim=-1), refs, g)
+        base[rows] = mix(lp_base, refs, g)
+        return logits, base
 
 
 def key_shift(theme_key: str | None, section_key: str | None) -> int:

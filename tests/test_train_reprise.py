@@ -104,3 +104,5 @@ def test_bad_input_is_one_line(form_corpus, tiny_run, tmp_path):
     assert_one_line_error(res, "--sections")
     res = run_cli("train-reprise", "--data", tmp_path, "--model", tiny_run)
     assert_one_line_error(res, "not a prepared corpus")
+    res = run_cli("train-reprise", "--data", form_corpus)  # would rewrite the package
+    assert_one_line_error(res, "give --out")

@@ -212,7 +212,9 @@ def train_reprise_cmd(
     ),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: shipped)."),
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Folder for the model with its gate (default: the model's own)."
+        None,
+        "--out",
+        help="Folder for the model with its gate (default: the --model folder itself).",
     ),
     sections: int = typer.Option(3000, "--sections", help="Labelled sections to fit on."),
 ) -> None:

@@ -15,7 +15,6 @@ in minutes on a CPU; the transformer's weights are not touched.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,8 +26,6 @@ from .data.dataset import TokenDataset
 from .data.sections import phrase_length, section_of_bar
 from .generate.reprise import KINDS, N_FIXED, CopyGate, ThemeAligner, token_kinds
 from .model import MusicTransformer
-
-log = logging.getLogger(__name__)
 
 LABELS = ("A", "B")
 
@@ -188,9 +185,9 @@ def gate_losses(gate: CopyGate, data: dict[str, np.ndarray]) -> dict:
 
 
 def train_reprise(
-    model_path,
-    corpus,
-    out=None,
+    model_path: str | Path | None,
+    corpus: str | Path,
+    out: str | Path | None = None,
     sections: int = 3000,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[CopyGate, dict, Path]:
@@ -204,6 +201,8 @@ def train_reprise(
 
     if sections < 1:
         raise BadInputError("--sections must be at least 1")
+    if model_path is None and out is None:  # never rewrite the installed package quietly
+        raise BadInputError("give --out (a folder for the shipped model with the new gate)")
     folder = resolve_model_dir(model_path)
     out = Path(out) if out is not None else folder
     if out.exists() and not out.is_dir():

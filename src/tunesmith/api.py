@@ -220,6 +220,38 @@ class Composer:
         )
         return self._best(results, controls, prompt)
 
+    def generate_long(
+        self,
+        prompt: str = "",
+        *,
+        chunks: int = 8,
+        chunk_bars: int = 16,
+        overlap: int | None = None,
+        candidates: int = 4,
+        mode: str | None = None,
+        form: str | None = None,
+        recall_bars: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+        progress=None,
+        state_path: str | Path | None = None,
+        **attributes,
+    ):
+        """A long piece: `chunks` chained chunks of `chunk_bars` new bars, the best of
+        `candidates` kept for each (docs/LONGFORM.md). `mode` (chorale, quartet, invention,
+        fugue, folk) fills in style, instruments and meter; `form` ('AABA', 'ABAB',
+        'sonata', ...) makes one chunk per section, with the reprise gate bringing sections
+        back. Returns (piece, per-chunk reports); `state_path` saves progress after every
+        chunk so a rerun resumes."""
+        from .generate.longform import LongFormSettings, apply_mode, compose_long
+
+        settings = LongFormSettings(
+            chunks, chunk_bars, overlap, candidates, form, recall_bars
+        ).validated()
+        controls = apply_mode(self.controls_for(prompt, **attributes), mode)
+        sampling = self.sampling_for(temperature=temperature, seed=seed)
+        return compose_long(self, prompt, controls, sampling, settings, progress, state_path)
+
     def _best(self, results: list[GenerationResult], controls: Controls, prompt: str) -> Piece:
         pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
         if len(pieces) == 1:

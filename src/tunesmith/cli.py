@@ -430,22 +430,21 @@ def generate_long_cmd(
     from dataclasses import asdict
 
     from .api import Composer
-    from .generate.longform import LongFormSettings, apply_mode, compose_long
+    from .generate.longform import LongFormSettings
     from .piece import FORMATS
 
     if output.suffix.lower() not in FORMATS:
         raise BadInputError(f"unknown output format {output.suffix!r}; use .mid, .wav or .musicxml")
-    settings = LongFormSettings(
-        chunks, chunk_bars, overlap, num_candidates, form, recall_bars
-    ).validated()
+    # Checked before the model loads, so a typo costs no waiting.
+    LongFormSettings(chunks, chunk_bars, overlap, num_candidates, form, recall_bars).validated()
     composer = Composer.load(model)
-    controls = apply_mode(composer.controls_for(prompt, key=key, style=style), mode)
-    sampling = Composer.sampling_for(temperature=temperature, seed=seed)
     state = output.with_name(output.name + ".progress.json")
     t0 = time.time()
-    with _task("composing", settings.chunks) as update:
-        piece, reports = compose_long(
-            composer, prompt, controls, sampling, settings,
+    with _task("composing") as update:
+        piece, reports = composer.generate_long(
+            prompt, chunks=chunks, chunk_bars=chunk_bars, overlap=overlap,
+            candidates=num_candidates, mode=mode, form=form, recall_bars=recall_bars,
+            temperature=temperature, seed=seed, key=key, style=style,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
     piece.save(output)

@@ -230,3 +230,16 @@ def test_cli_composes_a_form_and_rejects_bad_numbers(tiny_run, tmp_path):
         res = run_cli(*args, "-o", tmp_path / "bad.mid", *extra)
         assert_one_line_error(res, fragment)
         assert not (tmp_path / "bad.mid").exists()
+
+
+def test_python_api_composes_a_form(composer, tmp_path):
+    state = tmp_path / "state.json"
+    piece, reports = composer.generate_long(
+        "a tune", form="ABA", chunk_bars=2, candidates=1, seed=2, state_path=state,
+        instruments=[40], meter="3/4",
+    )  # fmt: skip
+    assert [r.new_bars for r in reports] == [2, 2, 2] and state.is_file()
+    ts = piece.score.time_signatures[0]
+    assert (ts.numerator, ts.denominator) == (3, 4)
+    with pytest.raises(BadInputError, match="--num-candidates"):
+        composer.generate_long("a tune", candidates=0)

@@ -20,7 +20,8 @@
    ends of their second phrases are the reference.
 5. With a reprise gate (generate/reprise.py), every continuation above is generated with
    the opening as its theme, and the test split's labelled phrases are scored with the
-   gate under their true and the other label.
+   gate under their true and the other label. The user's path, `continue OPENING.mid
+   --section A|B`, is measured the same way on 30 openings written to MIDI.
 6. Why, as a diagnosis: the model's loss on an exact second copy of a test piece's opening
    phrase vs on the first (a model that copies from its context is near zero on the
    second), and its loss on the real phrase after the opening under Section_A vs
@@ -80,6 +81,44 @@ def continuations(composer, ds, pieces, seeds, section):
         "n": int(len(sims)),
         "mean_similarity_to_opening": round(float(sims.mean()), 4),
         "share_heard_as_A": round(float((sims >= MATCH).mean()), 4),
+    }
+
+
+def continue_sections(composer, ds, pieces, seed: int = 1, max_pieces: int = 30) -> dict:
+    """`tunesmith continue OPENING.mid --section A|B`, the user's path: each test opening
+    is written to MIDI, continued by one phrase, and the new phrase compared with it."""
+    import tempfile
+
+    from tunesmith.controls import Controls
+    from tunesmith.data.sections import MATCH, _similarity, bar_contents, phrase_length
+
+    tok = composer.tokenizer
+    sims: dict[str, list[float]] = {"A": [], "B": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in pieces[:max_pieces]:
+            ids, bars = ds.piece_ids(i), ds.piece_bars(i)
+            length = phrase_length(len(bars))
+            c = ds.pieces[i]["controls"]
+            path = f"{tmp}/opening.mid"
+            prefix = tok.prefix_ids(
+                Controls(meter=c.get("meter"), instruments=c.get("instruments") or None)
+            )
+            tok.decode(prefix + [int(t) for t in ids[bars[0] : bars[length]]]).dump_midi(path)
+            for label in sims:
+                piece = composer.continue_midi(path, 2 * length, seed=seed, section=label)
+                music = np.asarray(piece.tokens, dtype=np.int64)
+                starts = np.flatnonzero(music == tok.bar_id)
+                if len(starts) < 2 * length:
+                    continue
+                contents = bar_contents(tok, music, starts)
+                sims[label].append(_similarity(contents[length : 2 * length], contents[:length]))
+    return {
+        k: {
+            "n": len(v),
+            "mean_similarity_to_opening": round(float(np.mean(v)), 4),
+            "share_heard_as_A": round(float((np.asarray(v) >= MATCH).mean()), 4),
+        }
+        for k, v in sims.items()
     }
 
 
@@ -400,6 +439,7 @@ def main() -> None:
         for s in ("A", "B"):
             rows[s] = continuations(composer, ds, pieces, seeds, s)
         rows["real_second_phrases"] = real_next_phrases(composer, ds, pieces)
+        rows["continue_section"] = continue_sections(composer, ds, pieces)
         rows["A_minus_B_similarity"] = round(
             rows["A"]["mean_similarity_to_opening"] - rows["B"]["mean_similarity_to_opening"], 4
         )

@@ -184,12 +184,17 @@ class Composer:
         top_k: int | None = None,
         top_p: float | None = None,
         cfg: float | None = None,
+        section: str | None = None,
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
-        meter, tempo and instruments (the prompt may add style or other attributes)."""
+        meter, tempo and instruments (the prompt may add style or other attributes).
+        `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
+        bar), "B" asks for a contrast to it; None: a plain continuation."""
         from .evaluate.metrics import compute_metrics, load_midi
 
+        if section is not None and section not in ("A", "B"):
+            raise BadInputError(f"unknown section {section!r}; use A (the theme again) or B")
         score = midi if isinstance(midi, symusic.Score) else load_midi(midi)
         piece_in = self.tokenizer.encode_music(score)
         music = [int(i) for i in piece_in.ids]
@@ -210,14 +215,16 @@ class Composer:
             key=key,
             bars=bars,
             style=parsed.controls.style,
+            section=section,
         )
         controls = input_controls.validated()
         sampling = self.sampling_for(preset, temperature, top_k, top_p, None, cfg, seed)
         # The input's tokens are kept exactly; the grammar state is advanced over them and
         # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
-            controls, prompt, candidates, sampling, prompt_music=music, progress=progress
-        )
+            controls, prompt, candidates, sampling, prompt_music=music, progress=progress,
+            theme=music if section else None,
+        )  # fmt: skip
         return self._best(results, controls, prompt)
 
     def generate_long(

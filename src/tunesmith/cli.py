@@ -372,6 +372,11 @@ def continue_cmd(
     cfg: float | None = typer.Option(None, "--cfg", help="Classifier-free guidance scale."),
     candidates: int = typer.Option(1, "--candidates", help="Generate N, keep the best."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    section: str | None = typer.Option(
+        None,
+        "--section",
+        help="A: bring the input back (the reprise gate); B: a contrast to it.",
+    ),
 ) -> None:
     """Continue a MIDI file in its key, meter, tempo and instruments."""
     from .api import Composer
@@ -385,7 +390,7 @@ def continue_cmd(
     with _task("continuing", bars) as update:
         piece = composer.continue_midi(
             midi, bars, prompt, seed=seed, candidates=candidates, preset=preset,
-            temperature=temperature, top_k=top_k, top_p=top_p, cfg=cfg,
+            temperature=temperature, top_k=top_k, top_p=top_p, cfg=cfg, section=section,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
     piece.save(output)

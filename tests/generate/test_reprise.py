@@ -143,3 +143,35 @@ def test_a_theme_is_moved_into_the_section_key():
              tok.token_id("Pitch_108")]  # fmt: skip
     moved = transpose_theme(theme, tok, 2)
     assert tok.tokens(moved) == ["Bar_None", "Position_0", "Pitch_62", "Pitch_108"]
+
+
+def test_continue_under_a_brings_the_input_back(composer, tmp_path):
+    from tunesmith.errors import BadInputError
+
+    tok = composer.tokenizer
+    theme = composer.generate("a tune", bars=4, instruments=[40], meter="4/4", seed=3)
+    theme.save(tmp_path / "theme.mid")
+    composer.engine.gate = _gate(30.0, -30.0)
+    try:
+        sims = {}
+        for label in "AB":
+            piece = composer.continue_midi(tmp_path / "theme.mid", 8, seed=5, section=label)
+            music = np.asarray(piece.tokens)
+            bars = bar_contents(tok, music, np.flatnonzero(music == tok.bar_id))
+            sims[label] = _similarity(bars[4:8], bars[:4])
+        with pytest.raises(BadInputError, match="unknown section"):
+            composer.continue_midi(tmp_path / "theme.mid", 8, section="C")
+    finally:
+        composer.engine.gate = None
+    assert sims["A"] > 0.9 > 0.5 > sims["B"]
+
+
+def test_continue_cli_rejects_an_unknown_section(tiny_run, tmp_path):
+    from tests.conftest import assert_one_line_error, run_cli
+
+    theme = tmp_path / "t.mid"
+    Composer.load(tiny_run).generate("a tune", bars=2, seed=1).save(theme)
+    res = run_cli("continue", theme, "-o", tmp_path / "o.mid", "--bars", 4, "--section", "C",
+                  "--model", tiny_run)  # fmt: skip
+    assert_one_line_error(res, "unknown section")
+    assert not (tmp_path / "o.mid").exists()

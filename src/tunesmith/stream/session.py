@@ -38,6 +38,7 @@ from .outputs import Output
 from .scheduler import Scheduler
 
 MIN_TEMPO, MAX_TEMPO = 30.0, 300.0
+MAX_DURATION = 24 * 3600.0
 _frozen_lock = threading.Lock()
 _frozen_streams = 0  # streams running: the heap stays frozen while there is one
 
@@ -56,9 +57,6 @@ def _thaw_heap() -> None:
         _frozen_streams -= 1
         if _frozen_streams == 0:
             gc.unfreeze()
-
-
-MAX_DURATION = 24 * 3600.0
 
 
 @dataclass

@@ -23,8 +23,8 @@ import torch
 
 from .controls import MAX_BARS, Controls
 from .data.dataset import TokenDataset
-from .data.sections import phrase_length, section_of_bar
-from .generate.reprise import KINDS, N_FIXED, CopyGate, ThemeAligner, token_kinds
+from .data.sections import context_first_bar, phrase_length, section_of_bar
+from .generate.reprise import N_FEATURES, CopyGate, ThemeAligner, features, token_kinds
 from .model import MusicTransformer
 
 LABELS = ("A", "B")
@@ -46,9 +46,7 @@ def section_examples(ds: TokenDataset, split: str, block_size: int, limit: int |
         length = phrase_length(len(bars))
         ends = [*bars.tolist(), len(ids)]
         theme = [int(t) for t in ids[: ends[length]]]
-        first = 0
-        while first < length - 1 and ends[length] - ends[first] > block_size // 2:
-            first += 1
+        first = context_first_bar(ends, length, block_size // 2)  # as batches.py crops it
         context = theme[ends[first] :]
         c = ds.pieces[int(i)]["controls"]
         total = int(ds.pieces[int(i)].get("bars") or len(bars))
@@ -85,7 +83,6 @@ def collect(
     kinds = token_kinds(tok)
     examples = list(section_examples(ds, split, model.cfg.block_size, limit))
     rows: dict[str, list] = {"label": [], "features": [], "lp_true": [], "hit": [], "has_ref": []}
-    gate = CopyGate(list(LABELS), np.zeros((len(LABELS), N_FIXED + len(KINDS) + 1)))
     for s in range(0, len(examples), batch_size):
         chunk = examples[s : s + batch_size]
         seqs = [p + c + sec for p, c, _, sec, _ in chunk]
@@ -105,9 +102,9 @@ def collect(
                 rows["has_ref"].append(ref is not None)
                 rows["hit"].append(ref == y)
                 rows["features"].append(
-                    gate.features(aligner, float(row[ref]), int(kinds[ref]))
+                    features(aligner, float(row[ref]), int(kinds[ref]))
                     if ref is not None
-                    else np.zeros(N_FIXED + len(KINDS) + 1)
+                    else np.zeros(N_FEATURES)
                 )
                 aligner.observe(y)
         if progress:

@@ -14,7 +14,7 @@ from tunesmith.data.sections import _similarity, bar_contents
 from tunesmith.errors import CheckpointError
 from tunesmith.generate.reprise import (
     KINDS,
-    N_FIXED,
+    N_FEATURES,
     CopyGate,
     Reprise,
     ThemeAligner,
@@ -27,7 +27,7 @@ from tunesmith.generate.sampling import SamplingConfig
 from tunesmith.tokens.tokenizer import MusicTokenizer
 
 BAR = 1
-WIDTH = N_FIXED + len(KINDS) + 1
+WIDTH = N_FEATURES
 
 
 def _feed(aligner, tokens):

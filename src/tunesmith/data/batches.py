@@ -17,7 +17,7 @@ import torch
 
 from ..controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls, transpose_key
 from .dataset import TokenDataset, transpose_table
-from .sections import phrase_length, section_of_bar
+from .sections import context_first_bar, phrase_length, section_of_bar
 
 IGNORE = -100
 
@@ -76,9 +76,7 @@ class BatchSampler:
 
     def _theme(self, ids: np.ndarray, bars: np.ndarray, n_bars: int) -> np.ndarray:
         """The piece's first `n_bars` bars, or their last whole bars within half a block."""
-        first = 0
-        while first < n_bars - 1 and bars[n_bars] - bars[first] > self.block_size // 2:
-            first += 1
+        first = context_first_bar(bars, n_bars, self.block_size // 2)
         return ids[bars[first] : bars[n_bars]].astype(np.int64)
 
     def _table(self, k: int) -> np.ndarray:

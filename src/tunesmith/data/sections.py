@@ -25,6 +25,15 @@ def phrase_length(n_bars: int) -> int:
     return 8 if n_bars >= 24 else 4
 
 
+def context_first_bar(bar_starts, n_bars: int, budget: int) -> int:
+    """The first of the opening's `n_bars` bars to keep so that whole bars up to bar
+    `n_bars` (whose start is bar_starts[n_bars]) fit in `budget` tokens (at least one bar)."""
+    first = 0
+    while first < n_bars - 1 and bar_starts[n_bars] - bar_starts[first] > budget:
+        first += 1
+    return first
+
+
 def bar_contents(tok: MusicTokenizer, ids: np.ndarray, bar_starts: np.ndarray) -> list[set]:
     """Per bar, the set of (voice slot, position, pitch) of its notes (REMI tokens)."""
     names = [tok.token(int(i)) for i in ids]

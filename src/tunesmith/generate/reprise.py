@@ -20,6 +20,7 @@ transformer frozen, so everything generated without a theme is exactly as before
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -39,8 +40,10 @@ FAST, SLOW = 0.7, 0.95  # decay of the two running means of reference hits
 PRIOR = 0.5  # their value before the first reference of a section
 MIN_LOGP = -20.0  # the model's log-probability of a reference is clipped here
 N_FIXED = 4  # bias, fast mean, slow mean, log-probability; then one weight per kind
+N_FEATURES = N_FIXED + len(KINDS) + 1  # the last kind: any other token
 
 
+@functools.lru_cache(maxsize=8)  # once per tokenizer, not once per generation
 def token_kinds(tok: MusicTokenizer) -> np.ndarray:
     """Token id -> index into KINDS (len(KINDS) for any other token)."""
     kinds = np.full(tok.vocab_size, len(KINDS), dtype=np.int64)
@@ -93,19 +96,22 @@ class ThemeAligner:
         return self.bar_id if i == end else None
 
 
+def features(aligner: ThemeAligner, logp_ref: float, kind: int) -> np.ndarray:
+    """The gate's inputs at one position: bias, the two hit means, the model's
+    log-probability of the reference (clipped, scaled), and the reference's kind."""
+    f = np.zeros(N_FEATURES)
+    f[:N_FIXED] = (1.0, aligner.fast, aligner.slow, max(logp_ref, MIN_LOGP) / 10.0)
+    f[N_FIXED + kind] = 1.0
+    return f
+
+
 @dataclass
 class CopyGate:
     """The learned gate: one weight row per Section label it was fitted for."""
 
     labels: list[str]
-    weights: np.ndarray  # [len(labels), N_FIXED + len(KINDS) + 1]
+    weights: np.ndarray  # [len(labels), N_FEATURES]
     fitted_on: dict | None = None  # what it was trained on, for the record
-
-    def features(self, aligner: ThemeAligner, logp_ref: float, kind: int) -> np.ndarray:
-        f = np.zeros(N_FIXED + len(KINDS) + 1)
-        f[:N_FIXED] = (1.0, aligner.fast, aligner.slow, max(logp_ref, MIN_LOGP) / 10.0)
-        f[N_FIXED + kind] = 1.0
-        return f
 
     def probability(self, label: str, features: np.ndarray) -> float:
         z = float(self.weights[self.labels.index(label)] @ features)
@@ -139,7 +145,8 @@ class CopyGate:
             ok = (
                 d.get("format") == "tunesmith-reprise/1"
                 and tuple(d["kinds"]) == KINDS
-                and weights.shape == (len(d["labels"]), N_FIXED + len(KINDS) + 1)
+                and (d.get("fast"), d.get("slow")) == (FAST, SLOW)
+                and weights.shape == (len(d["labels"]), N_FEATURES)
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{str(path)!r} is corrupt: {e}") from None
@@ -181,9 +188,7 @@ class Reprise:
         lp_base = torch.log_softmax(base[rows].float(), dim=-1)
         lp_ref = lp_base[torch.arange(len(live), device=rows.device), refs].tolist()
         g = [
-            self.gate.probability(
-                self.label, self.gate.features(al, lp, int(self.kinds[al.reference]))
-            )
+            self.gate.probability(self.label, features(al, lp, int(self.kinds[al.reference])))
             for (_, al), lp in zip(live, lp_ref, strict=True)
         ]
         g = torch.tensor(g, dtype=torch.float32, device=logits.device).clamp(1e-6, 1 - 1e-6)

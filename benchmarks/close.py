@@ -31,7 +31,7 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.evaluate.cadence import cadence_fit, ends_on_tonic
+    from tunesmith.music.cadence import cadence_fit, ends_on_tonic
 
     composer = Composer.load(args.model)
     requests = key_requests(args.n)

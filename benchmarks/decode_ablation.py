@@ -33,7 +33,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tunesmith import Composer
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.generate.sampling import SamplingConfig
 
     composer = Composer.load()

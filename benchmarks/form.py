@@ -47,7 +47,7 @@ from _common import machine, write_json  # noqa: E402
 def next_phrase(composer, c: dict, opening: list[int], length: int, section: str, seed: int):
     """The model's continuation of a piece's opening phrase by one more phrase, under the
     piece's own controls (c: the corpus record's) and the given Section control."""
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.generate.sampling import SamplingConfig
 
     controls = Controls(
@@ -89,7 +89,7 @@ def continue_sections(composer, ds, pieces, seed: int = 1, max_pieces: int = 30)
     is written to MIDI, continued by one phrase, and the new phrase compared with it."""
     import tempfile
 
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.data.sections import MATCH, _similarity, bar_contents, phrase_length
 
     tok = composer.tokenizer
@@ -147,7 +147,7 @@ def copy_and_label_losses(composer, ds, test, max_pieces: int = 150) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.data.sections import phrase_length, section_of_bar
 
     tok, model = composer.tokenizer, composer.model
@@ -200,7 +200,7 @@ def copy_and_label_losses(composer, ds, test, max_pieces: int = 150) -> dict:
 def gate_label_losses(composer, ds) -> dict | None:
     """With a reprise gate: token loss of the test split's labelled phrases after the
     opening, the model alone vs with the gate under the true and the other label."""
-    from tunesmith.train_reprise import collect, gate_losses
+    from tunesmith.training.reprise import collect, gate_losses
 
     gate = composer.engine.gate
     if gate is None:
@@ -209,14 +209,14 @@ def gate_label_losses(composer, ds) -> dict | None:
 
 
 def _ends_on_tonic(tok, ids, key: str) -> bool | None:
-    from tunesmith.evaluate.cadence import ends_on_tonic
+    from tunesmith.music.cadence import ends_on_tonic
 
     return ends_on_tonic(tok.decode(ids), key)
 
 
 def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
     """Share of continuations ending on the tonic under Section_end vs Section_middle."""
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.data.sections import phrase_length
 
     tok = composer.tokenizer
@@ -346,9 +346,9 @@ def sonata_key_plan(composer, seeds, chunk_bars: int = 8) -> dict:
     """--form sonata with the given model: is each section heard in its planned key?"""
     from tunesmith.api import Composer
     from tunesmith.data.sections import _similarity, bar_contents
-    from tunesmith.evaluate.keys import estimate_key
     from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long
     from tunesmith.generate.reprise import transpose_theme
+    from tunesmith.music.keys import estimate_key
 
     tok = composer.tokenizer
     rows, hits, second = [], 0, []

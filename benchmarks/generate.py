@@ -40,7 +40,7 @@ print(json.dumps({"first_s": warm, "clip_s": sorted(times)[1], "clip_s_all": tim
 
 
 def ours(composer, batch: int, new_tokens: int, seed: int = 0) -> float:
-    from tunesmith.controls import Controls
+    from tunesmith.conditioning.controls import Controls
     from tunesmith.generate.sampling import SamplingConfig
 
     c = composer.controls_for(PROMPT)
@@ -55,7 +55,7 @@ def ours(composer, batch: int, new_tokens: int, seed: int = 0) -> float:
 def hf_generate(composer, hf, batch: int, new_tokens: int, seed: int = 0) -> float:
     import torch
 
-    from tunesmith.hf_export import prefix_embeddings
+    from tunesmith.model.hf_export import prefix_embeddings
 
     model = composer.model
     ids = torch.tensor([composer.tokenizer.prefix_ids(composer.controls_for(PROMPT))] * batch)
@@ -98,7 +98,7 @@ def no_cache(composer, new_tokens: int) -> float:
 def logits_match(composer, hf) -> float:
     import torch
 
-    from tunesmith.hf_export import prefix_embeddings
+    from tunesmith.model.hf_export import prefix_embeddings
 
     model = composer.model
     ids = torch.randint(
@@ -122,7 +122,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tunesmith import Composer
-    from tunesmith.hf_export import to_hf_gpt2
+    from tunesmith.model.hf_export import to_hf_gpt2
 
     code = CLIP_CODE % (PROMPT, PROMPT)
     proc = subprocess.run(

@@ -34,7 +34,7 @@ MUSIC = ("H1", "H4", "GS", "pitch_range", "notes_per_bar")
 
 def key_requests(n: int) -> list[tuple[str, int]]:
     """(prompt, seed) pairs: the forms in turn, each in a random key (fixed by seed 0)."""
-    from tunesmith.controls import KEYS
+    from tunesmith.music.keys import KEYS
 
     rng = random.Random(0)
     return [
@@ -55,7 +55,7 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.evaluate.metrics import compute_metrics
+    from tunesmith.music.metrics import compute_metrics
 
     composer = Composer.load(args.model)
     requests = key_requests(args.n)

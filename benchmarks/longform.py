@@ -64,10 +64,10 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.evaluate.cadence import ends_on_tonic
-    from tunesmith.evaluate.metrics import compute_metrics
     from tunesmith.generate.longform import LongFormSettings, apply_mode, compose_long, seam_fit
-    from tunesmith.piece import Piece
+    from tunesmith.music.cadence import ends_on_tonic
+    from tunesmith.music.metrics import compute_metrics
+    from tunesmith.render.piece import Piece
 
     composer = Composer.load()
     tok = composer.tokenizer

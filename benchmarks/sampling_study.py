@@ -61,10 +61,10 @@ def main() -> None:
     import numpy as np
 
     from tunesmith import Composer
-    from tunesmith.controls import KEYS
-    from tunesmith.evaluate.metrics import compute_metrics
     from tunesmith.generate.sampling import SamplingConfig
-    from tunesmith.piece import Piece
+    from tunesmith.music.keys import KEYS
+    from tunesmith.music.metrics import compute_metrics
+    from tunesmith.render.piece import Piece
 
     reference = json.loads(Path(args.reference).read_text())["forms"]
     composer = Composer.load(args.model)

@@ -39,7 +39,7 @@ MINOR = [0, 2, 3, 5, 7, 8, 10, 11]  # natural minor plus the leading tone
 
 
 def scale_of(key: str) -> set[int]:
-    from tunesmith.controls import key_pitch_class
+    from tunesmith.music.keys import key_pitch_class
 
     tonic, mode = key_pitch_class(key)
     return {(tonic + s) % 12 for s in (MAJOR if mode == "major" else MINOR)}
@@ -54,7 +54,7 @@ def fit(notes: list[dict], key: str) -> float:
 
 
 def estimated_key(notes: list[dict]) -> str | None:
-    from tunesmith.evaluate.keys import estimate_key
+    from tunesmith.music.keys import estimate_key
 
     hist = np.zeros(12)
     for n in notes:

@@ -21,9 +21,9 @@ def measure(config: str, steps: int, device: str) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from tunesmith.model import ModelConfig, MusicTransformer
+    from tunesmith.model.transformer import ModelConfig, MusicTransformer
     from tunesmith.tokens.tokenizer import MusicTokenizer
-    from tunesmith.train import RunConfig, make_optimizer
+    from tunesmith.training.trainer import RunConfig, make_optimizer
 
     cfg = RunConfig.load(Path("configs") / f"{config}.yaml")
     vocab = MusicTokenizer(cfg.data.get("tokenization", "REMI")).vocab_size

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import symusic
 
-from tunesmith.controls import key_name
 from tunesmith.data.records import PieceRecord, split_for, write_index
 from tunesmith.fileio import atomic_write_json
+from tunesmith.music.keys import key_name
 
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 
@@ -112,7 +112,7 @@ TINY_RUN = {
 @pytest.fixture(scope="session")
 def tiny_run(tiny_corpus, tiny_tokens, tmp_path_factory) -> Path:
     """A tiny model trained for 30 steps on the synthetic corpus."""
-    from tunesmith.train import RunConfig, train
+    from tunesmith.training.trainer import RunConfig, train
 
     out = tmp_path_factory.mktemp("run")
     train(RunConfig.from_dict(dict(TINY_RUN)), out, data_dir=tiny_corpus)
@@ -128,6 +128,14 @@ def run_cli(*args, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def run_ok(*args, check_ok: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """`run_cli`, asserting success unless `check_ok` is False."""
+    res = run_cli(*args, **kwargs)
+    if check_ok:
+        assert res.returncode == 0, res.stderr[-2000:]
+    return res
 
 
 def assert_one_line_error(res: subprocess.CompletedProcess, fragment: str) -> None:

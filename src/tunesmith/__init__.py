@@ -19,11 +19,11 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     if name == "Controls":
-        from .controls import Controls
+        from .conditioning.controls import Controls
 
         return Controls
     if name == "Piece":
-        from .piece import Piece
+        from .render.piece import Piece
 
         return Piece
     if name == "SamplingConfig":

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
-from importlib import resources
 from pathlib import Path
 
 import symusic
 
-from .controls import Controls
+from .conditioning.controls import Controls
+from .conditioning.prompt import apply_overrides, parse_prompt
 from .errors import BadInputError, CheckpointError
 from .generate.engine import Engine, GenerationResult
 from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
-from .model import MusicTransformer
-from .piece import Piece
-from .prompt import apply_overrides, parse_prompt
+from .model.folder import resolve_model_dir
+from .model.transformer import MusicTransformer
+from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
 
 log = logging.getLogger(__name__)
@@ -24,30 +24,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TEMPO = 120.0
 DEFAULT_METER = "4/4"
 MAX_CANDIDATES = 64
-
-
-def default_model_path() -> Path:
-    """The model shipped inside the package (tunesmith/checkpoints/default)."""
-    return Path(str(resources.files("tunesmith") / "checkpoints" / "default"))
-
-
-def resolve_model_dir(path: str | Path | None) -> Path:
-    """A folder holding model.safetensors: the path itself, its model/ (a run), or the default."""
-    if path is None:
-        path = default_model_path()
-        if not (path / "model.safetensors").is_file():
-            raise CheckpointError(
-                "no default model is installed; train one with 'tunesmith train' and pass --model"
-            )
-        return path
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"model path {str(path)!r} does not exist")
-    if (path / "model.safetensors").is_file():
-        return path
-    if (path / "model" / "model.safetensors").is_file():
-        return path / "model"
-    raise CheckpointError(f"{str(path)!r} holds no tunesmith model (model.safetensors)")
 
 
 def seconds_to_bars(seconds: float, tempo: float, meter: str) -> int:
@@ -191,7 +167,7 @@ class Composer:
         meter, tempo and instruments (the prompt may add style or other attributes).
         `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
         bar), "B" asks for a contrast to it; None: a plain continuation."""
-        from .evaluate.metrics import compute_metrics, load_midi
+        from .music.metrics import compute_metrics, load_midi
 
         if section is not None and section not in ("A", "B"):
             raise BadInputError(f"unknown section {section!r}; use A (the theme again) or B")
@@ -263,7 +239,7 @@ class Composer:
         pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
         if len(pieces) == 1:
             return pieces[0]
-        from .evaluate.scorer import score_candidate
+        from .generate.scorer import score_candidate
 
         scored = []
         for r, p in zip(results, pieces, strict=True):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunesmith.controls import transpose_key
 from tunesmith.data.batches import IGNORE, AugmentConfig, BatchSampler
 from tunesmith.data.dataset import load_token_dataset, transpose_table
+from tunesmith.music.keys import transpose_key
 
 
 def test_dataset_layout(tiny_tokens):

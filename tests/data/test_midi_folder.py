@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import symusic
 
+from tunesmith.conditioning.instruments import CELLO, DRUMS, PIANO, VIOLIN
 from tunesmith.data.midi_folder import (
     density_word,
     match_captions,
@@ -18,7 +19,6 @@ from tunesmith.data.midi_folder import (
 )
 from tunesmith.data.records import load_records
 from tunesmith.errors import BadInputError
-from tunesmith.instruments import CELLO, DRUMS, PIANO, VIOLIN
 
 TPQ = 480
 # One bar each of the C major tonic, subdominant, dominant and tonic triads.

@@ -7,8 +7,8 @@ import json
 import pytest
 import symusic
 
-from tunesmith import instruments as gm
-from tunesmith.controls import KEYS, METERS, STYLES
+from tunesmith.conditioning import instruments as gm
+from tunesmith.conditioning.controls import METERS, STYLES
 from tunesmith.data.forms import form_from_text, region_from_origin
 from tunesmith.data.music21_corpus import (
     Music21Job,
@@ -22,6 +22,7 @@ from tunesmith.data.music21_corpus import (
     split_abc,
 )
 from tunesmith.data.records import load_records, split_for
+from tunesmith.music.keys import KEYS
 
 REEL_ABC = """X:7
 T:Test Tune, The

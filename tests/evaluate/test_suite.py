@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 import symusic
-from tests.conftest import make_score
-from tests.test_cli import assert_one_line_error, run
+from tests.conftest import assert_one_line_error, make_score
+from tests.conftest import run_ok as run
 
-from tunesmith.controls import KEYS
 from tunesmith.errors import BadInputError
 from tunesmith.evaluate.attributes import attribute_hits
-from tunesmith.evaluate.metrics import compute_metrics
 from tunesmith.evaluate.prompts import load_prompts
-from tunesmith.evaluate.tension import climax_position, tension_curve
+from tunesmith.music.keys import KEYS
+from tunesmith.music.metrics import compute_metrics
+from tunesmith.music.tension import climax_position, tension_curve
 
 
 def test_prompt_file_errors_name_the_line(tmp_path):

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunesmith.controls import Controls
+from tunesmith.conditioning.controls import Controls
 from tunesmith.errors import BadInputError
 from tunesmith.generate.engine import Engine
 from tunesmith.generate.grammar import Grammar
@@ -18,8 +18,8 @@ from tunesmith.generate.sampling import (
     sample_row,
     sample_top_k_top_p,
 )
-from tunesmith.model import MusicTransformer
-from tunesmith.piece import Piece
+from tunesmith.model.transformer import MusicTransformer
+from tunesmith.render.piece import Piece
 from tunesmith.tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
 
 GRAMMARS = {name: Grammar(MusicTokenizer(name)) for name in TOKENIZATIONS}

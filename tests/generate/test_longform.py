@@ -8,7 +8,7 @@ import pytest
 import symusic
 
 from tunesmith.api import Composer
-from tunesmith.controls import Controls
+from tunesmith.conditioning.controls import Controls
 from tunesmith.errors import BadInputError
 from tunesmith.generate.longform import (
     LongFormSettings,
@@ -22,7 +22,7 @@ from tunesmith.generate.longform import (
 )
 from tunesmith.generate.reprise import transpose_theme
 from tunesmith.generate.sampling import SamplingConfig
-from tunesmith.piece import Piece
+from tunesmith.render.piece import Piece
 
 BAR = 1
 

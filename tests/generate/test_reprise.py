@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tunesmith.api import Composer
-from tunesmith.controls import Controls
+from tunesmith.conditioning.controls import Controls
 from tunesmith.data.sections import _similarity, bar_contents
 from tunesmith.errors import CheckpointError
 from tunesmith.generate.reprise import (

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import assert_one_line_error, make_score, run_cli
 
 from tunesmith.api import Composer
-from tunesmith.controls import KEYS
 from tunesmith.generate.sampling import PRESETS
+from tunesmith.music.keys import KEYS
 from tunesmith.serve import ServeSettings, create_app
 from tunesmith.serve.limits import JobCancelledError
 

@@ -86,9 +86,9 @@ def server(composer):
 
 @pytest.fixture(scope="module")
 def stream_server(composer):
-    """The app with the real live-stream routes (tunesmith.stream.web)."""
+    """The app with the real live-stream routes (tunesmith.serve.streams)."""
     from tunesmith.serve import ServeSettings, create_app
-    from tunesmith.stream.web import stream_router
+    from tunesmith.serve.streams import stream_router
 
     app = create_app(composer, ServeSettings(), routers=[stream_router()])
     for url in _serve(app):

@@ -6,7 +6,7 @@ import pytest
 import symusic
 from tests.conftest import make_score
 
-from tunesmith.controls import Controls
+from tunesmith.conditioning.controls import Controls
 from tunesmith.errors import BadInputError, CheckpointError
 from tunesmith.tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls, transpose_key
+from ..conditioning.controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls
+from ..music.keys import transpose_key
 from .dataset import TokenDataset, transpose_table
 from .sections import context_first_bar, phrase_length, section_of_bar
 

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..instruments import INSTRUMENT_WORDS, program_name
+from ..conditioning.instruments import INSTRUMENT_WORDS, program_name
 from .records import PieceRecord
 
 # -- vocabularies ------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..controls import transpose_key
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes, atomic_write_json
+from ..music.keys import transpose_key
 from ..tokens.tokenizer import MusicTokenizer
 from .records import PieceRecord, load_records
 
@@ -199,7 +199,7 @@ def build_token_dataset(
         raise BadInputError(f"no piece of {str(corpus_dir)!r} could be tokenized")
     emb = np.zeros((len(captions), 384), dtype=np.float16)
     if embed_text and captions:
-        from ..text import encode_texts_cached
+        from ..conditioning.text import encode_texts_cached
 
         if progress:
             progress("embed", 0, len(captions))

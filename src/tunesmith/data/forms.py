@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..controls import MAX_TEMPO, MIN_TEMPO
+from ..conditioning.controls import MAX_TEMPO, MIN_TEMPO
 
 # (pattern, form): the first pattern that matches wins, so specific words come first.
 _FORM_PATTERNS: tuple[tuple[str, str], ...] = (

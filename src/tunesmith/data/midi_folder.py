@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import symusic
 
-from ..controls import (
+from ..conditioning.controls import (
     MAX_TEMPO,
     MAX_VOICES,
     METERS,
@@ -36,10 +36,10 @@ from ..controls import (
     normalize_key,
     normalize_meter,
 )
+from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
-from ..evaluate.metrics import compute_metrics
 from ..fileio import atomic_write_json
-from ..instruments import DRUMS
+from ..music.metrics import compute_metrics
 from .captions import make_captions
 from .forms import clamp_tempo
 from .prepare import PrepareReport, ProgressFn, SkipPiece, run_prepare

@@ -28,8 +28,9 @@ from music21 import bar as barline
 from music21 import chord, dynamics, harmony, key, meter, note, stream, tempo
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from .. import instruments as gm
-from ..controls import METERS, MODE_TO_MAJOR_MINOR, key_name
+from ..conditioning import instruments as gm
+from ..conditioning.controls import METERS
+from ..music.keys import KEY_ORDER, MODE_TO_MAJOR_MINOR, key_correlations, key_name
 from .captions import make_captions
 from .forms import (
     DANCE_FORMS,
@@ -311,7 +312,7 @@ def convert_job(job: Music21Job, expand_repeats: bool = False) -> tuple[Score, P
     bpm, estimated, tempo_source = _tempo(music, meta, meter_name)
     if meta.form_is_default and tempo_source == "score" and bpm >= FAST_BPM:
         meta.form = _dance_for_meter(meter_name)  # a fast tune in a book of airs is a dance
-    key_name_, mode = estimate_key(music, modes=meta.modes)
+    key_name_, mode = corpus_key(music, modes=meta.modes)
     score = build_score(music, programs, bpm, key_name_)
     record = PieceRecord(
         id=job.id,
@@ -838,16 +839,13 @@ def _dominant_meter(music: _Music) -> str | None:
     return best if best in METERS else None
 
 
-# Krumhansl-Kessler key profiles (tonic first).
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 _MODE_OF_FINAL = {0: "major", 2: "dorian", 4: "phrygian", 5: "lydian", 7: "mixolydian", 9: "minor"}
 _EARLY_MODES = frozenset({"dorian", "phrygian", "lydian", "mixolydian"})
 _ESSEN_MODES = frozenset({"dorian", "mixolydian"})  # Essen K: fields give only the signature
 _NO_MODES: frozenset[str] = frozenset()  # ABC books state their modes (K:Ador) themselves
 
 
-def estimate_key(music: _Music, modes: frozenset[str] = frozenset()) -> tuple[str | None, str]:
+def corpus_key(music: _Music, modes: frozenset[str] = frozenset()) -> tuple[str | None, str]:
     """(canonical key, church mode or '') from the key signature and the final bass note.
 
     Much cheaper than music21's `analyze('key')`: a stated mode other than major is
@@ -867,13 +865,13 @@ def estimate_key(music: _Music, modes: frozenset[str] = frozenset()) -> tuple[st
     elif stated:
         major = stated[0]
     else:
-        return _best_profile_key(hist), ""
+        return KEY_ORDER[int(np.argmax(key_correlations(hist)))], ""
     mode = _MODE_OF_FINAL.get((final - major) % 12)
     if mode in ("major", "minor") or mode in modes:
         family = MODE_TO_MAJOR_MINOR[mode]
         return key_name(final, family), mode if mode not in ("major", "minor") else ""
-    minor_fit = _fit(hist, (major + 9) % 12, _MINOR_PROFILE)
-    if minor_fit > _fit(hist, major, _MAJOR_PROFILE):
+    r = key_correlations(hist)  # Krumhansl-Kessler (music/keys.py): major k, minor 12 + k
+    if r[12 + (major + 9) % 12] > r[major]:
         return key_name(major + 9, "minor"), ""
     return key_name(major, "major"), ""
 
@@ -891,16 +889,6 @@ def _final_pitch_class(music: _Music) -> int:
     ends = [(s + d, p) for v in music.voices for s, d, p, _ in v.notes]
     last = max(e for e, _ in ends)
     return min(p for e, p in ends if e >= last - 1e-3) % 12
-
-
-def _fit(hist: np.ndarray, tonic: int, profile: np.ndarray) -> float:
-    return float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
-
-
-def _best_profile_key(hist: np.ndarray) -> str:
-    scored = [(_fit(hist, t, _MAJOR_PROFILE), key_name(t, "major")) for t in range(12)]
-    scored += [(_fit(hist, t, _MINOR_PROFILE), key_name(t, "minor")) for t in range(12)]
-    return max(scored)[1]
 
 
 # -- the MIDI ---------------------------------------------------------------------------------

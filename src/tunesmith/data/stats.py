@@ -21,9 +21,9 @@ import symusic
 from rich.console import Console
 from rich.table import Table
 
-from ..controls import BAR_BINS
+from ..conditioning.controls import BAR_BINS
+from ..conditioning.instruments import program_name
 from ..errors import BadInputError
-from ..instruments import program_name
 from ..tokens.tokenizer import TOKENIZATIONS, MusicTokenizer
 from .records import SPLITS, PieceRecord, load_records
 

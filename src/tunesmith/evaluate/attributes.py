@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import symusic
 
-from ..controls import normalize_key, normalize_meter, tempo_bin
-from ..instruments import DRUMS
+from ..conditioning.controls import normalize_key, normalize_meter, tempo_bin
+from ..conditioning.instruments import DRUMS
 
 
 def attribute_hits(score: symusic.Score, metrics: dict, requested: dict) -> dict[str, bool]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ..data.batches import BatchSampler
 from ..data.dataset import load_token_dataset
-from ..model import MusicTransformer
-from ..train import evaluate_loss
+from ..model.transformer import MusicTransformer
+from ..training.trainer import evaluate_loss
 
 
 def conditioning_losses(

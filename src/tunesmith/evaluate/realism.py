@@ -17,7 +17,7 @@ import numpy as np
 import symusic
 
 from ..errors import BadInputError
-from .metrics import NoteArrays, _as_tick_score, compute_metrics
+from ..music.metrics import NoteArrays, as_tick_score, compute_metrics
 
 FEATURES = (
     "H1",  # pitch-class entropy, 1-bar windows
@@ -36,7 +36,7 @@ FEATURES = (
 
 def piece_features(score: symusic.Score, metrics: dict | None = None) -> np.ndarray:
     """The FEATURES vector of one score (NaN where a feature is undefined)."""
-    score = _as_tick_score(score)
+    score = as_tick_score(score)
     m = metrics if metrics is not None else compute_metrics(score)
     notes = NoteArrays.from_score(score)
     pitched = ~notes.drum

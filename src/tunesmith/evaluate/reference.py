@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.records import load_records
-from .metrics import metrics_for_file
+from ..music.metrics import metrics_for_file
 
 SUMMARY_KEYS = ("H1", "H4", "GS", "notes_per_bar", "pitch_range", "polyphony")
 

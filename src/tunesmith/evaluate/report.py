@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write_json, atomic_write_text
+from ..music.tension import resample
 from .reference import SUMMARY_KEYS
-from .tension import resample
 
 
 def _plt():

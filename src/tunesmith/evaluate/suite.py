@@ -20,11 +20,11 @@ import symusic
 
 from ..errors import BadInputError
 from ..fileio import atomic_write_json
+from ..music.metrics import compute_metrics, load_midi, note_density_ratio, velocity_similarity
+from ..music.tension import climax_position, tension_curve
 from .attributes import attribute_hits
-from .metrics import compute_metrics, load_midi, note_density_ratio, velocity_similarity
 from .realism import FEATURES, classifier_accuracy, frechet_distance, piece_features
 from .reference import SUMMARY_KEYS
-from .tension import climax_position, tension_curve
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -190,7 +190,7 @@ def _same_form(generated: list[Evaluated], reference: list[Evaluated]) -> dict:
 # -- generation for a prompt set ----------------------------------------------------------
 def token_error_rate(grammar, ids: list[int], music_start: int) -> float:
     """Share of music tokens the tokenization's grammar would not allow where they stand."""
-    from ..controls import MAX_BARS
+    from ..conditioning.controls import MAX_BARS
 
     state = grammar.new_state(None, None, None, MAX_BARS)
     music = ids[music_start:]
@@ -216,8 +216,8 @@ def generate_for_prompts(
     """Generate every prompt x seed into out_dir/midi (skipping pieces already there)."""
     import json
 
-    from ..piece import Piece
-    from ..prompt import parse_prompt
+    from ..conditioning.prompt import parse_prompt
+    from ..render.piece import Piece
 
     midi_dir = Path(out_dir) / "midi"
     midi_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..instruments import DRUMS
+from ..conditioning.instruments import DRUMS
 from ..tokens.tokenizer import MusicTokenizer
 
 POSITIONS_PER_BEAT = 8  # the tokenizers' finest beat resolution

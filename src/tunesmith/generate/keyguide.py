@@ -26,8 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..controls import key_pitch_class
-from ..evaluate.keys import _PROFILES, KK_MAJOR, KK_MINOR, key_correlations
+from ..music.keys import KK_MAJOR, KK_MINOR, PROFILES, key_correlations, key_pitch_class
 from .grammar import Grammar
 
 PITCH_TYPES = ("Pitch", "NoteOn")
@@ -93,6 +92,15 @@ class KeyGuide:
             self._add(row, self.pending[row], self.duration_beats[token])
             self.pending[row] = None
 
+    def select_rows(self, index: list[int]) -> None:
+        """Keep rows `index` in that order (a repeated index forks a row)."""
+        self.gain = self.gain[index]
+        self.contrast = self.contrast[index]
+        self.hist = self.hist[index]
+        self.notes = self.notes[index]
+        self.pending = [self.pending[i] for i in index]
+        self._bias = None
+
     def _add(self, row: int, pc: int, weight: float) -> None:
         self.hist[row, pc] += weight
         self.notes[row] += 1
@@ -100,7 +108,7 @@ class KeyGuide:
             return
         best = int(np.argmax(key_correlations(self.hist[row])))
         if best != self.target:
-            self.contrast[row] = _PROFILES[self.target] - _PROFILES[best]
+            self.contrast[row] = PROFILES[self.target] - PROFILES[best]
             self.gain[row] = min(self.max_gain, self.gain[row] + self.step)
         else:
             self.gain[row] = max(0.0, self.gain[row] - self.release)

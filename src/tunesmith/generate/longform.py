@@ -49,16 +49,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..controls import MAX_BARS, Controls, key_name, key_pitch_class
+from ..conditioning.controls import MAX_BARS, Controls
 from ..errors import BadInputError
-from ..evaluate.cadence import cadence_fit
-from ..evaluate.metrics import _as_tick_score, bar_grid, compute_metrics
-from ..evaluate.scorer import _attribute_match
-from ..evaluate.voice_leading import voice_leading
 from ..fileio import atomic_write_json
-from ..piece import Piece
+from ..music.cadence import cadence_fit
+from ..music.keys import key_name, key_pitch_class
+from ..music.metrics import as_tick_score, bar_grid, compute_metrics
+from ..music.voice_leading import voice_leading
+from ..render.piece import Piece
 from .reprise import key_shift, transpose_theme
 from .sampling import SamplingConfig
+from .scorer import _attribute_match
 
 # --mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
 MODES: dict[str, dict] = {
@@ -193,7 +194,7 @@ def statistical_fit(metrics: dict, style: str | None) -> float:
 
 def seam_fit(piece: Piece, seam_bar: int, key: str | None) -> float:
     """Do voices continue across the seam, in key, without wild leaps? In [0, 1]."""
-    ticks = _as_tick_score(piece.score)
+    ticks = as_tick_score(piece.score)
     end = int(max((n.end for t in ticks.tracks for n in t.notes), default=1))
     starts, lengths = bar_grid(ticks, end)
     if seam_bar >= len(starts):

@@ -20,6 +20,7 @@ transformer frozen, so everything generated without a theme is exactly as before
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -178,6 +179,10 @@ class Reprise:
     def observe(self, row: int, token: int) -> None:
         self.aligners[row].observe(token)
 
+    def select_rows(self, index: list[int]) -> None:
+        """Keep rows `index` in that order (a repeated index forks a row)."""
+        self.aligners = [copy.deepcopy(self.aligners[i]) for i in index]
+
     def apply(self, logits: torch.Tensor, base: torch.Tensor):
         """(logits, base) with each row's reference mixed in by its gate."""
         live = [(b, al) for b, al in enumerate(self.aligners) if al.reference is not None]
@@ -204,7 +209,7 @@ def key_shift(theme_key: str | None, section_key: str | None) -> int:
     theme in A minor is not moved for a section in C major: they share their notes."""
     if not theme_key or not section_key:
         return 0
-    from ..controls import key_pitch_class
+    from ..music.keys import key_pitch_class
 
     def major_tonic(key: str) -> int:
         pc, mode = key_pitch_class(key)

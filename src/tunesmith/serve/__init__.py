@@ -22,7 +22,7 @@ def create_app(composer=None, settings: ServeSettings | None = None, routers=())
 
 def default_routers() -> list:
     """The routers `tunesmith serve` adds to the core API: the live stream (`/v1/stream`)."""
-    from ..stream.web import stream_router
+    from .streams import stream_router
 
     return [stream_router()]
 
@@ -33,8 +33,8 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[object, d
     The model path is checked here, so a bad --model is one clear error before the server
     starts; each process then loads the model once, in the app's lifespan.
     """
-    from ..api import resolve_model_dir
     from ..errors import BadInputError
+    from ..model.folder import resolve_model_dir
 
     settings = settings.validated()
     if workers < 1:

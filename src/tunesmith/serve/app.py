@@ -31,11 +31,12 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from ..api import Composer
-from ..controls import KEYS, MAX_TEMPO, METERS, MIN_TEMPO, STYLES
+from ..conditioning.controls import MAX_TEMPO, METERS, MIN_TEMPO, STYLES
+from ..conditioning.instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS
 from ..errors import BadInputError, TunesmithError
 from ..generate.sampling import PRESETS
-from ..instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS
-from ..piece import Piece
+from ..music.keys import KEYS
+from ..render.piece import Piece
 from .limits import (
     BodyLimitMiddleware,
     JobCancelledError,
@@ -65,7 +66,7 @@ class InternalError(Exception):
 # -- turning a Piece into a response -------------------------------------------------------
 def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
     """The piece as plain JSON: flat notes (seconds), tracks, conditions and the MIDI."""
-    from ..notation import export_json_notes
+    from ..render.notation import export_json_notes
 
     data = export_json_notes(piece.score)
     tracks, notes = [], []
@@ -112,7 +113,7 @@ def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
 def _silence_wav(sample_rate: int, seconds: float = 1.0) -> bytes:
     import numpy as np
 
-    from ..audio import wav_bytes
+    from ..render.audio import wav_bytes
 
     return wav_bytes(np.zeros((int(sample_rate * seconds), 2), dtype=np.float32), sample_rate)
 
@@ -135,12 +136,12 @@ def render(
         if piece.num_notes == 0:
             body = _silence_wav(settings.wav_sample_rate)
         else:
-            from ..audio import render_audio, wav_bytes
+            from ..render.audio import render_audio, wav_bytes
 
             rate = settings.wav_sample_rate
             body = wav_bytes(render_audio(piece.score, rate), rate)
     else:
-        from ..notation import musicxml_bytes
+        from ..render.notation import musicxml_bytes
 
         body = musicxml_bytes(
             piece.score, title=piece.prompt or "tunesmith", key=piece.controls.key
@@ -194,7 +195,7 @@ def _model_card(composer: Composer) -> dict:
     """What is known about the loaded model, without its file-system location."""
     import json
 
-    from ..api import default_model_path
+    from ..model.folder import default_model_path
 
     cfg = composer.model.cfg
     meta: dict = {}
@@ -423,12 +424,12 @@ def create_app(
         score = await _read_midi(file, settings)
         controls_key = None
         if key:
-            from ..controls import normalize_key
+            from ..conditioning.controls import normalize_key
 
             controls_key = normalize_key(key)
 
         def job(stop: threading.Event):
-            from ..controls import Controls
+            from ..conditioning.controls import Controls
 
             piece = Piece(score=score, controls=Controls(key=controls_key), prompt=title)
             return render(piece, format, 0, 0.0, settings, _stem(title, 0))

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..controls import MAX_BARS
+from ..conditioning.controls import MAX_BARS
 
 Format = Literal["midi", "wav", "musicxml", "json"]
 Preset = Literal["default", "balanced", "creative", "conservative"]

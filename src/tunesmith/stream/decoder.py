@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
-from ..instruments import DRUMS
 from ..tokens.tokenizer import MusicTokenizer
 
 DEFAULT_VELOCITY = 80

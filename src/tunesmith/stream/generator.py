@@ -20,26 +20,21 @@ by what it just heard; the key guide then holds it there.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
 import torch
 
-from ..controls import Controls, key_pitch_class
+from ..conditioning.controls import Controls
 from ..errors import BadInputError
 from ..generate.engine import Engine
 from ..generate.grammar import SequenceState
 from ..generate.keyguide import KeyGuide
 from ..generate.sampling import SamplingConfig
+from ..generate.session import DecodingSession
+from ..music.keys import key_pitch_class
 
 ENDLESS_BARS = 10**9
 PITCH_LOW, PITCH_HIGH = 21, 108  # the tokenizers' pitch range
-
-
-@dataclass
-class _BarMark:
-    index: int  # position of the Bar token in `history`
-    state: SequenceState  # grammar state just before it
 
 
 class TokenStream:
@@ -62,28 +57,37 @@ class TokenStream:
         self.tok = engine.tok
         self.model = engine.model
         self.controls = replace(controls.validated(), bars=None, section="start")
-        self.sampling = sampling.validated()
-        self.text_emb = engine.text_embedding(text)
-        self.use_cfg = self.text_emb is not None and self.sampling.cfg_scale != 1.0
         block = self.model.cfg.block_size
         self.theme_budget = int(block * theme_fraction)
         self.tail_budget = int(block * tail_fraction)
-        self.gen = torch.Generator(device="cpu")
-        seed = self.sampling.seed
-        self.gen.manual_seed(
-            seed if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
-        )
-        self.history: list[int] = []  # music tokens the model sees as the past
         self.theme: list[int] | None = None  # frozen once the opening is long enough
-        self.marks: list[_BarMark] = []  # recent Bar tokens, for rewinding
-        self.state = self._new_state()
-        self.guide = self._new_guide()
-        self.cache = None
-        self.logits: torch.Tensor | None = None
-        self._force_bar = False
+        # Batch 1, endless, no drafts (a draft's verification would delay a note).
+        self.session = DecodingSession(
+            engine.backend,
+            engine.tok,
+            engine.grammar,
+            [self._new_state()],
+            sampling.validated(),
+            lambda row, music: self._window(),
+            text_emb=engine.text_embedding(text),
+            speculative=False,
+        )
+        self.session.guide = self._new_guide()
         self.tokens_out = 0
-        self.prefills = 0
         self.shift_seconds: list[float] = []  # cost of each window rebuild after the first
+
+    @property
+    def sampling(self) -> SamplingConfig:
+        return self.session.sampling
+
+    @property
+    def history(self) -> list[int]:
+        """The music tokens the model sees as the past."""
+        return self.session.rows[0]
+
+    @property
+    def prefills(self) -> int:
+        return self.session.prefills
 
     # -- setup -----------------------------------------------------------------------------
     def _new_state(self) -> SequenceState:
@@ -95,7 +99,8 @@ class TokenStream:
     def _new_guide(self) -> KeyGuide | None:
         if not self.controls.key or self.sampling.key_guidance <= 0:
             return None
-        return KeyGuide(self.engine.grammar, self.controls.key, 1, self.sampling.key_guidance)
+        strength = self.session.sampling.key_guidance
+        return KeyGuide(self.engine.grammar, self.controls.key, 1, strength)
 
     @property
     def prefix(self) -> list[int]:
@@ -107,7 +112,7 @@ class TokenStream:
         theme = self.theme or []
         if self.theme is None or len(prefix) + len(self.history) < self.model.cfg.block_size:
             return prefix + self.history  # the opening: the whole piece fits
-        starts = [m.index for m in self.marks if m.index >= self.theme_len]
+        starts = [m.index for m in self.session.marks[0] if m.index >= self.theme_len]
         cut = len(self.history) - self.tail_budget
         later = [i for i in starts if i >= cut]
         start = later[0] if later else max(self.theme_len, cut)
@@ -143,92 +148,47 @@ class TokenStream:
     def _prefill(self) -> None:
         t0 = time.perf_counter()
         self.controls = replace(self.controls, section="middle") if self.history else self.controls
-        window = self._window()
-        idx = torch.tensor([window], device=self.engine.device)
-        te = use = None
-        if self.text_emb is not None:
-            te = self.text_emb[None]
-            use = torch.ones(1, dtype=torch.bool, device=self.engine.device)
-        if self.use_cfg:
-            idx = torch.cat([idx, idx])
-            te = torch.cat([te, te])
-            use = torch.cat([use, torch.zeros_like(use)])
-        self.cache = self.model.new_cache(idx.shape[0])
-        self.logits = self.model(idx, te, use, cache=self.cache)[:, -1]
-        if self.prefills:
+        self.session.prefill()
+        if self.session.prefills > 1:
             self.shift_seconds.append(time.perf_counter() - t0)
-        self.prefills += 1
 
     # -- decoding ----------------------------------------------------------------------------
     @torch.inference_mode()
     def advance(self) -> list[int]:
         """Decide the next token (and any the grammar then forces); returns them."""
-        if self.logits is None:
+        if self.session.logits is None:
             self._prefill()
-        if self._force_bar:
-            first = self.tok.bar_id
-            self._force_bar = False
-        else:
-            first = self.engine._sample(
-                self.logits, [self.state], [self.history], self.sampling, self.guide,
-                self.use_cfg, self.gen,
-            )[0][0]  # fmt: skip
-        new = [first]
-        self._append(first)
-        while (forced := self.state.forced()) is not None:
-            new.append(forced)
-            self._append(forced)
+        new = self.session.advance()[0]
         self._maybe_freeze_theme()
-        if self.cache.length + len(new) > self.cache.max_len:
-            self.logits = None  # the window is full: rebuild it at the next step
-        else:
-            feed = torch.tensor([new], device=self.engine.device)
-            if self.use_cfg:
-                feed = torch.cat([feed, feed])
-            self.logits = self.model.step(feed, self.cache)[:, -1]
         self.tokens_out += len(new)
         return new
 
-    def _append(self, t: int) -> None:
-        if t == self.tok.bar_id:
-            self.marks.append(_BarMark(len(self.history), _copy_state(self.state)))
-            if len(self.marks) > 64:
-                del self.marks[: len(self.marks) - 64]
-        self.history.append(t)
-        self.state.update(t)
-        if self.guide is not None:
-            self.guide.observe(0, t)
-
     # -- live changes ------------------------------------------------------------------------
     def bar_marks(self) -> list[int]:
-        return [m.index for m in self.marks]
+        return [m.index for m in self.session.marks[0]]
 
     def rewind_to_bar(self, index: int) -> None:
         """Cut history back to the Bar token at `index` (it will be decided again)."""
-        mark = next((m for m in self.marks if m.index == index), None)
-        if mark is None:
-            raise ValueError(f"no bar starts at token {index}")
+        self.session.rewind_to_bar(0, index)
         if self.theme is not None and index < len(self.theme):
             self.theme = None  # the opening itself is being replaced
-        self.history = self.history[:index]
-        self.marks = [m for m in self.marks if m.index < index]
-        self.state = _copy_state(mark.state)
         # The bar being played keeps exactly what it had: the next token is that Bar again
         # (the grammar would also allow more notes late in the current bar, which could
         # fall before the playhead and go out late).
-        self._force_bar = True
+        self.session.force_next([self.tok.bar_id])
         self._refresh()
 
     def _refresh(self) -> None:
         """Rebuild the key guide over the current context and re-prefill at the next step."""
-        self.guide = self._new_guide()
-        if self.guide is not None:
+        guide = self._new_guide()
+        if guide is not None:
             for t in self.history[-self.tail_budget :]:
-                self.guide.observe(0, t)
-        self.logits = None
+                guide.observe(0, t)
+        self.session.guide = guide
+        self.session.invalidate()
 
     def set_temperature(self, value: float) -> None:
-        self.sampling = self.sampling.with_(temperature=value).validated()
+        self.session.sampling = self.sampling.with_(temperature=value).validated()
 
     def set_style(self, style: str | None) -> None:
         self.controls = replace(self.controls, style=style).validated()
@@ -243,7 +203,7 @@ class TokenStream:
         new = replace(self.controls, key=key).validated()
         if self.controls.key:
             shift = _interval(self.controls.key, new.key)
-            self.history = transpose_ids(self.engine.grammar, self.history, shift)
+            self.session.rows[0] = transpose_ids(self.engine.grammar, self.history, shift)
             if self.theme is not None:
                 self.theme = transpose_ids(self.engine.grammar, self.theme, shift)
         self.controls = new
@@ -251,21 +211,13 @@ class TokenStream:
 
     def reset(self) -> None:
         """Panic: forget everything after the sticky prefix; the next token starts a bar."""
-        self.history = []
-        self.marks = []
-        self.state = self._new_state()
-        for t in self.theme or []:
-            self._append(t)
-        self._force_bar = True  # the decoder restarts its bar grid at this Bar
+        self.session.replace_row(0, self.theme or [], self._new_state())
+        self.session.force_next([self.tok.bar_id])  # the decoder restarts its bar grid here
         self._refresh()
 
     def window_tokens(self) -> list[int]:
         """The context the next rebuild would give the model (for tests and inspection)."""
         return self._window()
-
-
-def _copy_state(s: SequenceState) -> SequenceState:
-    return replace(s, open_notes=set(s.open_notes), used=set(s.used))
 
 
 def _interval(old_key: str, new_key: str) -> int:

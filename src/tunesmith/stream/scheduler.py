@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import mido
 
-from ..instruments import DRUMS
+from ..conditioning.instruments import DRUMS
 from .decoder import Note, channel_for
 from .outputs import Output
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..api import Composer
-from ..controls import Controls, normalize_key, normalize_style
+from ..conditioning.controls import Controls, normalize_key, normalize_style
 from ..errors import BadInputError
 from ..generate.sampling import SamplingConfig
 from .clock import RealClock

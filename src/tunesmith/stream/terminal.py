@@ -7,8 +7,8 @@ import select
 import sys
 import threading
 
-from ..controls import key_name, key_pitch_class
 from ..errors import TunesmithError
+from ..music.keys import key_name, key_pitch_class
 from .session import StreamSession
 
 STREAM_STYLES = ("chorale", "hymn", "reel", "jig", "waltz", "march", "air", "hornpipe",

@@ -22,10 +22,10 @@ import symusic
 from miditok import REMI, MIDILike, TokenizerConfig
 from miditok.classes import TokSequence
 
-from ..controls import MAX_VOICES, Controls, control_token_names, controls_to_tokens
+from ..conditioning.controls import MAX_VOICES, Controls, control_token_names, controls_to_tokens
+from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError, CheckpointError
 from ..fileio import atomic_write_json
-from ..instruments import DRUMS
 
 TOKENIZATIONS = ("REMI", "REMI+", "MIDILike")
 TICKS_PER_QUARTER = 480
@@ -208,7 +208,15 @@ class MusicTokenizer:
 
     def read_controls(self, ids) -> Controls:
         """The Controls written in a sequence's control tokens ('any' -> None)."""
-        from ..controls import BAR_BINS, KEYS, SECTIONS, STYLES, TEMPO_BINS, key_token, token_safe
+        from ..conditioning.controls import (
+            BAR_BINS,
+            SECTIONS,
+            STYLES,
+            TEMPO_BINS,
+            key_token,
+            token_safe,
+        )
+        from ..music.keys import KEYS
 
         c = Controls()
         instruments: list[int] = []

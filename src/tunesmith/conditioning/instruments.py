@@ -1,0 +1,207 @@
+"""General MIDI program names and the everyday words people use for instruments.
+
+Programs are 0-127 as in General MIDI; drums are program -1 (played on channel 10).
+"""
+
+from __future__ import annotations
+
+from ..errors import BadInputError
+
+DRUMS = -1
+
+GM_PROGRAM_NAMES: tuple[str, ...] = (
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
+    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet",
+    "Celesta", "Glockenspiel", "Music Box", "Vibraphone",
+    "Marimba", "Xylophone", "Tubular Bells", "Dulcimer",
+    "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
+    "Reed Organ", "Accordion", "Harmonica", "Tango Accordion",
+    "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)",
+    "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar",
+    "Distortion Guitar", "Guitar Harmonics",
+    "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)", "Fretless Bass",
+    "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2",
+    "Violin", "Viola", "Cello", "Contrabass",
+    "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani",
+    "String Ensemble 1", "String Ensemble 2", "Synth Strings 1", "Synth Strings 2",
+    "Choir Aahs", "Voice Oohs", "Synth Voice", "Orchestra Hit",
+    "Trumpet", "Trombone", "Tuba", "Muted Trumpet",
+    "French Horn", "Brass Section", "Synth Brass 1", "Synth Brass 2",
+    "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax",
+    "Oboe", "English Horn", "Bassoon", "Clarinet",
+    "Piccolo", "Flute", "Recorder", "Pan Flute",
+    "Blown Bottle", "Shakuhachi", "Whistle", "Ocarina",
+    "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)", "Lead 4 (chiff)",
+    "Lead 5 (charang)", "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)",
+    "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)",
+    "Pad 5 (bowed)", "Pad 6 (metallic)", "Pad 7 (halo)", "Pad 8 (sweep)",
+    "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)",
+    "FX 5 (brightness)", "FX 6 (goblin)", "FX 7 (echoes)", "FX 8 (sci-fi)",
+    "Sitar", "Banjo", "Shamisen", "Koto",
+    "Kalimba", "Bagpipe", "Fiddle", "Shanai",
+    "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock",
+    "Taiko Drum", "Melodic Tom", "Synth Drum", "Reverse Cymbal",
+    "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet",
+    "Telephone Ring", "Helicopter", "Applause", "Gunshot",
+)  # fmt: skip
+
+# Common program numbers, named for readability elsewhere in the code.
+PIANO, HARPSICHORD, CHURCH_ORGAN, ACCORDION = 0, 6, 19, 21
+NYLON_GUITAR, ACOUSTIC_BASS = 24, 32
+VIOLIN, VIOLA, CELLO, CONTRABASS, HARP = 40, 41, 42, 43, 46
+STRING_ENSEMBLE, CHOIR_AAHS, VOICE_OOHS = 48, 52, 53
+TRUMPET, TROMBONE, TUBA, FRENCH_HORN, BRASS_SECTION = 56, 57, 58, 60, 61
+OBOE, BASSOON, CLARINET, PICCOLO, FLUTE, RECORDER = 68, 70, 71, 72, 73, 74
+TIN_WHISTLE = 78  # GM "Whistle"
+BANJO, BAGPIPE, FIDDLE = 105, 109, 110
+
+
+def program_name(program: int) -> str:
+    """Human name of a GM program (or 'Drums' for -1)."""
+    if program == DRUMS:
+        return "Drums"
+    if not 0 <= program < 128:
+        raise BadInputError(f"MIDI program {program} is outside 0-127")
+    return GM_PROGRAM_NAMES[program]
+
+
+# Everyday words -> programs. Multi-instrument words map to several voices.
+INSTRUMENT_WORDS: dict[str, tuple[int, ...]] = {
+    "piano": (PIANO,),
+    "grand piano": (PIANO,),
+    "electric piano": (4,),
+    "rhodes": (4,),
+    "harpsichord": (HARPSICHORD,),
+    "organ": (CHURCH_ORGAN,),
+    "church organ": (CHURCH_ORGAN,),
+    "pipe organ": (CHURCH_ORGAN,),
+    "hammond": (16,),
+    "accordion": (ACCORDION,),
+    "concertina": (ACCORDION,),
+    "harmonica": (22,),
+    "guitar": (NYLON_GUITAR,),
+    "acoustic guitar": (25,),
+    "classical guitar": (NYLON_GUITAR,),
+    "electric guitar": (27,),
+    "bass": (ACOUSTIC_BASS,),
+    "double bass": (CONTRABASS,),
+    "upright bass": (ACOUSTIC_BASS,),
+    "electric bass": (33,),
+    "violin": (VIOLIN,),
+    "fiddle": (FIDDLE,),
+    "viola": (VIOLA,),
+    "cello": (CELLO,),
+    "contrabass": (CONTRABASS,),
+    "harp": (HARP,),
+    "strings": (STRING_ENSEMBLE,),
+    "string ensemble": (STRING_ENSEMBLE,),
+    "string orchestra": (STRING_ENSEMBLE,),
+    "string quartet": (VIOLIN, VIOLIN, VIOLA, CELLO),
+    "quartet": (VIOLIN, VIOLIN, VIOLA, CELLO),
+    "choir": (CHOIR_AAHS,),
+    "chorus": (CHOIR_AAHS,),
+    "voices": (CHOIR_AAHS,),
+    "vocal": (VOICE_OOHS,),
+    "voice": (VOICE_OOHS,),
+    "trumpet": (TRUMPET,),
+    "trombone": (TROMBONE,),
+    "tuba": (TUBA,),
+    "horn": (FRENCH_HORN,),
+    "french horn": (FRENCH_HORN,),
+    "brass": (BRASS_SECTION,),
+    "brass section": (BRASS_SECTION,),
+    "brass quartet": (TRUMPET, TRUMPET, FRENCH_HORN, TROMBONE),
+    "saxophone": (65,),
+    "sax": (65,),
+    "alto sax": (65,),
+    "tenor sax": (66,),
+    "oboe": (OBOE,),
+    "bassoon": (BASSOON,),
+    "clarinet": (CLARINET,),
+    "piccolo": (PICCOLO,),
+    "flute": (FLUTE,),
+    "recorder": (RECORDER,),
+    "tin whistle": (TIN_WHISTLE,),
+    "penny whistle": (TIN_WHISTLE,),
+    "whistle": (TIN_WHISTLE,),
+    "pan flute": (75,),
+    "banjo": (BANJO,),
+    "bagpipe": (BAGPIPE,),
+    "bagpipes": (BAGPIPE,),
+    "sitar": (104,),
+    "marimba": (12,),
+    "xylophone": (13,),
+    "vibraphone": (11,),
+    "celesta": (8,),
+    "music box": (10,),
+    "glockenspiel": (9,),
+    "timpani": (47,),
+    "synth": (81,),
+    "synthesizer": (81,),
+    "pad": (89,),
+    "drums": (DRUMS,),
+    "drum kit": (DRUMS,),
+    "percussion": (DRUMS,),
+    # everyday words and small ensembles people write in prompts
+    "keyboard": (PIANO,),
+    "harmonium": (20,),
+    "jazz guitar": (26,),
+    "steel guitar": (25,),
+    "nylon guitar": (NYLON_GUITAR,),
+    "bass guitar": (33,),
+    "synth bass": (38,),
+    "synth pad": (89,),
+    "violoncello": (CELLO,),
+    "bass clarinet": (CLARINET,),
+    "cor anglais": (69,),
+    "low whistle": (TIN_WHISTLE,),
+    "uilleann pipes": (BAGPIPE,),
+    "bodhran": (DRUMS,),
+    "bodhrán": (DRUMS,),
+    "singer": (VOICE_OOHS,),
+    "vocals": (VOICE_OOHS,),
+    "satb": (CHOIR_AAHS,) * 4,
+    "satb choir": (CHOIR_AAHS,) * 4,
+    "string trio": (VIOLIN, VIOLA, CELLO),
+    "piano trio": (VIOLIN, CELLO, PIANO),
+    "jazz trio": (PIANO, ACOUSTIC_BASS, DRUMS),
+    "wind quintet": (FLUTE, OBOE, CLARINET, FRENCH_HORN, BASSOON),
+    "woodwind quintet": (FLUTE, OBOE, CLARINET, FRENCH_HORN, BASSOON),
+    "brass quintet": (TRUMPET, TRUMPET, FRENCH_HORN, TROMBONE, TUBA),
+    # plucked and folk instruments GM lacks, mapped to their nearest GM sound
+    "mandolin": (25,),
+    "bouzouki": (25,),
+    "lute": (NYLON_GUITAR,),
+    "ukulele": (NYLON_GUITAR,),
+    "melodeon": (ACCORDION,),
+    "button accordion": (ACCORDION,),
+    "drum": (DRUMS,),
+    "snare": (DRUMS,),
+    "snare drum": (DRUMS,),
+    "woodwinds": (FLUTE, OBOE, CLARINET, BASSOON),
+    "wind band": (FLUTE, CLARINET, TRUMPET, TROMBONE),
+    "orchestra": (STRING_ENSEMBLE,),
+    "full orchestra": (STRING_ENSEMBLE,),
+}
+
+
+def parse_instrument(word: str) -> tuple[int, ...]:
+    """Programs for an instrument given as an everyday word, a GM name or a number.
+
+    Raises BadInputError listing a few valid names when the word is unknown.
+    """
+    text = word.strip().lower()
+    if text in INSTRUMENT_WORDS:
+        return INSTRUMENT_WORDS[text]
+    if text.lstrip("-").isdigit():
+        program = int(text)
+        program_name(program)  # validates the range
+        return (program,)
+    for program, name in enumerate(GM_PROGRAM_NAMES):
+        if name.lower() == text:
+            return (program,)
+    valid = ", ".join(sorted(INSTRUMENT_WORDS)[:40])
+    raise BadInputError(
+        f"unknown instrument {word!r}; use a GM program number 0-127, a GM name, or one of: "
+        f"{valid}, ..."
+    )

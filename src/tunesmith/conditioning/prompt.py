@@ -1,0 +1,669 @@
+"""Prompt understanding: pull explicit musical attributes out of free text.
+
+`parse_prompt("a lively jig in D for fiddle, 32 bars")` returns the `Controls` the text
+states plainly (style, key, meter, tempo, instruments, length) and, for each attribute,
+the words it came from, so `tunesmith explain` can show what was understood. Anything the
+text leaves open stays None: the model chooses it, and the whole prompt still reaches the
+text encoder, so mood words that map to no control are not lost.
+
+The parser is a set of small regex extractors run in a fixed order over one string. Each
+extractor claims the characters it used, so one phrase feeds one attribute ("16 bars" is
+a length, not a count of instruments; "English horn" is an instrument, not a region).
+Keys need a clear cue because a bare letter is usually an article: "A reel for fiddle"
+has no key, "a reel in A" has one.
+
+`apply_overrides` applies the CLI flags (--key --meter --tempo --instruments --bars
+--seconds --style) on top of the parsed controls, validating each value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from ..errors import BadInputError
+from ..music.keys import MODE_TO_MAJOR_MINOR
+from .controls import (
+    MAX_VOICES,
+    STYLES,
+    Controls,
+    bars_bin,
+    normalize_key,
+    normalize_meter,
+    normalize_style,
+    tempo_bin,
+)
+from .instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS, parse_instrument, program_name
+
+logger = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 1000  # longer prompts are truncated (with a warning), never rejected
+MAX_SECONDS = 3600.0  # one hour: beyond it a request is a typo, not a piece
+PLURAL_VOICES = 2  # "violins" with no number means more than one: two voices
+
+# -- numbers written as words ("thirty-two bars", "two violins") ------------------------
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}  # fmt: skip
+_UNIT_WORDS = "|".join(sorted(_UNITS[1:], key=len, reverse=True))
+_NUMBER_WORDS = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]+(?:{'|'.join(_UNITS[1:10])}))?|{_UNIT_WORDS})"
+_NUMBER = rf"(?:\d+(?:\.\d+)?|{_NUMBER_WORDS})"
+
+
+def _number(text: str) -> float:
+    """Value of a number written in digits or words ('32', '2.5', 'thirty-two')."""
+    t = _norm(text)
+    if t[0].isdigit():
+        return float(t)
+    parts = t.split()
+    if parts[0] in _TENS:
+        return float(_TENS[parts[0]] + (_UNITS.index(parts[1]) if len(parts) > 1 else 0))
+    return float(_UNITS.index(parts[0]))
+
+
+# -- vocabularies -----------------------------------------------------------------------
+# Tempo words -> bpm. Italian terms take the middle of their usual range.
+TEMPO_WORDS: dict[str, float] = {
+    "grave": 40, "largo": 50, "lento": 56, "larghetto": 62, "adagio": 70, "adagietto": 74,
+    "andante": 88, "andantino": 96, "moderato": 108, "allegretto": 116, "allegro": 132,
+    "allegro moderato": 120, "allegro vivace": 150, "vivace": 160, "presto": 184,
+    "prestissimo": 210,
+    "very slow": 50, "slow": 64, "slowly": 64, "moderately slow": 76, "relaxed": 80,
+    "laid back": 80, "moderate": 100, "moderately fast": 120, "upbeat": 128,
+    "brisk": 132, "lively": 140, "fast": 144, "quick": 144, "up tempo": 150, "uptempo": 150,
+    "energetic": 150, "very fast": 184, "medium tempo": 108, "mid tempo": 108,
+    "mid-tempo": 108, "midtempo": 108, "stately": 80, "maestoso": 84, "walking pace": 96,
+}  # fmt: skip
+
+# Words that name a style/form in other words ("fugal" -> fugue).
+STYLE_SYNONYMS: dict[str, str] = {
+    "fugal": "fugue", "fugato": "fugue", "hymn tune": "hymn", "lullaby": "song",
+    "ballad": "song", "art song": "lied", "lieder": "lied", "ragtime": "rag",
+    "etude": "exercise", "étude": "exercise", "sonatina": "sonata",
+    "two part invention": "invention", "chorale prelude": "chorale", "folk": "folk song",
+    "folk tune": "folk song", "folk melody": "folk song",
+    "mass": "mass movement", "hip-hop": "hip hop", "hiphop": "hip hop",
+    "world music": "world", "film score": "soundtrack", "film music": "soundtrack",
+    "movie": "soundtrack", "cinematic": "soundtrack", "jazzy": "jazz", "bluesy": "blues",
+    "funky": "funk", "swing": "jazz", "bebop": "jazz", "bossa nova": "latin",
+    "samba": "latin", "salsa": "latin", "tango": "latin", "techno": "electronic",
+    "synthwave": "electronic", "edm": "electronic", "rock and roll": "rock",
+    "minuet": "dance", "menuet": "dance", "sarabande": "dance", "gigue": "dance",
+    "gavotte": "dance", "bourree": "dance", "bourrée": "dance", "polonaise": "dance",
+    "tarantella": "dance", "siciliano": "dance", "siciliana": "dance", "allemande": "dance",
+    "courante": "dance", "landler": "dance", "ländler": "dance", "barcarolle": "song",
+}  # fmt: skip
+# Bare style words too vague to count on their own ("a world of sound").
+_VAGUE_STYLES = frozenset({"world"})
+
+# Dance and form words imply a meter when the prompt gives none.
+IMPLIED_METERS: dict[str, str] = {
+    "waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "reel": "4/4", "march": "2/4",
+    "hornpipe": "4/4", "polka": "2/4", "strathspey": "4/4", "mazurka": "3/4",
+    "schottische": "4/4", "slide": "12/8", "minuet": "3/4", "menuet": "3/4",
+    "sarabande": "3/4", "gigue": "6/8", "gavotte": "4/4", "bourree": "2/2", "bourrée": "2/2",
+    "polonaise": "3/4", "tarantella": "6/8", "siciliano": "6/8", "siciliana": "6/8",
+    "allemande": "4/4", "courante": "3/4", "landler": "3/4", "ländler": "3/4",
+    "barcarolle": "6/8",
+}  # fmt: skip
+
+METER_PHRASES: dict[str, str] = {
+    "cut time": "2/2", "alla breve": "2/2", "common time": "4/4", "duple time": "2/4",
+    "duple meter": "2/4", "triple time": "3/4", "triple meter": "3/4",
+    "quadruple time": "4/4", "quadruple meter": "4/4", "compound duple": "6/8",
+    "compound triple": "9/8", "compound quadruple": "12/8", "waltz time": "3/4",
+    "march time": "2/4", "jig time": "6/8",
+}  # fmt: skip
+
+# Region words go to extra['region'], spelled like PieceRecord.region (a place name).
+REGIONS: dict[str, str] = {
+    "irish": "Ireland", "celtic": "Celtic", "scottish": "Scotland", "scots": "Scotland",
+    "welsh": "Wales", "english": "England", "breton": "Brittany", "cape breton": "Cape Breton",
+    "shetland": "Shetland", "northumbrian": "Northumbria", "appalachian": "Appalachia",
+    "american": "USA", "latin american": "Latin America", "french": "France",
+    "german": "Germany", "italian": "Italy", "spanish": "Spain",
+}  # fmt: skip
+
+_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "solo": 1, "single": 1, "lone": 1,
+                "a pair of": 2, "pair of": 2, "a couple of": 2, "duo of": 2}  # fmt: skip
+
+
+_SPACES_RE = re.compile(r"[\s-]+")
+
+
+def _words_pattern(phrases: Sequence[str]) -> str:
+    """Regex alternation of phrases, longest first, with spaces matching spaces or hyphens."""
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return "|".join(r"[\s-]+".join(re.escape(w) for w in p.split()) for p in ordered)
+
+
+def _norm(text: str) -> str:
+    """Lower case with runs of spaces/hyphens folded to one space: the lookup spelling."""
+    return _SPACES_RE.sub(" ", text.lower()).strip()
+
+
+def _plural(word: str) -> str | None:
+    """English plural of an instrument word, or None for words that are plural already."""
+    if word.endswith(("ss", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("s") or not word[-1].isalpha():
+        return None
+    return word + "s"
+
+
+# GM 120-127 are sound effects ("Seashore", "Applause"): in a prompt those words describe a
+# mood, so only the --instruments flag (a GM name or number) can ask for them.
+_FIRST_SOUND_EFFECT = 120
+
+
+def _instrument_vocabulary() -> dict[str, tuple[tuple[int, ...], bool]]:
+    """Every instrument phrase -> (programs, is_plural), from everyday words and GM names."""
+    vocab: dict[str, tuple[tuple[int, ...], bool]] = {}
+    for name, programs in INSTRUMENT_WORDS.items():
+        vocab[_norm(name)] = (tuple(programs), False)
+    for program, name in enumerate(GM_PROGRAM_NAMES[:_FIRST_SOUND_EFFECT]):
+        vocab.setdefault(_norm(name), ((program,), False))
+    for name, programs in INSTRUMENT_WORDS.items():
+        plural = _plural(_norm(name))
+        if plural and plural not in vocab:
+            vocab[plural] = (tuple(programs), True)
+    return vocab
+
+
+_INSTRUMENTS = _instrument_vocabulary()
+_STYLE_WORDS: dict[str, str] = {
+    **{_norm(s): s for s in STYLES if s not in _VAGUE_STYLES},
+    **{_norm(k): v for k, v in STYLE_SYNONYMS.items()},
+}
+
+# -- regexes, compiled once ---------------------------------------------------------------
+_I = re.IGNORECASE
+_CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])")
+_MINUTES_RE = re.compile(
+    rf"(?<![\w.])(?P<n>{_NUMBER}|an?|half\s+a)[\s-]*(?:minutes?|mins?)(?!\w)"
+    rf"(?:,?\s*(?:and\s+)?(?P<s>{_NUMBER})[\s-]*(?:seconds?|secs?)(?!\w))?",
+    _I,
+)
+_SECONDS_RE = re.compile(rf"(?<![\w./:])(?P<n>{_NUMBER})[\s-]*(?:seconds?|secs?)(?!\w)", _I)
+_BARS_RE = re.compile(rf"(?<![\w./:])(?P<n>{_NUMBER})[\s-]*(?:bars?|measures?)(?!\w)", _I)
+_BPM_UNIT = r"(?:bpm|b\.p\.m\.?|beats\s+per\s+minute|beats/min)"
+_TEMPO_NUMBER_RE = re.compile(
+    rf"(?<![\w./:])(?P<a>\d+(?:\.\d+)?)\s*{_BPM_UNIT}(?!\w)"
+    rf"|\b(?:tempo|bpm|metronome)\s*(?:of\s+|at\s+|[:=]\s*)?(?P<b>\d+(?:\.\d+)?)(?:\s*{_BPM_UNIT}(?!\w))?"
+    r"|(?:♩|\bq|\bcrotchet)\s*=\s*(?P<c>\d+(?:\.\d+)?)",
+    _I,
+)
+_TEMPO_NEGATION_RE = re.compile(r"\b(?:not|never|no)\s+(?:too\s+|very\s+|so\s+|overly\s+)?$", _I)
+_TEMPO_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(TEMPO_WORDS))})(?!\w)", _I)
+_METER_NUMBER_RE = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
+_METER_WORD_NUMS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                    "nine": 9, "twelve": 12}  # fmt: skip
+_METER_PHRASE_RE = re.compile(
+    rf"(?<!\w)(?:(?P<phrase>{_words_pattern(list(METER_PHRASES))})"
+    rf"|(?P<num>{'|'.join(_METER_WORD_NUMS)})(?:[\s-]+(?P<den>two|four|eight)[\s-]+time"
+    r"|-(?P<den2>two|four|eight)(?![\w-])))(?!\w)",
+    _I,
+)
+_MODE_WORDS = "|".join(sorted([*MODE_TO_MAJOR_MINOR, "maj", "min"], key=len, reverse=True))
+_KEY_RE = re.compile(
+    r"(?P<cue>\b(?:(?:in\s+)?(?:the\s+)?key(?:\s+of\s+|\s*[:=]\s*|\s+)|in\s+))?"
+    r"\b(?P<letter>[a-g])"
+    r"(?P<acc>[#♯♭]|b|-\s?(?:sharp|flat)|\s(?:sharp|flat))?"
+    rf"(?P<mode>[\s-]*(?:(?:harmonic|melodic|natural)[\s-]+minor|{_MODE_WORDS})|m)?"
+    r"(?![\w#♯♭'])(?!\.\w)",
+    _I,
+)
+_KEY_FOLLOWS_RE = re.compile(r"[\s-]*key\b", _I)
+_MODE_NAMES = "|".join(MODE_TO_MAJOR_MINOR)
+_MODE_ONLY_RE = re.compile(
+    rf"(?<!\w)(?:in\s+(?:an?\s+|the\s+)?)?(?P<m1>{_MODE_NAMES})[\s-]+(?:key|mode|tonality)(?!\w)"
+    rf"|(?<!\w)in\s+(?:the\s+)?(?P<m2>{_MODE_NAMES})(?!\w)",
+    _I,
+)
+_TEXTURE_RE = re.compile(
+    rf"(?<!\w)in\s+(?P<a>\d{{1,2}}|{_UNIT_WORDS})\s+(?:voices|parts)(?!\w)"
+    rf"|(?<!\w)(?P<b>\d{{1,2}}|{_UNIT_WORDS})-(?:voice|part)(?!\w)",
+    _I,
+)
+_INSTRUMENT_NAMES = _words_pattern(list(_INSTRUMENTS))
+_INSTRUMENT_AFTER_RE = re.compile(rf"[\s-]+(?:{_INSTRUMENT_NAMES})(?!\w)", _I)
+_COUNT = rf"(?:\d{{1,2}}|{_UNIT_WORDS}|{_words_pattern(list(_COUNT_WORDS))})"
+_INSTRUMENT_RE = re.compile(
+    rf"(?<![\w/:.-])(?:(?P<count>{_COUNT})[\s-]+)?(?P<name>{_INSTRUMENT_NAMES})"
+    r"(?:[\s-]+(?P<solo>solo))?(?!\w)",
+    _I,
+)
+_NEGATION_RE = re.compile(r"\b(?:no|without|minus|except|not)\s+(?:any\s+|a\s+|an\s+|the\s+)?$", _I)
+_NOT_INSTRUMENT_AFTER = re.compile(r"[\s-]+leading\b", _I)  # "voice leading" is not a voice
+_STYLE_RE = re.compile(rf"(?<!\w)(?P<name>{_words_pattern(list(_STYLE_WORDS))})(?:e?s)?(?!\w)", _I)
+_GUITAR_AFTER_RE = re.compile(r"[\s-]+guitars?\b", _I)  # "slide guitar" is no Irish slide
+_TEMPO_FLAG_RE = re.compile(rf"(\d+(?:\.\d+)?)\s*{_BPM_UNIT}?", _I)
+_LIST_SPLIT_RE = re.compile(r"\s*(?:,|;|\+|\band\b)\s*", _I)
+_FLAG_COUNT_RE = re.compile(r"(\d{1,2})\s*[x×*]?\s+(.+)|(\d{1,2})\s*[x×*]\s*(.+)")
+_REGION_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(REGIONS))})(?!\w)", _I)
+
+
+# ---------------------------------------------------------------------------------------
+@dataclass
+class ParsedPrompt:
+    """What a prompt says: the controls, and for each attribute the words it came from."""
+
+    controls: Controls
+    found: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+
+class _Parse:
+    """One parse in progress: the text, the spans already claimed, and what was found."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.claimed: list[tuple[int, int, str]] = []  # (start, end, attribute)
+        self.controls = Controls()
+        self.found: dict[str, str] = {}
+
+    def free(self, m: re.Match[str], share: tuple[str, ...] = ()) -> bool:
+        """True when no earlier extractor used this match's characters (except for `share`)."""
+        a, b = m.span()
+        return all(b <= s or a >= e or attr in share for s, e, attr in self.claimed)
+
+    def matches(
+        self, regex: re.Pattern[str], share: tuple[str, ...] = ()
+    ) -> Iterator[re.Match[str]]:
+        """Matches of `regex` that overlap no span claimed by attributes outside `share`."""
+        return (m for m in regex.finditer(self.text) if self.free(m, share))
+
+    def claim(self, attribute: str, m: re.Match[str]) -> None:
+        """Mark a match's characters as used by an attribute."""
+        self.claimed.append((*m.span(), attribute))
+
+    def take(self, attribute: str, m: re.Match[str]) -> None:
+        """Claim a match for an attribute and remember its words for `explain`."""
+        self.claim(attribute, m)
+        span = m.group(0).strip()
+        self.found[attribute] = (
+            f"{self.found[attribute]}, {span}" if attribute in self.found else span
+        )
+
+    # -- extractors, in the order `parse_prompt` runs them -------------------------------
+    def length(self) -> None:
+        """Seconds ('1:30', 'a 2-minute piece', '45 seconds') and bars ('16 bars')."""
+        for m in self.matches(_CLOCK_RE):
+            self._set_seconds(int(m.group(1)) * 60 + int(m.group(2)), m)
+            break
+        for m in self.matches(_MINUTES_RE):
+            n = m.group("n").lower()
+            minutes = 1.0 if n in ("a", "an") else 0.5 if n.startswith("half") else _number(n)
+            extra = _number(m.group("s")) if m.group("s") else 0.0
+            self._set_seconds(minutes * 60 + extra, m)
+            break
+        for m in self.matches(_SECONDS_RE):
+            self._set_seconds(_number(m.group("n")), m)
+            break
+        for m in self.matches(_BARS_RE):
+            bars = _number(m.group("n"))
+            if bars != int(bars):
+                raise BadInputError(f"a length of {bars:g} bars is not a whole number of bars")
+            bars_bin(int(bars))  # raises a clear error for 0 or absurd lengths
+            self.controls.bars = int(bars)
+            self.take("bars", m)
+            break
+
+    def _set_seconds(self, seconds: float, m: re.Match[str]) -> None:
+        """Keep the first stated duration; later ones are claimed so they set nothing else."""
+        if "seconds" not in self.found:
+            self.controls.extra["seconds"] = check_seconds(seconds)
+            self.take("seconds", m)
+        else:
+            self.claim("seconds", m)
+
+    def tempo_number(self) -> None:
+        """An explicit tempo: '120 bpm', 'tempo 100', '♩ = 96'."""
+        for m in self.matches(_TEMPO_NUMBER_RE):
+            bpm = float(m.group("a") or m.group("b") or m.group("c"))
+            tempo_bin(bpm)  # raises for tempos outside the supported range
+            self.controls.tempo = bpm
+            self.take("tempo", m)
+            return
+
+    def meter(self) -> None:
+        """An explicit meter: '6/8', 'cut time', 'six-eight time'. Unknown fractions are skipped."""
+        for m in self.matches(_METER_NUMBER_RE):
+            meter = f"{int(m.group(1))}/{int(m.group(2))}"
+            try:
+                self.controls.meter = normalize_meter(meter)
+            except BadInputError:
+                logger.debug("ignoring %r: not a supported meter", meter)
+                continue
+            self.take("meter", m)
+            return
+        for m in self.matches(_METER_PHRASE_RE):
+            if m.group("phrase"):
+                meter = METER_PHRASES[_norm(m.group("phrase"))]
+            else:
+                meter = f"{_METER_WORD_NUMS[m.group('num').lower()]}/"
+                den = (m.group("den") or m.group("den2")).lower()
+                meter += str({"two": 2, "four": 4, "eight": 8}[den])
+            try:
+                self.controls.meter = normalize_meter(meter)
+            except BadInputError:
+                continue
+            self.take("meter", m)
+            return
+
+    def key(self) -> None:
+        """A key with a clear cue ('in D', 'key of E flat', 'F#m', 'B-flat major')."""
+        pos = 0
+        while (m := _KEY_RE.search(self.text, pos)) is not None:
+            pos = m.start() + 1
+            if not self.free(m) or not self._is_key(m):
+                continue
+            letter, acc, mode = m.group("letter"), m.group("acc") or "", m.group("mode") or ""
+            # "m" and "harmonic minor" are minor; church modes keep their name in extra
+            words = _norm(mode).split() or ["major"]
+            mode_word = "minor" if words[-1] == "m" else words[-1]
+            mode_word = {"maj": "major", "min": "minor"}.get(mode_word, mode_word)
+            sharp = "#" in acc or "♯" in acc or "sharp" in acc.lower()
+            sign = "#" if sharp else "b" if acc else ""
+            self.controls.key = normalize_key(f"{letter.upper()}{sign} {mode_word}")
+            self.take("key", m)
+            if mode_word not in ("major", "minor"):
+                self.controls.extra["mode"] = mode_word
+                self.found["mode"] = self.found["key"]
+            return
+
+    def _is_key(self, m: re.Match[str]) -> bool:
+        """Whether a letter match really names a key, not an article or a transposing instrument."""
+        cue = (m.group("cue") or "").lower()
+        letter, acc = m.group("letter"), m.group("acc") or ""
+        mode = (m.group("mode") or "").strip(" -").lower()
+        article = letter == "a"  # lower-case 'a' is almost always the article
+        if "key" in cue:
+            return True
+        if mode and mode != "m":
+            # "in a minor" names A minor; "a minor-key tune", "in a minor key" name only a mode
+            return not article or (bool(cue) and not _KEY_FOLLOWS_RE.match(self.text, m.end()))
+        if mode == "m":  # "Am", "F#m", "bbm"; not "am" (the verb) or "AM" (the time)
+            if m.group("mode") != "m":
+                return False
+            return letter.isupper() or acc in ("#", "♯", "♭") or acc == "b"
+        if _INSTRUMENT_AFTER_RE.match(self.text, m.end()):
+            return False  # "Bb clarinet", "D whistle": the instrument's pitch, not the key
+        if cue:  # "in D", "in Bb", "in a-flat"; "in a slow tempo" is the article
+            return not article or (bool(acc) and not acc.startswith(" "))
+        if not acc:
+            return False  # a bare letter ("A reel") needs a cue
+        if acc in ("#", "♯", "♭") or acc.startswith("-"):
+            return True
+        if acc.lower() == "b":
+            return letter.isupper()  # "Bb", "Eb"; not "db" (decibels) or "ab"
+        return letter.isupper() and letter != "A"  # "E flat" yes; "A flat melody" no
+
+    def mode_only(self) -> None:
+        """A mode with no tonic ('in a minor key', 'in dorian') when no key was found."""
+        if self.controls.key is not None:
+            return
+        for m in self.matches(_MODE_ONLY_RE):
+            self.controls.extra["mode"] = (m.group("m1") or m.group("m2")).lower()
+            self.take("mode", m)
+            return
+
+    def texture(self) -> None:
+        """'in three voices', 'four-part': a number of parts, not voices singing."""
+        for m in self.matches(_TEXTURE_RE):
+            self.controls.extra["voices"] = int(_number(m.group("a") or m.group("b")))
+            self.take("voices", m)
+            return
+
+    def instruments(self) -> None:
+        """Instruments in the order written; counts and plurals give repeated voices."""
+        programs: list[int] = []
+        for m in self.matches(_INSTRUMENT_RE):
+            if _NEGATION_RE.search(self.text, max(0, m.start() - 24), m.start()):
+                self.claim("instruments", m)  # "without drums": claim it, add nothing
+                continue
+            name = _norm(m.group("name"))
+            if name in ("voice", "voices") and _NOT_INSTRUMENT_AFTER.match(self.text, m.end()):
+                continue
+            voices, plural = _INSTRUMENTS[name]
+            count_word = _norm(m.group("count") or "")
+            if count_word:
+                count = int(_COUNT_WORDS.get(count_word) or _number(count_word))
+            else:
+                count = PLURAL_VOICES if plural else 1
+            programs.extend(list(voices) * max(count, 1))
+            self.take("instruments", m)
+        if len(programs) > MAX_VOICES:
+            logger.warning("the prompt asks for %d voices; keeping the first %d",
+                           len(programs), MAX_VOICES)  # fmt: skip
+            programs = programs[:MAX_VOICES]
+        if programs:
+            self.controls.instruments = programs
+
+    def style(self) -> None:
+        """The first style/form word; dance words also imply a meter when none was given."""
+        # a style may share words with instruments: "piano piece", "string quartet movement"
+        for m in self.matches(_STYLE_RE, share=("instruments",)):
+            word = _norm(m.group("name"))
+            if word == "slide" and _GUITAR_AFTER_RE.match(self.text, m.end()):
+                continue
+            if self.controls.style is None:
+                self.controls.style = normalize_style(_STYLE_WORDS[word])
+                self.take("style", m)
+            if self.controls.meter is None and word in IMPLIED_METERS:
+                self.controls.meter = IMPLIED_METERS[word]
+                self.found["meter"] = m.group(0).strip()
+            if self.controls.meter is not None:
+                return
+
+    def tempo_word(self) -> None:
+        """A tempo word ('allegro', 'slow', 'up-tempo') when no number was given."""
+        if self.controls.tempo is not None:
+            return
+        for m in self.matches(_TEMPO_WORD_RE):
+            if _TEMPO_NEGATION_RE.search(self.text[: m.start()]):
+                continue  # "not too fast" names no tempo
+            self.controls.tempo = float(TEMPO_WORDS[_norm(m.group(0))])
+            self.take("tempo", m)
+            return
+
+    def region(self) -> None:
+        """A region or tradition ('Irish', 'Scottish'), kept as metadata, not a style."""
+        for m in self.matches(_REGION_RE):
+            self.controls.extra["region"] = REGIONS[_norm(m.group(0))]
+            self.take("region", m)
+            return
+
+
+def parse_prompt(text: str) -> ParsedPrompt:
+    """Controls stated in a free-text prompt, and the words each one came from.
+
+    An empty prompt gives empty Controls (unconditional generation). Prompts longer than
+    MAX_PROMPT_CHARS are truncated with a warning. Explicit numbers outside the supported
+    range ('1000 bpm', '500 bars') raise BadInputError rather than being silently dropped.
+    """
+    if len(text) > MAX_PROMPT_CHARS:
+        logger.warning("prompt of %d characters truncated to %d", len(text), MAX_PROMPT_CHARS)
+        text = text[:MAX_PROMPT_CHARS]
+    if not text.strip():
+        return ParsedPrompt(controls=Controls(), found={}, text=text)
+    p = _Parse(text)
+    for step in (p.length, p.tempo_number, p.meter, p.key, p.mode_only, p.texture,
+                 p.instruments, p.style, p.tempo_word, p.region):  # fmt: skip
+        step()
+    _spread_ensemble(p.controls)
+    return ParsedPrompt(controls=p.controls.validated(), found=p.found, text=text)
+
+
+# A choir or an organ plays several voices at once; the corpus gives each voice its own
+# track with the same program (a chorale is four choir tracks), and so does the prompt.
+ENSEMBLE_PROGRAMS = {52: 4, 53: 4, 54: 4, 19: 4, 48: 4, 49: 4}
+
+
+def _spread_ensemble(controls: Controls) -> None:
+    """One ensemble instrument becomes one voice per part ("four-part ... choir" -> 4)."""
+    voices = controls.extra.get("voices")
+    programs = controls.instruments
+    if not programs or len(programs) != 1:
+        return
+    program = programs[0]
+    if isinstance(voices, int) and 1 < voices <= MAX_VOICES:
+        controls.instruments = [program] * voices
+    elif program in ENSEMBLE_PROGRAMS and voices is None:
+        controls.instruments = [program] * ENSEMBLE_PROGRAMS[program]
+
+
+# -- explain ------------------------------------------------------------------------------
+_EXPLAIN_ORDER = ("style", "key", "mode", "meter", "tempo", "bars", "seconds", "instruments",
+                  "voices", "region")  # fmt: skip
+
+
+def _value_text(attribute: str, c: Controls) -> str:
+    """An attribute's parsed value, written for a table."""
+    if attribute == "tempo":
+        return f"{c.tempo:g} bpm"
+    if attribute == "instruments":
+        return ", ".join(program_name(p) for p in c.instruments or [])
+    if attribute == "seconds":
+        return f"{c.extra['seconds']:g} s"
+    value = getattr(c, attribute, None)
+    return str(value if value is not None else c.extra.get(attribute, ""))
+
+
+def explain(parsed: ParsedPrompt) -> list[tuple[str, str, str]]:
+    """(attribute, value, words it came from) for everything the parser understood."""
+    return [
+        (attribute, _value_text(attribute, parsed.controls), parsed.found[attribute])
+        for attribute in _EXPLAIN_ORDER
+        if attribute in parsed.found
+    ]
+
+
+# -- CLI overrides ------------------------------------------------------------------------
+def check_seconds(seconds: float) -> float:
+    """A requested duration in seconds, validated (0 < s <= MAX_SECONDS)."""
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+        raise BadInputError(f"a length of {seconds:g} s is outside 0-{MAX_SECONDS:g} s")
+    return float(seconds)
+
+
+def parse_tempo(value: float | str) -> float:
+    """A tempo flag: a number of bpm ('96', '96 bpm') or a tempo word ('allegro')."""
+    if isinstance(value, str):
+        t = _norm(value)
+        if t in TEMPO_WORDS:
+            return float(TEMPO_WORDS[t])
+        m = _TEMPO_FLAG_RE.fullmatch(t)
+        if m is None:
+            raise BadInputError(
+                f"unknown tempo {value!r}; give bpm (e.g. 96) or one of: {', '.join(TEMPO_WORDS)}"
+            )
+        value = float(m.group(1))
+    bpm = float(value)
+    tempo_bin(bpm)  # raises for tempos outside the supported range
+    return bpm
+
+
+def parse_instruments(value: str | Sequence[str | int]) -> list[int]:
+    """An instruments flag: 'violin,cello', '2 violins, viola', 'string quartet', [40, 42].
+
+    Each item is an everyday word, a GM name or a program number, optionally preceded by
+    a count; unknown words raise BadInputError listing valid names.
+    """
+    programs: list[int] = []
+    for entry in [value] if isinstance(value, str) else value:
+        if isinstance(entry, int):
+            programs.extend(parse_instrument(str(entry)))
+            continue
+        for item in _LIST_SPLIT_RE.split(entry.strip()):
+            if item:
+                programs.extend(_counted_instrument(item))
+    if not 1 <= len(programs) <= MAX_VOICES:
+        raise BadInputError(
+            f"between 1 and {MAX_VOICES} instruments are supported, not {len(programs)}"
+        )
+    return programs
+
+
+def _counted_instrument(item: str) -> list[int]:
+    """Programs for one flag item: '2 violins', '3x flute', 'violins' (plural: two), '40'."""
+    m = _FLAG_COUNT_RE.fullmatch(item)
+    count, word = (int(m.group(1) or m.group(3)), m.group(2) or m.group(4)) if m else (None, item)
+    name = _norm(word)
+    if name in _INSTRUMENTS:
+        voices, plural = _INSTRUMENTS[name]
+    else:
+        voices, plural = parse_instrument(word), False  # numbers, GM names; raises if unknown
+    if count is None:
+        count = PLURAL_VOICES if plural else 1
+    return list(voices) * count
+
+
+def parse_style(value: str) -> str:
+    """A style flag: a style/form word or a synonym ('fugal'); raises listing valid styles."""
+    return normalize_style(_STYLE_WORDS.get(_norm(value), value))
+
+
+def apply_overrides(
+    parsed_controls: Controls,
+    key: str | None = None,
+    meter: str | None = None,
+    tempo: float | str | None = None,
+    instruments: str | Sequence[str | int] | None = None,
+    bars: int | str | None = None,
+    seconds: float | str | None = None,
+    style: str | None = None,
+) -> Controls:
+    """The parsed controls with every given CLI flag replacing the prompt's value.
+
+    Each flag is validated (BadInputError names the valid values). A length flag replaces
+    the prompt's length of either kind: --bars drops a duration read from the prompt and
+    --seconds drops its bar count; giving both flags is a contradiction and an error.
+    """
+    if bars is not None and seconds is not None:
+        raise BadInputError("give either --bars or --seconds, not both")
+    c = replace(
+        parsed_controls,
+        instruments=list(parsed_controls.instruments) if parsed_controls.instruments else None,
+        extra=dict(parsed_controls.extra),
+    )
+    if key is not None:
+        c.key = normalize_key(key)
+    if meter is not None:
+        c.meter = normalize_meter(meter)
+    if tempo is not None:
+        c.tempo = parse_tempo(tempo)
+    if instruments is not None:
+        c.instruments = parse_instruments(instruments)
+    if bars is not None:
+        c.bars = _parse_bars(bars)
+        c.extra.pop("seconds", None)
+    if seconds is not None:
+        c.extra["seconds"] = check_seconds(_to_float(seconds, "--seconds"))
+        c.bars = None
+    if style is not None:
+        c.style = parse_style(style)
+    return c
+
+
+def _to_float(value: float | str, flag: str) -> float:
+    """A number given on the command line, with a one-line error when it is not one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{flag} needs a number, not {value!r}") from None
+
+
+def _parse_bars(value: int | str) -> int:
+    """A bars flag, validated against the supported length range."""
+    number = _to_float(value, "--bars")
+    if number != int(number):
+        raise BadInputError(f"--bars needs a whole number, not {value!r}")
+    bars_bin(int(number))  # raises for lengths outside 1..MAX_BARS
+    return int(number)

@@ -1,0 +1,412 @@
+"""The decoding session: the one place where tokens are decided.
+
+A `DecodingSession` owns everything that decides the next tokens of a batch of rows: the
+model behind a backend (its KV cache), one grammar state per row, the sampler and the
+guides (classifier-free guidance, repetition penalty, the key guide, the reprise gate,
+the missing-voice bonus). Generation, continuation, best-of-N, long-form and streaming
+all drive it the same way:
+
+    session = DecodingSession(...)          # rows start from their music so far
+    while not session.finished:
+        session.advance()                   # sample, forced tokens, one forward pass
+
+`advance` (re)builds the cache from each row's window when it is missing or full
+(`prefill`), samples one token per row, appends the tokens the grammar then forces, and
+feeds them all in one pass (`feed`). At batch 1 a draft of guessed tokens (draft.py) is
+fed too and kept for as long as ordinary sampling at each position reproduces it; the rest
+is dropped from the cache. Callers may also force the next token (`force_next`), rewind a
+row to one of its recent barlines (`rewind_to_bar`) and keep or fork rows (`select_rows`).
+
+The model is reached only through `TorchBackend`'s three calls (new cache, prefill, step),
+so a second inference backend can sit behind the same session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..model.transformer import KVCache, MusicTransformer
+from ..tokens.tokenizer import MusicTokenizer
+from .draft import NGramDrafter
+from .grammar import Grammar, SequenceState
+from .keyguide import KeyGuide
+from .reprise import Reprise
+from .sampling import SamplingConfig, apply_repetition_penalty, sample_row, sample_top_k_top_p
+
+MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice that has not played yet
+END_SOON = 8  # tokens before the budget runs out at which every row is steered to its end
+MAX_BAR_MARKS = 64  # recent barlines remembered per row for rewinding
+
+WindowFn = Callable[[int, list[int]], list[int]]
+
+
+class TorchBackend:
+    """The model as the session sees it: a cache, a prefill and a cached step."""
+
+    def __init__(self, model: MusicTransformer) -> None:
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.block_size = model.cfg.block_size
+
+    def new_cache(self, batch: int, left_pad: Sequence[int]) -> KVCache:
+        cache = self.model.new_cache(batch)
+        if any(left_pad):
+            cache.left_pad = torch.tensor(list(left_pad), device=self.device)
+        return cache
+
+    def prefill(
+        self,
+        idx: torch.Tensor,
+        text_emb: torch.Tensor | None,
+        use_text: torch.Tensor | None,
+        cache: KVCache,
+    ) -> torch.Tensor:
+        """Logits [B, vocab] after the windows `idx` [B, T], filling `cache`."""
+        return self.model(idx, text_emb, use_text, cache=cache)[:, -1]
+
+    def step(self, feed: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits [B, T, vocab] for `feed` [B, T] appended to `cache`."""
+        return self.model.step(feed, cache)
+
+
+@dataclass
+class BarMark:
+    """A Bar token in a row's music, with the grammar state just before it."""
+
+    index: int
+    state: SequenceState
+
+
+def copy_state(s: SequenceState) -> SequenceState:
+    return replace(s, open_notes=set(s.open_notes), used=set(s.used))
+
+
+class DecodingSession:
+    """A batch of rows being decoded under one set of conditions.
+
+    `rows`: each row's music so far (kept exactly; the grammar and guides have already
+    seen it through `observe_music`). `window(row, music)` gives the tokens the model sees
+    for a row when the cache is (re)built: the conditioning prefix and the part of the
+    music that fits the block. `max_new`: a cap on the tokens appended per row (None:
+    endless). `text_emb` with `sampling.cfg_scale != 1` doubles the batch for
+    classifier-free guidance (the second half without the text).
+    """
+
+    def __init__(
+        self,
+        backend: TorchBackend,
+        tokenizer: MusicTokenizer,
+        grammar: Grammar,
+        states: list[SequenceState],
+        sampling: SamplingConfig,
+        window: WindowFn,
+        text_emb: torch.Tensor | None = None,
+        music: Sequence[int] = (),
+        guide: KeyGuide | None = None,
+        reprise: Reprise | None = None,
+        max_new: int | None = None,
+        speculative: bool | None = None,
+    ) -> None:
+        self.backend = backend
+        self.tok = tokenizer
+        self.grammar = grammar
+        self.states = states
+        self.n = len(states)
+        self.sampling = sampling
+        self.window = window
+        self.text_emb = text_emb
+        self.use_cfg = text_emb is not None and sampling.cfg_scale != 1.0
+        self.guide = guide
+        self.reprise = reprise
+        self.max_new = max_new
+        self.rows: list[list[int]] = [list(music) for _ in range(self.n)]
+        self.logprobs = np.zeros(self.n)
+        self.n_sampled = [0] * self.n  # plain ints: read at every step
+        self.marks: list[list[BarMark]] = [[] for _ in range(self.n)]
+        self.gen = torch.Generator(device="cpu")
+        self.gen.manual_seed(
+            sampling.seed
+            if sampling.seed is not None
+            else int(np.random.SeedSequence().entropy % (2**63))
+        )
+        # Speculative drafts need every row to accept the same number of tokens: batch 1.
+        use_drafts = sampling.speculative if speculative is None else speculative
+        self.drafter = (
+            NGramDrafter(wildcard=grammar.pitch_of.keys()) if self.n == 1 and use_drafts else None
+        )
+        if self.drafter:
+            self.drafter.extend(music)
+        self.cache: KVCache | None = None
+        self.logits: torch.Tensor | None = None  # the next-token logits, once prefilled
+        self.unfed: list[list[int]] = []  # appended to the rows, not yet in the cache
+        self._next: list[int] | None = None  # a token per row that `force_next` imposed
+        self.prefills = 0
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        if all(s.done for s in self.states):
+            return True
+        return self.max_new is not None and max(self.n_sampled) >= self.max_new
+
+    @property
+    def room(self) -> int:
+        """Positions left in the cache (0 before the first prefill)."""
+        return self.cache.max_len - self.cache.length if self.cache is not None else 0
+
+    def bars_done(self) -> int:
+        return max(s.bars_done() for s in self.states)
+
+    # -- the model ----------------------------------------------------------------------
+    def prefill(self) -> None:
+        """A fresh cache holding each row's window; the logits after it."""
+        windows = [self.window(b, row) for b, row in enumerate(self.rows)]
+        longest = max(len(w) for w in windows)
+        pads = [longest - len(w) for w in windows]
+        idx = torch.tensor(
+            [[self.tok.pad_id] * p + w for w, p in zip(windows, pads, strict=True)],
+            device=self.backend.device,
+        )
+        te = use = None
+        if self.text_emb is not None:
+            te = self.text_emb.expand(self.n, -1)
+            use = torch.ones(self.n, dtype=torch.bool, device=self.backend.device)
+        if self.use_cfg:  # second half of the batch: the same rows without the text
+            assert te is not None and use is not None
+            idx = torch.cat([idx, idx])
+            te = torch.cat([te, te])
+            use = torch.cat([use, torch.zeros_like(use)])
+            pads = pads + pads
+        self.cache = self.backend.new_cache(idx.shape[0], pads)
+        self.logits = self.backend.prefill(idx, te, use, self.cache)
+        self.unfed = []
+        self.prefills += 1
+
+    def invalidate(self) -> None:
+        """Rebuild the cache from the rows before the next token (after a live change)."""
+        self.logits = None
+        self.unfed = []
+
+    def feed(self, draft: Sequence[int] = ()) -> torch.Tensor:
+        """One forward pass over the unfed tokens (+ a draft at batch 1); returns its logits
+        [B, T, vocab] and leaves the logits after the last unfed token as the next ones."""
+        assert self.cache is not None
+        feed = torch.tensor(self.unfed + [[d] for d in draft], device=self.backend.device).T
+        if self.use_cfg:
+            feed = torch.cat([feed, feed])
+        out = self.backend.step(feed, self.cache)
+        self.logits = out[:, len(self.unfed) - 1]
+        self.unfed = []
+        return out
+
+    # -- tokens -------------------------------------------------------------------------
+    def append(self, ids: Sequence[int], lp: np.ndarray | None = None) -> None:
+        """Append one token per row (a finished row ignores it) and account for it."""
+        for b, t in enumerate(ids):
+            state = self.states[b]
+            if not state.done:
+                if t == self.tok.bar_id:
+                    marks = self.marks[b]
+                    marks.append(BarMark(len(self.rows[b]), copy_state(state)))
+                    if len(marks) > MAX_BAR_MARKS:
+                        del marks[: len(marks) - MAX_BAR_MARKS]
+                self.rows[b].append(t)
+                if lp is not None:
+                    self.logprobs[b] += lp[b]
+                self.n_sampled[b] += 1
+                if self.guide:
+                    self.guide.observe(b, t)
+                if self.reprise:
+                    self.reprise.observe(b, t)
+            state.update(t)
+        if self.drafter:
+            self.drafter.extend(ids[:1])
+        self.unfed.append(list(ids))
+
+    def forced(self) -> list[int] | None:
+        """The grammar's only allowed token for every row, or None when some row chooses."""
+        forced = [s.forced() for s in self.states]
+        return None if None in forced else forced  # type: ignore[return-value]
+
+    def force_next(self, ids: Sequence[int]) -> None:
+        """The next token of each row is `ids` (e.g. a Bar after a rewind), not sampled."""
+        self._next = list(ids)
+
+    def choose(self) -> tuple[list[int], np.ndarray | None]:
+        """The next token per row: imposed, forced by the grammar, or sampled."""
+        if self._next is not None:
+            ids, self._next = self._next, None
+            return ids, None
+        if self.max_new is not None and self.max_new - max(self.n_sampled) <= END_SOON:
+            for s in self.states:
+                s.force_end = True
+        forced = self.forced()
+        if forced is not None:  # nothing to choose: log-probability 0
+            return forced, None
+        assert self.logits is not None
+        return self.sample(self.logits)
+
+    def advance(self) -> list[list[int]]:
+        """Decide the next token of every row and the tokens the grammar then forces, and
+        feed them to the model; returns each row's new tokens (none for a finished row)."""
+        if self.logits is None:
+            self.prefill()
+        before = [len(r) for r in self.rows]
+        if not self.unfed:  # else: a sample that replaced a rejected draft is pending
+            self.append(*self.choose())
+        # Tokens the grammar forces (one allowed id, e.g. TimeSig after Bar, the Program of
+        # a solo voice) need no sampling: append them now and feed them in the same pass.
+        while not self.finished and (forced := self.forced()) is not None:
+            self.append(forced)
+        if not self.finished:
+            if len(self.unfed) > self.room:
+                self.logits = None  # the window is full: rebuild it from the rows
+            else:
+                self._feed_with_draft()
+        return [row[n:] for row, n in zip(self.rows, before, strict=True)]
+
+    def _feed_with_draft(self) -> None:
+        """Feed the unfed tokens and, at batch 1, a draft verified by ordinary sampling."""
+        draft: list[int] = []
+        if self.drafter:
+            limit = self.room - len(self.unfed)
+            if self.max_new is not None:
+                limit = min(limit, self.max_new - max(self.n_sampled))
+            draft = self.drafter.propose(limit)
+        out = self.feed(draft)
+        accepted = 0
+        for j, d in enumerate(draft):
+            ids, lp = self.choose()
+            self.append(ids, lp)
+            if ids[0] != d:  # a fresh sample: drop the rest of the draft from the cache
+                assert self.cache is not None
+                self.cache.length -= len(draft) - j
+                break  # the fresh sample stays unfed
+            self.unfed = []  # the draft token is already in the cache
+            accepted += 1
+            if self.finished:
+                break
+            self.logits = out[:, -len(draft) + j]
+        if self.drafter:
+            self.drafter.observe(len(draft), accepted)
+
+    # -- live changes and candidates ------------------------------------------------------
+    def rewind_to_bar(self, row: int, index: int) -> None:
+        """Cut `row` back to its Bar token at `index` (it will be decided again); the
+        cache is rebuilt before the next token. Guides are the caller's to rebuild."""
+        mark = next((m for m in self.marks[row] if m.index == index), None)
+        if mark is None:
+            raise ValueError(f"no bar starts at token {index}")
+        self.rows[row] = self.rows[row][:index]
+        self.marks[row] = [m for m in self.marks[row] if m.index < index]
+        self.states[row] = copy_state(mark.state)
+        self.invalidate()
+
+    def replace_row(self, row: int, music: Sequence[int], state: SequenceState) -> None:
+        """Start `row` again from `music` under a fresh grammar `state` (which is advanced
+        over it); the cache is rebuilt before the next token. Guides are the caller's."""
+        self.rows[row], self.marks[row], self.states[row] = [], [], state
+        for t in music:
+            if t == self.tok.bar_id:
+                self.marks[row].append(BarMark(len(self.rows[row]), copy_state(state)))
+            self.rows[row].append(t)
+            state.update(t)
+        self.invalidate()
+
+    def select_rows(self, index: Sequence[int]) -> None:
+        """Keep rows `index`, in that order; an index may repeat (fork a row)."""
+        index = list(index)
+        old_n = self.n
+        self.rows = [list(self.rows[i]) for i in index]
+        self.states = [copy_state(self.states[i]) for i in index]
+        self.marks = [list(self.marks[i]) for i in index]
+        self.logprobs = self.logprobs[index]
+        self.n_sampled = [self.n_sampled[i] for i in index]
+        self.unfed = [[ids[i] for i in index] for ids in self.unfed]
+        if self.guide is not None:
+            self.guide.select_rows(index)
+        if self.reprise is not None:
+            self.reprise.select_rows(index)
+        if len(index) != 1:
+            self.drafter = None
+        self.n = len(index)
+        if self.cache is None or self.logits is None:
+            self.invalidate()
+            return
+        # The cache holds the text rows, then (with guidance) the same rows without it.
+        full = index + [old_n + i for i in index] if self.use_cfg else index
+        rows = torch.tensor(full, device=self.backend.device)
+        self.cache.reorder(rows)
+        self.logits = self.logits[rows]
+
+    # -- the sampler -----------------------------------------------------------------------
+    def sample(self, logits: torch.Tensor) -> tuple[list[int], np.ndarray]:
+        """One token per row from `logits` under guidance, guides and the grammar; and
+        each token's log-probability under the unguided model (what the scorer uses)."""
+        n, sampling = self.n, self.sampling
+        logits = logits.float()
+        if self.use_cfg:
+            cond, uncond = logits[:n], logits[n:]
+            base = cond
+            logits = uncond + sampling.cfg_scale * (cond - uncond)
+        else:
+            base = logits
+        if sampling.repetition_penalty != 1.0:
+            logits = self._penalised(logits)
+        if self.reprise is not None:  # before the key guide, which steers what is sampled
+            logits, base = self.reprise.apply(logits, base)
+        if self.guide is not None:
+            logits = self.guide.apply(logits)
+        # A requested voice that has not played after the first bar is invited in (the
+        # grammar also keeps the piece from ending without it).
+        for b, s in enumerate(self.states):
+            if s.bar >= 2 and (ids := s.missing_program_ids()):
+                logits = logits.clone() if logits is base else logits
+                logits[b, ids] += MISSING_VOICE_BONUS
+        if self.tok.bar_id is not None:
+            # In the last requested bar a new Bar is not allowed: the model's wish to start
+            # one means "this bar is over", which is the end of the piece. Give that
+            # probability to EOS instead of letting the bar fill up with extra notes.
+            last = [b for b, s in enumerate(self.states) if s.at_last_bar()]
+            if last:
+                eos, bar = self.tok.eos_id, self.tok.bar_id
+                logits = logits.clone()  # `base` may be the same tensor
+                logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
+        if n == 1:  # the batch-1 path: a few hundred numbers, cheaper in NumPy
+            u = float(torch.rand(1, generator=self.gen))
+            token, lp = sample_row(
+                logits[0].cpu().numpy(),
+                base[0].cpu().numpy(),
+                self.states[0].allowed().cpu().numpy(),
+                sampling.top_k,
+                sampling.top_p,
+                sampling.temperature,
+                u,
+            )
+            return [token], np.array([lp])
+        blocked = ~torch.stack([s.allowed() for s in self.states])
+        logits = logits.masked_fill(blocked, float("-inf"))
+        if sampling.temperature != 1.0:
+            logits = logits / sampling.temperature
+        next_ids = sample_top_k_top_p(logits, sampling.top_k, sampling.top_p, self.gen)
+        base = base.masked_fill(blocked, float("-inf"))
+        lp = base.gather(1, next_ids.view(-1, 1)) - torch.logsumexp(base, dim=-1, keepdim=True)
+        return next_ids.tolist(), lp.view(-1).cpu().numpy()
+
+    def _penalised(self, logits: torch.Tensor) -> torch.Tensor:
+        W = self.sampling.repetition_window
+        hist = [r[-W:] for r in self.rows]
+        width = max((len(h) for h in hist), default=0)
+        if not width:
+            return logits
+        h = torch.full((self.n, width), self.tok.pad_id, dtype=torch.long)
+        for b, r in enumerate(hist):
+            if r:
+                h[b, : len(r)] = torch.tensor(r)
+        return apply_repetition_penalty(
+            logits, h.to(logits.device), self.sampling.repetition_penalty, self.grammar.penalizable
+        )

@@ -1,0 +1,133 @@
+"""`Piece`: what generation returns — a Score with the tokens and conditions behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import symusic
+
+from ..conditioning.controls import Controls
+from ..errors import BadInputError
+from ..fileio import atomic_write_bytes
+from ..tokens.tokenizer import MusicTokenizer
+
+FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
+
+
+def _clip_to_bars(score: symusic.Score, bars: int) -> None:
+    """End every note by the end of the last bar, so the piece stops where it was asked to."""
+    if bars <= 0 or not len(score.time_signatures):
+        return
+    ts = score.time_signatures[0]
+    end = ts.time + bars * int(ts.numerator * 4 / ts.denominator * score.ticks_per_quarter)
+    for track in score.tracks:
+        for note in track.notes:
+            if note.time + note.duration > end:
+                note.duration = max(1, end - note.time)
+
+
+def _trim_overlaps(score: symusic.Score) -> None:
+    """No doubled notes: one note per pitch and onset in a voice, and a note that its voice
+    restarts at the same pitch ends where the repeat begins (one MIDI channel cannot sound
+    a pitch twice at once: the first note-off would cut the second note)."""
+    for track in score.tracks:
+        notes = sorted(
+            ((n.time, n.pitch, n.duration, n.velocity) for n in track.notes),
+            key=lambda n: (n[0], n[1], -n[2]),
+        )
+        kept: list[list[int]] = []
+        last_by_pitch: dict[int, list[int]] = {}
+        for time, pitch, duration, velocity in notes:
+            prev = last_by_pitch.get(pitch)
+            if prev is not None and prev[0] == time:
+                continue  # the same pitch struck twice at once: keep the longer
+            if prev is not None and prev[0] + prev[2] > time:
+                prev[2] = time - prev[0]
+            note = [time, pitch, duration, velocity]
+            kept.append(note)
+            last_by_pitch[pitch] = note
+        changed = len(kept) != len(notes) or any(
+            k[2] != n[2] for k, n in zip(kept, notes, strict=True)
+        )
+        if changed:
+            track.notes.clear()
+            for time, pitch, duration, velocity in kept:
+                track.notes.append(symusic.Note(time, duration, pitch, velocity))
+
+
+@dataclass
+class Piece:
+    score: symusic.Score
+    controls: Controls = field(default_factory=Controls)
+    prompt: str = ""
+    tokens: list[int] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # candidate scorer components, if any
+
+    @classmethod
+    def from_tokens(
+        cls, tok: MusicTokenizer, ids: list[int], controls: Controls, prompt: str = ""
+    ) -> Piece:
+        tempo = controls.tempo
+        score = tok.decode(ids, programs=controls.instruments, tempo=tempo)
+        if tok.bar_id is not None:
+            _clip_to_bars(score, sum(1 for i in ids if i == tok.bar_id))
+        _trim_overlaps(score)
+        return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
+
+    # -- facts -------------------------------------------------------------------------
+    @property
+    def num_notes(self) -> int:
+        return sum(len(t.notes) for t in self.score.tracks)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.score.to("second").end()) if self.num_notes else 0.0
+
+    def midi_bytes(self) -> bytes:
+        import os
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".mid")
+        os.close(fd)
+        try:
+            self.score.dump_midi(tmp)
+            return Path(tmp).read_bytes()
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    # -- output ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write .mid, .wav, .musicxml (or .json notes), chosen by the file extension."""
+        path = Path(path)
+        ext = path.suffix.lower()
+        if ext not in FORMATS:
+            raise BadInputError(
+                f"unknown output format {ext or '(none)'!r}; use one of: {', '.join(FORMATS)}"
+            )
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if ext in (".mid", ".midi"):
+            atomic_write_bytes(path, self.midi_bytes())
+        elif ext == ".wav":
+            from .audio import render_wav
+
+            render_wav(self.score, path)
+        elif ext in (".musicxml", ".xml"):
+            from .notation import export_musicxml
+
+            export_musicxml(
+                self.score, path, title=self.prompt or "tunesmith", key=self.controls.key
+            )
+        else:
+            import json
+
+            from .notation import export_json_notes
+
+            atomic_write_bytes(path, json.dumps(export_json_notes(self.score), indent=1).encode())
+        return path
+
+    def audio(self, sample_rate: int = 44100):
+        from .audio import render_audio
+
+        return render_audio(self.score, sample_rate)

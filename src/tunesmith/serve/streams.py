@@ -1,0 +1,273 @@
+"""Streaming over HTTP: server-sent events of note events, and live-control endpoints.
+
+`stream_router()` plugs into the serve app (`tunesmith serve`): each `GET /v1/stream`
+starts a stream session for that client and ends it when the client goes away. With
+`tunesmith stream --web` the CLI's own session is shared instead: every page that opens
+the stream listens to the same music, and any of them can steer it.
+
+Events: `start` {session, status...}, `note` {t, pitch, velocity, duration, program,
+channel, beat}, `status`, `control` {name, value, latency_bars}, `panic`, `end`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import BadInputError
+from ..stream.outputs import Output
+from ..stream.session import StreamReport, StreamSession, StreamSettings
+
+MAX_CLIENT_SECONDS = 3600.0  # one served stream plays at most an hour
+QUEUE_LIMIT = 5000  # events buffered for a slow client before it starts missing some
+KEEPALIVE_S = 15.0
+
+
+class BroadcastOutput(Output):
+    """Hands each note and event to every subscribed client's asyncio queue."""
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def subscribe(self) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
+        with self._lock:
+            self._subs.append((asyncio.get_running_loop(), q))
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> int:
+        with self._lock:
+            self._subs = [s for s in self._subs if s[1] is not q]
+            return len(self._subs)
+
+    def _put(self, name: str, data: dict) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for loop, q in subs:
+            try:
+                loop.call_soon_threadsafe(self._offer, q, (name, data))
+            except RuntimeError:  # that client's loop has closed
+                pass
+
+    def _offer(self, q: asyncio.Queue, item) -> None:
+        try:
+            q.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def note(self, event: dict) -> None:
+        self._put("note", event)
+
+    def event(self, name: str, data: dict) -> None:
+        self._put(name, data)
+
+
+@dataclass
+class _Running:
+    session: StreamSession
+    output: BroadcastOutput
+    thread: threading.Thread | None = None
+    per_client: bool = True
+    result: dict = field(default_factory=dict)
+
+
+class StreamHub:
+    """The app's running streams by id."""
+
+    def __init__(self, max_sessions: int = 2) -> None:
+        self.max_sessions = max_sessions
+        self.streams: dict[str, _Running] = {}
+        self.shared: str | None = None
+        self._lock = threading.Lock()
+
+    def add(self, session: StreamSession, output: BroadcastOutput, per_client: bool) -> str:
+        sid = secrets.token_hex(6)
+        with self._lock:
+            self.streams[sid] = _Running(session, output, per_client=per_client)
+        return sid
+
+    def start(self, sid: str) -> None:
+        run = self.streams[sid]
+
+        def target():
+            try:
+                run.result["report"] = run.session.run()
+            finally:
+                if run.per_client:
+                    with self._lock:
+                        self.streams.pop(sid, None)
+
+        run.thread = threading.Thread(target=target, name=f"stream-{sid}", daemon=True)
+        run.thread.start()
+
+    def active(self) -> int:
+        return sum(1 for r in self.streams.values() if r.per_client)
+
+    def get(self, sid: str) -> _Running:
+        run = self.streams.get(sid)
+        if run is None:
+            raise HTTPException(404, f"no stream session {sid!r}")
+        return run
+
+    def stop_all(self) -> None:
+        for run in list(self.streams.values()):
+            run.session.stop()
+        for run in list(self.streams.values()):
+            if run.thread is not None:
+                run.thread.join(timeout=5)
+
+
+class StreamControl(BaseModel):
+    """Live changes; give any of them."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float | None = Field(None, gt=0, le=5)
+    key: str | None = Field(None, max_length=20, examples=["D minor"])
+    style: str | None = Field(None, max_length=40, examples=["reel"])
+    tempo: float | None = Field(None, ge=30, le=300)
+    panic: bool = False
+
+
+def _sse(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+def hub_of(request: Request) -> StreamHub:
+    hub = getattr(request.app.state, "stream_hub", None)
+    if hub is None:
+        hub = request.app.state.stream_hub = StreamHub()
+    return hub
+
+
+def stream_router() -> APIRouter:
+    router = APIRouter(tags=["stream"])
+
+    @router.get("/v1/stream")
+    async def open_stream(
+        request: Request,
+        prompt: str = Query("", max_length=500),
+        tempo: float | None = Query(None, ge=30, le=300),
+        temperature: float | None = Query(None, gt=0, le=5),
+        key: str | None = Query(None, max_length=20),
+        style: str | None = Query(None, max_length=40),
+        seed: int | None = Query(None, ge=0),
+        duration: float = Query(MAX_CLIENT_SECONDS, gt=0, le=MAX_CLIENT_SECONDS),
+    ) -> StreamingResponse:
+        """Server-sent events of a live stream (a new one, or the shared one of --web)."""
+        hub = hub_of(request)
+        if hub.shared is not None:
+            sid = hub.shared
+        else:
+            composer = request.app.state.composer
+            if composer is None:
+                raise HTTPException(503, "the model is still loading")
+            if not prompt.strip():
+                raise BadInputError("the prompt is empty; describe the music to stream")
+            if hub.active() >= hub.max_sessions:
+                raise HTTPException(429, "too many live streams right now; try again later")
+            controls = composer.controls_for(prompt, key=key, tempo=tempo, style=style)
+            sampling = composer.sampling_for(temperature=temperature, seed=seed).with_(
+                speculative=False
+            )
+            out = BroadcastOutput()
+            session = StreamSession(
+                composer, prompt, [out], StreamSettings(duration=duration), sampling, controls
+            )
+            sid = hub.add(session, out, per_client=True)
+        run = hub.get(sid)
+        queue = run.output.subscribe()
+        if run.thread is None:
+            hub.start(sid)
+
+        async def events():
+            try:
+                yield _sse("start", {"session": sid, **run.session.status})
+                while True:
+                    try:
+                        name, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if name == "start":
+                        continue
+                    yield _sse(name, data)
+                    if name == "end":
+                        return
+            finally:
+                left = run.output.unsubscribe(queue)
+                if run.per_client and left == 0:
+                    run.session.stop()  # nobody is listening any more
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.post("/v1/stream/{session}/control")
+    async def control(session: str, body: StreamControl, request: Request) -> dict:
+        """Change temperature, key, style or tempo, or panic; applied at the next bar."""
+        run = hub_of(request).get(session)
+        applied = run.session.control(**body.model_dump())
+        if not applied:
+            raise BadInputError("no change given: set temperature, key, style, tempo or panic")
+        return {"applied": applied}
+
+    @router.post("/v1/stream/{session}/stop")
+    async def stop(session: str, request: Request) -> dict:
+        """End a stream; its listeners get an `end` event."""
+        hub_of(request).get(session).session.stop()
+        return {"stopped": session}
+
+    @router.get("/v1/stream/{session}")
+    async def status(session: str, request: Request) -> dict:
+        """The stream's status line as JSON."""
+        return hub_of(request).get(session).session.status
+
+    return router
+
+
+def serve_shared_stream(composer, session: StreamSession, host: str, port: int) -> StreamReport:
+    """`tunesmith stream --web`: serve the page and play `session` to every listener.
+
+    The stream starts with the server and the server stops when the stream ends
+    (--duration) or on Ctrl-C; the report is the stream's.
+    """
+    import uvicorn
+
+    from . import ServeSettings, create_app
+
+    out = BroadcastOutput()
+    session.add_output(out)
+    app = create_app(composer, ServeSettings(warmup=False), routers=[stream_router()])
+    hub = app.state.stream_hub = StreamHub()
+    hub.shared = hub.add(session, out, per_client=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+
+    def run_stream():
+        try:
+            hub.streams[hub.shared].result["report"] = session.run()
+        finally:
+            server.should_exit = True
+
+    thread = threading.Thread(target=run_stream, name="stream", daemon=True)
+    hub.streams[hub.shared].thread = thread
+    thread.start()
+    try:
+        server.run()
+    finally:
+        session.stop()
+        thread.join(timeout=10)
+    return hub.streams[hub.shared].result.get("report") or session.report

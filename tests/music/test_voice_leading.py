@@ -1,0 +1,37 @@
+"""Voice-leading checks on hand-made examples."""
+
+from __future__ import annotations
+
+import symusic
+
+from tunesmith.music.voice_leading import voice_leading
+
+
+def _two_voices(upper, lower, program=52):
+    score = symusic.Score(480)
+    for line in (upper, lower):
+        t = symusic.Track(program=program)
+        for i, p in enumerate(line):
+            t.notes.append(symusic.Note(i * 480, 480, p, 80))
+        score.tracks.append(t)
+    return score
+
+
+def test_parallel_fifths_are_caught():
+    r = voice_leading(_two_voices([67, 69, 71], [60, 62, 64]))  # G/C -> A/D -> B/E
+    assert r["parallels"] == 2
+    assert r["score"] < 0.5
+
+
+def test_a_clean_cadence_scores_well():
+    # Soprano D-C over bass G-C: contrary-free, no parallels (a fifth then an octave).
+    r = voice_leading(_two_voices([74, 72, 72], [55, 48, 48]))
+    assert r["parallels"] == 0 and r["crossings"] == 0 and r["range_faults"] == 0
+    assert r["score"] == 1.0
+
+
+def test_crossings_and_ranges():
+    crossing = voice_leading(_two_voices([72, 72, 60, 72], [60, 60, 67, 60]))
+    assert crossing["crossings"] == 1
+    low_choir = voice_leading(_two_voices([72, 71, 72], [30, 31, 30]))
+    assert low_choir["range_faults"] == 3

@@ -1,7 +1,7 @@
 """Do generated pieces close on the tonic, alone and as the best of N by the scorer?
 
 The model, stopped after the requested bars, rarely ends with the tonic in the bass
-(benchmarks/form.py); the best-of-N scorer counts the close (evaluate/cadence.py). Same
+(benchmarks/form.py); the best-of-N scorer counts the close (music/cadence.py). Same
 requests and seeds for every N, so the candidates=1 row is the baseline of the same run.
 
     python benchmarks/close.py --n 48 --bars 8 --candidates 1,4,8 --out benchmarks/results/close.json
@@ -56,7 +56,7 @@ def main() -> None:
             "seconds_per_piece": round((time.perf_counter() - t0) / len(requests), 3),
         }
         print(n, result["by_candidates"][str(n)], flush=True)
-    write_json(args.out, result)
+    write_json(args.out, result, model=args.model)
 
 
 if __name__ == "__main__":

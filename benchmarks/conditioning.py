@@ -25,7 +25,9 @@ def main() -> None:
     from tunesmith.evaluate.conditioning import conditioning_losses
 
     res = conditioning_losses(args.model, args.tokens, args.split, batches=args.batches)
-    write_json(args.out, {"benchmark": "conditioning", "machine": machine(), **res})
+    write_json(
+        args.out, {"benchmark": "conditioning", "machine": machine(), **res}, model=args.model
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, write_json  # noqa: E402
+from _common import NO_MODEL, machine, write_json  # noqa: E402
 
 CONTEXT = 12
 WINDOW = 512
@@ -82,7 +82,7 @@ def main() -> None:
         "context_tokens": CONTEXT,
         "corpora": {root: corpus_figures(root, args.sample) for root in args.tokens},
     }
-    write_json(args.out, result)
+    write_json(args.out, result, model=NO_MODEL)
     for root, fig in result["corpora"].items():
         print(root, fig)
 

@@ -263,7 +263,7 @@ def position_controls(composer, ds, test, seeds, max_pieces: int = 40) -> dict:
 def section_embeddings(composer) -> dict:
     """Can the model tell the labels apart at all? Cosine of the Section_A / Section_B input
     embeddings, and the norms of every Section_* row (unused tokens' tied rows grow long and
-    parallel: see reinit_token_rows in train.py)."""
+    parallel: see reinit_token_rows in training/trainer.py)."""
     import torch
 
     tok = composer.tokenizer
@@ -453,7 +453,9 @@ def main() -> None:
         rows["sonata_key_plan"] = sonata_key_plan(composer, seeds)
         rows["aaba_chorale_timing"] = form_timing(composer)
         result["models"][name] = rows
-        write_json(args.out, result)  # after each model: a long run keeps what it measured
+        # after each model: a long run keeps what it measured
+        shas = {k: None if p in ("shipped", NO_GATE) else p for k, p in models.items()}
+        write_json(args.out, result, model=shas)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def main() -> None:
     result["batch1"]["speedup_vs_no_cache"] = result["batch1"]["ours_tokens_per_s"] / nc
     result["clip_30s_batch1"] = clip
     result["targets"] = {"speedup_vs_hf_batch1": 4.0, "clip_30s_s": 1.5, "peak_rss_mb": 1024}
-    write_json(args.out, result)
+    write_json(args.out, result, model=args.model)
 
 
 if __name__ == "__main__":

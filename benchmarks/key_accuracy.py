@@ -88,7 +88,7 @@ def main() -> None:
             "misses": misses[:10],
         }
         print(name, result[name]["accuracy"], flush=True)
-    write_json(args.out, result)
+    write_json(args.out, result, model=args.model)
 
 
 if __name__ == "__main__":

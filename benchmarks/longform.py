@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, peak_rss_mb, write_json  # noqa: E402
+from _common import machine, peak_rss_mb, provenance, write_json  # noqa: E402
 
 PROMPTS = {
     "chorale": "a four-part chorale in G major",
@@ -106,6 +106,8 @@ def main() -> None:
         bar_ticks = int(ts.numerator * 4 / ts.denominator * piece.score.ticks_per_quarter)
         piano_roll(piece, starts[1:-1], bar_ticks, f"docs/images/longform_{mode}.png")
         result["modes"][mode] = {
+            # modes are merged from separate runs: each keeps the run that made it
+            "provenance": provenance(),
             "settings": vars(args),
             "prompt": prompt,
             "seconds": seconds,

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, write_json  # noqa: E402
+from _common import machine, provenance, write_json  # noqa: E402
 
 TOKENIZATION_RUNS = {
     "REMI": "runs/study/tok_remi",
@@ -33,7 +33,7 @@ CONDITIONING_RUNS = {
     "cross-attention": "runs/study/cond_cross",
     "shipped (prefix, 6 layers)": None,
 }
-# The seed's homework study (H4 / GS of its REMI, REMI+ and MIDILike models).
+# The design notes' tokenization study (H4 / GS of their REMI, REMI+ and MIDILike models).
 SEED_REPORTED = {"REMI": (2.483, 0.895), "REMI+": (2.476, 0.882), "MIDILike": (2.494, 0.861)}
 CFG_SCALES = (1.0, 2.0, 3.0)
 
@@ -109,6 +109,7 @@ def main() -> None:
         print(label, json.dumps(tok[label]), flush=True)
     if tok:
         result["tokenization"] = tok
+        result["tokenization_provenance"] = provenance(dict(TOKENIZATION_RUNS))
 
     cond = {}
     for label, run in CONDITIONING_RUNS.items() if args.part != "tokenization" else ():
@@ -124,7 +125,9 @@ def main() -> None:
             print(label, w, json.dumps(cond[label][f"cfg_{w:g}"]), flush=True)
     if cond:
         result["conditioning"] = cond
-    write_json(args.out, result)
+        result["conditioning_provenance"] = provenance(dict(CONDITIONING_RUNS))
+    runs = {**TOKENIZATION_RUNS, **CONDITIONING_RUNS}
+    write_json(args.out, result, model={k: runs[k] for k in runs if k in tok or k in cond})
     plots(result)
 
 

@@ -16,20 +16,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, write_json  # noqa: E402
+from _common import NO_MODEL, machine, write_json  # noqa: E402
 
 
 def naive_convert(jobs) -> int:
-    """music21 parse + music21's MIDI writer: what the seed's pipeline does."""
+    """music21 parse + music21's MIDI writer: the straightforward pipeline, as a baseline."""
     import music21
 
-    from tunesmith.data.music21_corpus import _parse
+    from tunesmith.data.sources.music21 import parse_job
 
     done = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, job in enumerate(jobs):
             try:
-                score = _parse(job)
+                score = parse_job(job)
                 mf = music21.midi.translate.streamToMidiFile(score)
                 mf.open(f"{tmp}/{i}.mid", "wb")
                 mf.write()
@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tunesmith.data.dataset import tokenize_files
-    from tunesmith.data.music21_corpus import list_jobs, prepare_music21, sample_jobs
+    from tunesmith.data.sources.music21 import list_jobs, prepare_music21, sample_jobs
 
     jobs, _ = list_jobs()
     sample = sample_jobs(jobs, args.pieces)
@@ -97,6 +97,7 @@ def main() -> None:
             },
             "tokenize": tokenize,
         },
+        model=NO_MODEL,
     )
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import write_json  # noqa: E402
+from _common import NO_MODEL, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     from tunesmith.evaluate.reference import markdown_table, reference_metrics
 
     ref = reference_metrics(args.corpus, args.split)
-    write_json(args.out, ref)
+    write_json(args.out, ref, model=NO_MODEL)
     print(markdown_table(ref))
 
 

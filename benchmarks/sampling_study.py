@@ -1,7 +1,7 @@
 """Sampling study: which settings make music closest to real music of the same form?
 
-For each setting (the seed report's default, the seed study's four presets, and a
-temperature sweep at top-k 64 / top-p 0.95), generate pieces for the same prompts across
+For each setting (the default and the four presets proposed by the project's design notes,
+and a temperature sweep at top-k 64 / top-p 0.95), generate pieces for the same prompts across
 forms and compare H1, H4, GS and notes per bar with the test split's reference values of
 that form (benchmarks/results/reference_test.json). The score is the mean relative
 deviation |generated - real| / real over metrics and forms (lower is better); key accuracy
@@ -122,7 +122,7 @@ def main() -> None:
         ]
         for form in FORMS
     }
-    write_json(args.out, result)
+    write_json(args.out, result, model=args.model)
     plot(result, args.plot)
 
 

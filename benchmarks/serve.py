@@ -284,7 +284,7 @@ def main() -> None:
             "rss_growth_under_10pct": growth < 10.0,
         },
     }
-    write_json(args.out, payload)
+    write_json(args.out, payload, model=args.model)
     Path(server_log.name).unlink(missing_ok=True)
 
 

@@ -184,7 +184,7 @@ def main() -> None:
             and all(k["audible_within_1_bar"] for k in key_rows),
         },
     }
-    write_json(args.out, payload)
+    write_json(args.out, payload, model=args.model)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, peak_rss_mb, write_json  # noqa: E402
+from _common import NO_MODEL, machine, peak_rss_mb, write_json  # noqa: E402
 
 
 def measure(config: str, steps: int, device: str) -> dict:
@@ -87,6 +87,7 @@ def main() -> None:
             "results": results,
             "peak_rss_mb": peak_rss_mb(),
         },
+        model=NO_MODEL,
     )
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import symusic
 
 from .conditioning.controls import Controls
+from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO, TEMPO, VOICES
 from .conditioning.prompt import apply_overrides, parse_prompt
-from .errors import BadInputError, CheckpointError
+from .errors import BadInputError, CheckpointError, TunesmithError
 from .generate.engine import Engine, GenerationResult
 from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
@@ -21,9 +22,7 @@ from .tokens.tokenizer import MusicTokenizer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPO = 120.0
-DEFAULT_METER = "4/4"
-MAX_CANDIDATES = 64
+MAX_CANDIDATES = int(CANDIDATES.high)  # the bound of conditioning/limits.py
 
 
 def seconds_to_bars(seconds: float, tempo: float, meter: str) -> int:
@@ -140,8 +139,7 @@ class Composer:
         progress=None,
     ) -> Piece:
         """Generate from already-resolved controls and sampling settings."""
-        if not 1 <= candidates <= MAX_CANDIDATES:
-            raise BadInputError(f"candidates must be between 1 and {MAX_CANDIDATES}")
+        CANDIDATES.check(candidates, field="candidates")
         results = self.engine.generate(controls, prompt, candidates, sampling, progress=progress)
         return self._best(results, controls, prompt)
 
@@ -153,13 +151,15 @@ class Composer:
         bars: int,
         prompt: str = "",
         *,
-        seed: int | None = None,
         candidates: int = 1,
         preset: str | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
+        repetition_penalty: float | None = None,
         cfg: float | None = None,
+        seed: int | None = None,
+        key_guidance: float | None = None,
         section: str | None = None,
         progress=None,
     ) -> Piece:
@@ -170,14 +170,23 @@ class Composer:
         from .music.metrics import compute_metrics, load_midi
 
         if section is not None and section not in ("A", "B"):
-            raise BadInputError(f"unknown section {section!r}; use A (the theme again) or B")
+            raise BadInputError(
+                f"unknown section {section!r}; use A (the theme again) or B", field="section"
+            )
+        BARS.check(bars, field="bars")
+        CANDIDATES.check(candidates, field="candidates")
+        # Checked before the MIDI is read, so a typo costs no work.
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
         score = midi if isinstance(midi, symusic.Score) else load_midi(midi)
         piece_in = self.tokenizer.encode_music(score)
         music = [int(i) for i in piece_in.ids]
         given_bars = len(piece_in.bar_starts)
         if bars <= given_bars:
             raise BadInputError(
-                f"--bars ({bars}) must be larger than the input's {given_bars} bars"
+                f"bars ({bars}) must be larger than the input's {given_bars} bars", field="bars"
             )
         parsed = parse_prompt(prompt or "")
         tracks = [t for t in score.tracks if len(t.notes)]
@@ -186,15 +195,14 @@ class Composer:
         key = parsed.controls.key or compute_metrics(score).get("key")
         input_controls = Controls(
             meter=f"{ts.numerator}/{ts.denominator}" if ts else DEFAULT_METER,
-            tempo=min(max(tempo, 20.0), 400.0),
-            instruments=[-1 if t.is_drum else int(t.program) for t in tracks][:16],
+            tempo=min(max(tempo, TEMPO.low), TEMPO.high),
+            instruments=[-1 if t.is_drum else int(t.program) for t in tracks][: int(VOICES.high)],
             key=key,
             bars=bars,
             style=parsed.controls.style,
             section=section,
         )
         controls = input_controls.validated()
-        sampling = self.sampling_for(preset, temperature, top_k, top_p, None, cfg, seed)
         # The input's tokens are kept exactly; the grammar state is advanced over them and
         # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
@@ -214,8 +222,14 @@ class Composer:
         mode: str | None = None,
         form: str | None = None,
         recall_bars: int = 0,
+        preset: str | None = None,
         temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
         seed: int | None = None,
+        key_guidance: float | None = None,
         progress=None,
         state_path: str | Path | None = None,
         **attributes,
@@ -231,8 +245,11 @@ class Composer:
         settings = LongFormSettings(
             chunks, chunk_bars, overlap, candidates, form, recall_bars
         ).validated()
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
         controls = apply_mode(self.controls_for(prompt, **attributes), mode)
-        sampling = self.sampling_for(temperature=temperature, seed=seed)
         return compose_long(self, prompt, controls, sampling, settings, progress, state_path)
 
     def _best(self, results: list[GenerationResult], controls: Controls, prompt: str) -> Piece:
@@ -253,7 +270,7 @@ class Composer:
         try:
             from IPython.display import Audio
         except ImportError:
-            raise BadInputError(
+            raise TunesmithError(
                 "play() needs IPython (pip install 'tunesmith[notebook]'); use piece.save('x.wav')"
             ) from None
 

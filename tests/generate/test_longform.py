@@ -109,17 +109,18 @@ def test_seam_fit_rewards_voices_that_go_on_in_key():
 @pytest.mark.parametrize(
     "settings, fragment",
     [
-        (LongFormSettings(chunks=0), "--chunks"),
-        (LongFormSettings(chunk_bars=8, overlap_bars=8), "--overlap"),
-        (LongFormSettings(candidates=0), "--num-candidates"),
+        (LongFormSettings(chunks=0), "chunks must be between 1 and 64"),
+        (LongFormSettings(chunk_bars=8, overlap_bars=8), "overlap must be"),
+        (LongFormSettings(candidates=0), "candidates must be between 1 and 64"),
         (LongFormSettings(form="ABC"), "unknown form"),
         (LongFormSettings(form="A" * 17), "unknown form"),
-        (LongFormSettings(chunk_bars=2, recall_bars=2, form="ABA"), "--recall-bars"),
+        (LongFormSettings(chunk_bars=2, recall_bars=2, form="ABA"), "recall bars"),
     ],
 )
 def test_bad_settings_are_clear_errors(settings, fragment):
-    with pytest.raises(BadInputError, match=fragment):
+    with pytest.raises(BadInputError, match=fragment) as info:
         settings.validated()
+    assert "--" not in str(info.value)  # the library names settings, never CLI flags
     with pytest.raises(BadInputError, match="unknown mode"):
         apply_mode(Controls(), "opera")
 
@@ -217,13 +218,15 @@ def test_cli_composes_a_form_and_rejects_bad_numbers(tiny_run, tmp_path):
 
     out = tmp_path / "aaba.mid"
     args = ["generate-long", "a tune", "--model", tiny_run, "--chunk-bars", "2"]
-    res = run_cli(*args, "-o", out, "--form", "AABA", "--num-candidates", "1", "--seed", "1")
+    res = run_cli(*args, "-o", out, "--form", "AABA", "--candidates", "1", "--seed", "1")
     assert res.returncode == 0, res.stderr
     assert "(8 bars" in " ".join(res.stdout.split()) and out.stat().st_size > 0
     for extra, fragment in (
         (["--chunks", "0"], "--chunks"),
         (["--overlap", "2"], "--overlap"),
-        (["--num-candidates", "0"], "--num-candidates"),
+        (["--candidates", "0"], "candidates must be between 1 and 64 (--candidates)"),
+        (["--num-candidates", "0"], "(--num-candidates)"),  # the old spelling still works
+        (["--top-k", "-1"], "top-k must be between 0 and 1000 (--top-k)"),
         (["--form", "ABA", "--recall-bars", "2"], "--recall-bars"),
         (["--form", "AXA"], "unknown form"),
     ):
@@ -241,5 +244,5 @@ def test_python_api_composes_a_form(composer, tmp_path):
     assert [r.new_bars for r in reports] == [2, 2, 2] and state.is_file()
     ts = piece.score.time_signatures[0]
     assert (ts.numerator, ts.denominator) == (3, 4)
-    with pytest.raises(BadInputError, match="--num-candidates"):
+    with pytest.raises(BadInputError, match="candidates must be between"):
         composer.generate_long("a tune", candidates=0)

@@ -71,6 +71,10 @@ def test_info_lists_model_presets_keys_instruments_and_limits(client, tiny_run):
     assert "fiddle" in info["instruments"]["words"]
     assert info["instruments"]["programs"][0]["name"] == "Acoustic Grand Piano"
     assert info["limits"]["max_bars"] == 64 and info["limits"]["max_candidates"] == 8
+    assert info["tempo"] == {"min": 20.0, "max": 400.0}
+    assert info["sampling"]["temperature"] == {"min_exclusive": 0, "max": 2}
+    assert set(info["sampling"]) == {"temperature", "top_k", "top_p", "repetition_penalty",
+                                     "cfg", "key_guidance", "candidates"}  # fmt: skip
     model = info["model"]
     assert model["parameters"] > 0 and model["config"]["n_layer"] == 2
     assert model["default_model"] is False
@@ -163,7 +167,9 @@ def test_generate_with_every_attribute_and_sampling_option(client):
                 "temperature": 0.9,
                 "top_k": 20,
                 "top_p": 0.9,
+                "repetition_penalty": 1.1,
                 "cfg": 1.5,
+                "key_guidance": 1.0,
                 "candidates": 2,
             },
             "seed": 3,
@@ -210,6 +216,9 @@ def test_instruments_as_a_comma_separated_string_and_tempo_as_a_word(client):
         ({"sampling": {"top_p": 0}}, "sampling.top_p"),
         ({"sampling": {"top_p": 1.5}}, "sampling.top_p"),
         ({"sampling": {"cfg": 30}}, "sampling.cfg"),
+        ({"sampling": {"repetition_penalty": 0.5}}, "sampling.repetition_penalty"),
+        ({"sampling": {"key_guidance": 9}}, "sampling.key_guidance"),
+        ({"sampling": {"seed": 1}}, "sampling.seed: is not a known field"),
         ({"sampling": {"candidates": 9}}, "between 1 and 8"),
         ({"sampling": {"candidates": 0}}, "sampling.candidates"),
         ({"sampling": {"preset": "wild"}}, "sampling.preset"),
@@ -247,7 +256,8 @@ def cont(client, data=None, midi=None, name="in.mid"):
 
 
 def test_continue_keeps_the_input_and_reaches_the_length(client):
-    r = cont(client, {"prompt": "a reel", "temperature": "0.9", "top_k": "32", "top_p": "0.9"})
+    r = cont(client, {"prompt": "a reel", "temperature": "0.9", "top_k": "32", "top_p": "0.9",
+                      "repetition_penalty": "1.1", "key_guidance": "0"})  # fmt: skip
     assert r.status_code == 200, r.text
     body = r.json()
     given = symusic.Score.from_midi(small_midi())

@@ -84,6 +84,12 @@ def test_stream_errors(client):
     assert client.get("/v1/stream", params={"prompt": " "}).status_code == 422
     assert client.get("/v1/stream", params={"prompt": "x", "tempo": 5}).status_code == 422
     assert client.get("/v1/stream", params={"prompt": "x", "key": "Q"}).status_code == 422
+    # the same bounds as everywhere else (conditioning/limits.py)
+    for params in ({"temperature": 2.5}, {"top_k": -1}, {"top_p": 0}, {"cfg": 30},
+                   {"repetition_penalty": 0.5}, {"key_guidance": 9}, {"preset": "wild"},
+                   {"tempo": 401}):  # fmt: skip
+        r = client.get("/v1/stream", params={"prompt": "x", **params})
+        assert r.status_code == 422 and next(iter(params)) in r.json()["detail"], params
     assert client.post("/v1/stream/nope/control", json={"panic": True}).status_code == 404
     assert client.post("/v1/stream/nope/stop").status_code == 404
     app = client.app

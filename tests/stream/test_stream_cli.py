@@ -17,7 +17,7 @@ from tunesmith.stream.terminal import key_action, next_key, status_line
 
 def test_stream_records_a_file_and_reports(tiny_run, tmp_path):
     rec, rep = tmp_path / "rec.mid", tmp_path / "report.json"
-    res = run_cli("stream", "a waltz for violin", "--model", tiny_run, "--out", rec,
+    res = run_cli("stream", "a waltz for violin", "--model", tiny_run, "-o", rec,
               "--duration", 4, "--seed", 1, "--report", rep)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     for words in ("time to first note", "tokens/s produced vs needed", "underruns", "notes played"):
@@ -29,6 +29,7 @@ def test_stream_records_a_file_and_reports(tiny_run, tmp_path):
 
 
 def test_stream_errors_are_one_line(tiny_run, tmp_path):
+    # --out is the old spelling of -o/--output: it still works
     assert_one_line_error(run_cli("stream", "  ", "--out", tmp_path / "x.mid"), "prompt is empty")
     assert_one_line_error(run_cli("stream", "a reel"), "nowhere to play")
     assert_one_line_error(

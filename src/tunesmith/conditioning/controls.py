@@ -21,6 +21,7 @@ from ..music.keys import (  # re-exported: the key vocabulary is part of the con
     key_name,
 )
 from .instruments import DRUMS, program_name
+from .limits import BARS, TEMPO, VOICES
 
 # -- style / form -----------------------------------------------------------------------
 STYLES: tuple[str, ...] = (
@@ -45,12 +46,13 @@ METERS: tuple[str, ...] = (
 # -- tempo bins (bpm, quarter-note beats): representative values; edges are midpoints ----
 TEMPO_BINS: tuple[int, ...] = (48, 60, 72, 84, 96, 108, 120, 132, 144, 160, 184, 216)
 _TEMPO_EDGES = [(a + b) / 2 for a, b in zip(TEMPO_BINS, TEMPO_BINS[1:], strict=False)]
-MIN_TEMPO, MAX_TEMPO = 20.0, 400.0
+MIN_TEMPO, MAX_TEMPO = float(TEMPO.low), float(TEMPO.high)  # the bound of limits.py
 
 # -- length in bars: a piece of n bars gets the smallest bin >= n -------------------------
 BAR_BINS: tuple[int, ...] = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-MAX_BARS = BAR_BINS[-1]
-MAX_VOICES = 16
+MAX_BARS = int(BARS.high)  # the bound of limits.py; the last bin holds it
+MAX_VOICES = int(VOICES.high)
+assert BAR_BINS[-1] == MAX_BARS and BAR_BINS[0] >= BARS.low
 
 # -- sections, for long-form generation ---------------------------------------------------
 SECTIONS: tuple[str, ...] = (
@@ -107,15 +109,15 @@ def normalize_meter(text: str) -> str:
 
 def tempo_bin(bpm: float) -> int:
     """Representative bpm of the tempo bin that contains `bpm`."""
-    if not MIN_TEMPO <= bpm <= MAX_TEMPO:
-        raise BadInputError(f"tempo {bpm:g} bpm is outside {MIN_TEMPO:g}-{MAX_TEMPO:g}")
+    if bpm not in TEMPO:
+        raise BadInputError(f"tempo {bpm:g} bpm is outside {MIN_TEMPO:g}-{MAX_TEMPO:g} bpm")
     return TEMPO_BINS[bisect.bisect_left(_TEMPO_EDGES, bpm)]
 
 
 def bars_bin(bars: int) -> int:
     """Smallest length bin that holds `bars` bars."""
-    if not 1 <= bars <= MAX_BARS:
-        raise BadInputError(f"length of {bars} bars is outside 1-{MAX_BARS}")
+    if bars not in BARS:
+        raise BadInputError(f"a length of {bars} bars is outside 1-{MAX_BARS}")
     return BAR_BINS[bisect.bisect_left(BAR_BINS, bars)]
 
 
@@ -145,7 +147,7 @@ class Controls:
         """A copy with every attribute normalised; raises BadInputError on bad values."""
         instruments = None
         if self.instruments is not None:
-            if not 1 <= len(self.instruments) <= MAX_VOICES:
+            if len(self.instruments) not in VOICES:
                 raise BadInputError(f"between 1 and {MAX_VOICES} instruments are supported")
             for p in self.instruments:
                 if p != DRUMS:

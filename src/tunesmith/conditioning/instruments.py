@@ -6,6 +6,7 @@ Programs are 0-127 as in General MIDI; drums are program -1 (played on channel 1
 from __future__ import annotations
 
 from ..errors import BadInputError
+from .limits import PROGRAM
 
 DRUMS = -1
 
@@ -60,8 +61,11 @@ def program_name(program: int) -> str:
     """Human name of a GM program (or 'Drums' for -1)."""
     if program == DRUMS:
         return "Drums"
-    if not 0 <= program < 128:
-        raise BadInputError(f"MIDI program {program} is outside 0-127")
+    if program not in PROGRAM:
+        raise BadInputError(
+            f"MIDI program {program} is outside {PROGRAM.low:g}-{PROGRAM.high:g}",
+            field="instruments",
+        )
     return GM_PROGRAM_NAMES[program]
 
 
@@ -203,5 +207,6 @@ def parse_instrument(word: str) -> tuple[int, ...]:
     valid = ", ".join(sorted(INSTRUMENT_WORDS)[:40])
     raise BadInputError(
         f"unknown instrument {word!r}; use a GM program number 0-127, a GM name, or one of: "
-        f"{valid}, ..."
+        f"{valid}, ...",
+        field="instruments",
     )

@@ -12,8 +12,10 @@ a length, not a count of instruments; "English horn" is an instrument, not a reg
 Keys need a clear cue because a bare letter is usually an article: "A reel for fiddle"
 has no key, "a reel in A" has one.
 
-`apply_overrides` applies the CLI flags (--key --meter --tempo --instruments --bars
---seconds --style) on top of the parsed controls, validating each value.
+`apply_overrides` applies explicit attributes (key, meter, tempo, instruments, bars,
+seconds, style: the CLI's options, the API's keywords, the server's `attributes`) on top
+of the parsed controls, validating each value. The word tables (tempo words, style
+synonyms, implied meters, region words) and the bounds live in `limits.py`.
 """
 
 from __future__ import annotations
@@ -37,11 +39,21 @@ from .controls import (
     tempo_bin,
 )
 from .instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS, parse_instrument, program_name
+from .limits import (  # re-exported: the parser's vocabulary
+    IMPLIED_METERS,
+    METER_PHRASES,
+    PROMPT_CHARS,
+    REGIONS,
+    SECONDS,
+    STYLE_SYNONYMS,
+    TEMPO_WORDS,
+    VOICES,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 1000  # longer prompts are truncated (with a warning), never rejected
-MAX_SECONDS = 3600.0  # one hour: beyond it a request is a typo, not a piece
+MAX_PROMPT_CHARS = PROMPT_CHARS  # longer prompts are truncated (with a warning), never rejected
+MAX_SECONDS = float(SECONDS.high)
 PLURAL_VOICES = 2  # "violins" with no number means more than one: two voices
 
 # -- numbers written as words ("thirty-two bars", "two violins") ------------------------
@@ -67,68 +79,9 @@ def _number(text: str) -> float:
     return float(_UNITS.index(parts[0]))
 
 
-# -- vocabularies -----------------------------------------------------------------------
-# Tempo words -> bpm. Italian terms take the middle of their usual range.
-TEMPO_WORDS: dict[str, float] = {
-    "grave": 40, "largo": 50, "lento": 56, "larghetto": 62, "adagio": 70, "adagietto": 74,
-    "andante": 88, "andantino": 96, "moderato": 108, "allegretto": 116, "allegro": 132,
-    "allegro moderato": 120, "allegro vivace": 150, "vivace": 160, "presto": 184,
-    "prestissimo": 210,
-    "very slow": 50, "slow": 64, "slowly": 64, "moderately slow": 76, "relaxed": 80,
-    "laid back": 80, "moderate": 100, "moderately fast": 120, "upbeat": 128,
-    "brisk": 132, "lively": 140, "fast": 144, "quick": 144, "up tempo": 150, "uptempo": 150,
-    "energetic": 150, "very fast": 184, "medium tempo": 108, "mid tempo": 108,
-    "mid-tempo": 108, "midtempo": 108, "stately": 80, "maestoso": 84, "walking pace": 96,
-}  # fmt: skip
-
-# Words that name a style/form in other words ("fugal" -> fugue).
-STYLE_SYNONYMS: dict[str, str] = {
-    "fugal": "fugue", "fugato": "fugue", "hymn tune": "hymn", "lullaby": "song",
-    "ballad": "song", "art song": "lied", "lieder": "lied", "ragtime": "rag",
-    "etude": "exercise", "étude": "exercise", "sonatina": "sonata",
-    "two part invention": "invention", "chorale prelude": "chorale", "folk": "folk song",
-    "folk tune": "folk song", "folk melody": "folk song",
-    "mass": "mass movement", "hip-hop": "hip hop", "hiphop": "hip hop",
-    "world music": "world", "film score": "soundtrack", "film music": "soundtrack",
-    "movie": "soundtrack", "cinematic": "soundtrack", "jazzy": "jazz", "bluesy": "blues",
-    "funky": "funk", "swing": "jazz", "bebop": "jazz", "bossa nova": "latin",
-    "samba": "latin", "salsa": "latin", "tango": "latin", "techno": "electronic",
-    "synthwave": "electronic", "edm": "electronic", "rock and roll": "rock",
-    "minuet": "dance", "menuet": "dance", "sarabande": "dance", "gigue": "dance",
-    "gavotte": "dance", "bourree": "dance", "bourrée": "dance", "polonaise": "dance",
-    "tarantella": "dance", "siciliano": "dance", "siciliana": "dance", "allemande": "dance",
-    "courante": "dance", "landler": "dance", "ländler": "dance", "barcarolle": "song",
-}  # fmt: skip
+# -- vocabularies (the shared tables are in limits.py) ------------------------------------
 # Bare style words too vague to count on their own ("a world of sound").
 _VAGUE_STYLES = frozenset({"world"})
-
-# Dance and form words imply a meter when the prompt gives none.
-IMPLIED_METERS: dict[str, str] = {
-    "waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "reel": "4/4", "march": "2/4",
-    "hornpipe": "4/4", "polka": "2/4", "strathspey": "4/4", "mazurka": "3/4",
-    "schottische": "4/4", "slide": "12/8", "minuet": "3/4", "menuet": "3/4",
-    "sarabande": "3/4", "gigue": "6/8", "gavotte": "4/4", "bourree": "2/2", "bourrée": "2/2",
-    "polonaise": "3/4", "tarantella": "6/8", "siciliano": "6/8", "siciliana": "6/8",
-    "allemande": "4/4", "courante": "3/4", "landler": "3/4", "ländler": "3/4",
-    "barcarolle": "6/8",
-}  # fmt: skip
-
-METER_PHRASES: dict[str, str] = {
-    "cut time": "2/2", "alla breve": "2/2", "common time": "4/4", "duple time": "2/4",
-    "duple meter": "2/4", "triple time": "3/4", "triple meter": "3/4",
-    "quadruple time": "4/4", "quadruple meter": "4/4", "compound duple": "6/8",
-    "compound triple": "9/8", "compound quadruple": "12/8", "waltz time": "3/4",
-    "march time": "2/4", "jig time": "6/8",
-}  # fmt: skip
-
-# Region words go to extra['region'], spelled like PieceRecord.region (a place name).
-REGIONS: dict[str, str] = {
-    "irish": "Ireland", "celtic": "Celtic", "scottish": "Scotland", "scots": "Scotland",
-    "welsh": "Wales", "english": "England", "breton": "Brittany", "cape breton": "Cape Breton",
-    "shetland": "Shetland", "northumbrian": "Northumbria", "appalachian": "Appalachia",
-    "american": "USA", "latin american": "Latin America", "french": "France",
-    "german": "Germany", "italian": "Italy", "spanish": "Spain",
-}  # fmt: skip
 
 _COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "solo": 1, "single": 1, "lone": 1,
                 "a pair of": 2, "pair of": 2, "a couple of": 2, "duo of": 2}  # fmt: skip
@@ -158,7 +111,7 @@ def _plural(word: str) -> str | None:
 
 
 # GM 120-127 are sound effects ("Seashore", "Applause"): in a prompt those words describe a
-# mood, so only the --instruments flag (a GM name or number) can ask for them.
+# mood, so only the explicit instruments attribute (a GM name or number) can ask for them.
 _FIRST_SOUND_EFFECT = 120
 
 
@@ -545,16 +498,16 @@ def explain(parsed: ParsedPrompt) -> list[tuple[str, str, str]]:
     ]
 
 
-# -- CLI overrides ------------------------------------------------------------------------
+# -- explicit attributes -------------------------------------------------------------------
 def check_seconds(seconds: float) -> float:
     """A requested duration in seconds, validated (0 < s <= MAX_SECONDS)."""
-    if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+    if seconds not in SECONDS:
         raise BadInputError(f"a length of {seconds:g} s is outside 0-{MAX_SECONDS:g} s")
     return float(seconds)
 
 
 def parse_tempo(value: float | str) -> float:
-    """A tempo flag: a number of bpm ('96', '96 bpm') or a tempo word ('allegro')."""
+    """A tempo attribute: a number of bpm ('96', '96 bpm') or a tempo word ('allegro')."""
     if isinstance(value, str):
         t = _norm(value)
         if t in TEMPO_WORDS:
@@ -571,7 +524,7 @@ def parse_tempo(value: float | str) -> float:
 
 
 def parse_instruments(value: str | Sequence[str | int]) -> list[int]:
-    """An instruments flag: 'violin,cello', '2 violins, viola', 'string quartet', [40, 42].
+    """An instruments attribute: 'violin,cello', '2 violins, viola', 'string quartet', [40, 42].
 
     Each item is an everyday word, a GM name or a program number, optionally preceded by
     a count; unknown words raise BadInputError listing valid names.
@@ -584,7 +537,7 @@ def parse_instruments(value: str | Sequence[str | int]) -> list[int]:
         for item in _LIST_SPLIT_RE.split(entry.strip()):
             if item:
                 programs.extend(_counted_instrument(item))
-    if not 1 <= len(programs) <= MAX_VOICES:
+    if len(programs) not in VOICES:
         raise BadInputError(
             f"between 1 and {MAX_VOICES} instruments are supported, not {len(programs)}"
         )
@@ -592,7 +545,7 @@ def parse_instruments(value: str | Sequence[str | int]) -> list[int]:
 
 
 def _counted_instrument(item: str) -> list[int]:
-    """Programs for one flag item: '2 violins', '3x flute', 'violins' (plural: two), '40'."""
+    """Programs for one list item: '2 violins', '3x flute', 'violins' (plural: two), '40'."""
     m = _FLAG_COUNT_RE.fullmatch(item)
     count, word = (int(m.group(1) or m.group(3)), m.group(2) or m.group(4)) if m else (None, item)
     name = _norm(word)
@@ -606,7 +559,7 @@ def _counted_instrument(item: str) -> list[int]:
 
 
 def parse_style(value: str) -> str:
-    """A style flag: a style/form word or a synonym ('fugal'); raises listing valid styles."""
+    """A style attribute: a style/form word or a synonym ('fugal'); raises listing valid ones."""
     return normalize_style(_STYLE_WORDS.get(_norm(value), value))
 
 
@@ -620,50 +573,63 @@ def apply_overrides(
     seconds: float | str | None = None,
     style: str | None = None,
 ) -> Controls:
-    """The parsed controls with every given CLI flag replacing the prompt's value.
+    """The parsed controls with every given attribute replacing the prompt's value.
 
-    Each flag is validated (BadInputError names the valid values). A length flag replaces
-    the prompt's length of either kind: --bars drops a duration read from the prompt and
-    --seconds drops its bar count; giving both flags is a contradiction and an error.
+    Each attribute is validated (BadInputError names the valid values and carries the
+    attribute's name as `field`). A length replaces the prompt's length of either kind:
+    `bars` drops a duration read from the prompt and `seconds` drops its bar count; giving
+    both is a contradiction and an error.
     """
     if bars is not None and seconds is not None:
-        raise BadInputError("give either --bars or --seconds, not both")
+        raise BadInputError("give either bars or seconds, not both", field="bars")
     c = replace(
         parsed_controls,
         instruments=list(parsed_controls.instruments) if parsed_controls.instruments else None,
         extra=dict(parsed_controls.extra),
     )
     if key is not None:
-        c.key = normalize_key(key)
+        c.key = _attribute("key", normalize_key, key)
     if meter is not None:
-        c.meter = normalize_meter(meter)
+        c.meter = _attribute("meter", normalize_meter, meter)
     if tempo is not None:
-        c.tempo = parse_tempo(tempo)
+        c.tempo = _attribute("tempo", parse_tempo, tempo)
     if instruments is not None:
-        c.instruments = parse_instruments(instruments)
+        c.instruments = _attribute("instruments", parse_instruments, instruments)
     if bars is not None:
-        c.bars = _parse_bars(bars)
+        c.bars = _attribute("bars", _parse_bars, bars)
         c.extra.pop("seconds", None)
     if seconds is not None:
-        c.extra["seconds"] = check_seconds(_to_float(seconds, "--seconds"))
+        c.extra["seconds"] = _attribute(
+            "seconds", lambda v: check_seconds(_to_float(v, "seconds")), seconds
+        )
         c.bars = None
     if style is not None:
-        c.style = parse_style(style)
+        c.style = _attribute("style", parse_style, style)
     return c
 
 
-def _to_float(value: float | str, flag: str) -> float:
-    """A number given on the command line, with a one-line error when it is not one."""
+def _attribute(name: str, parse, value):
+    """`parse(value)`, with the attribute's name on the error when it fails."""
+    try:
+        return parse(value)
+    except BadInputError as e:
+        if e.field is None:
+            e.field = name
+        raise
+
+
+def _to_float(value: float | str, what: str) -> float:
+    """A number, with a one-line error naming `what` when it is not one."""
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise BadInputError(f"{flag} needs a number, not {value!r}") from None
+        raise BadInputError(f"{what} needs a number, not {value!r}") from None
 
 
 def _parse_bars(value: int | str) -> int:
-    """A bars flag, validated against the supported length range."""
-    number = _to_float(value, "--bars")
-    if number != int(number):
-        raise BadInputError(f"--bars needs a whole number, not {value!r}")
+    """A bars attribute, validated against the supported length range."""
+    number = _to_float(value, "bars")
+    if not math.isfinite(number) or number != int(number):
+        raise BadInputError(f"bars needs a whole number, not {value!r}")
     bars_bin(int(number))  # raises for lengths outside 1..MAX_BARS
     return int(number)

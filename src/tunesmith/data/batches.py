@@ -97,7 +97,7 @@ class BatchSampler:
         form_section = None
         theme = np.zeros(0, dtype=np.int64)  # the opening phrase, before a later section
         phrases = self.sections(piece) if aug and aug.p_form_section > 0 else {}
-        if phrases and rng.random() < aug.p_form_section:
+        if aug is not None and phrases and rng.random() < aug.p_form_section:
             # The opening phrase, then a later section with its label: "after the theme,
             # bring it back (A) or a contrast (B)", as long-form generation asks for a
             # section after its context. The label is about the phrase heard just before.

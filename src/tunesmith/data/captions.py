@@ -156,7 +156,7 @@ class _Facts:
         tonic, family = r.key.split()
         spelled = self.pick((tonic, _spell(tonic)))
         if r.mode:
-            options = (f"{spelled} {r.mode}", f"{r.mode} mode on {spelled}")
+            options: tuple[str, ...] = (f"{spelled} {r.mode}", f"{r.mode} mode on {spelled}")
             options += () if short else (f"the {r.mode} mode", f"{spelled} {r.mode} mode")
             return self.pick(options)
         options = (f"{spelled} {family}",)

@@ -83,6 +83,7 @@ def _tokenize_one(path: str) -> tuple[np.ndarray, np.ndarray] | str:
 
     try:
         score = symusic.Score(path)
+        assert _worker_tokenizer is not None  # set by the pool initializer
         piece = _worker_tokenizer.encode_music(score)
     except Exception as e:  # a bad file is reported and skipped, never fatal
         return f"{type(e).__name__}: {e}"
@@ -168,7 +169,8 @@ def build_token_dataset(
         (lambda d, t: progress("tokenize", d, t)) if progress else None,
     )
     pitch_of = _pitch_table(tokenizer)
-    tokens, bars, pieces, failures = [], [], [], {}
+    tokens, bars, pieces = [], [], []
+    failures: dict[str, int] = {}
     captions: list[str] = []
     for rec, res in zip(records, results, strict=True):
         if isinstance(res, str):

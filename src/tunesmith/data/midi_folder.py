@@ -120,7 +120,8 @@ def list_midi_files(folder: Path, exclude: Path | None = None) -> tuple[list[Pat
     if not any(folder.iterdir()):
         raise BadInputError(f"MIDI folder {str(folder)!r} is empty")
     exclude = exclude.resolve() if exclude is not None else None
-    files, passed = [], Counter()
+    files: list[Path] = []
+    passed: Counter[str] = Counter()
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in MIDI_SUFFIXES:
             continue
@@ -228,11 +229,11 @@ def match_captions(rels: list[str], rows: list[dict]) -> list[dict | None]:
     matched: list[dict | None] = []
     for rel in rels:
         key = _norm_location(rel)
-        row = by_location.get(key)
-        if row is None:
+        found = by_location.get(key)
+        if found is None:
             candidates = by_name.get(PurePosixPath(key).name, [])
-            row = max(candidates, key=lambda r: _common_suffix(r, key), default=None)
-        matched.append(row)
+            found = max(candidates, key=lambda r: _common_suffix(r, key), default=None)
+        matched.append(found)
     return matched
 
 

@@ -124,7 +124,9 @@ def token_stats(
 
 def _sample_token_counts(corpus: Path, sample: list[PieceRecord], name: str) -> dict[str, Any]:
     tokenizer = MusicTokenizer(name)
-    tokens, bars, failed = [], [], Counter()
+    tokens: list[int] = []
+    bars: list[int] = []
+    failed: Counter[str] = Counter()
     for rec in sample:
         try:
             piece = tokenizer.encode_music(symusic.Score(str(corpus / rec.midi_path)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def reference_metrics(corpus_dir: str | Path, split: str = "test", min_pieces: i
     for form, rows in sorted(groups.items(), key=lambda kv: (kv[0] != "all", -len(kv[1]))):
         if len(rows) < min_pieces and form != "all":
             continue
-        entry = {"pieces": len(rows)}
+        entry: dict[str, Any] = {"pieces": len(rows)}
         for k in SUMMARY_KEYS:
             vals = np.array([r[k] for r in rows if r.get(k) is not None], dtype=float)
             entry[k] = {"mean": float(vals.mean()), "std": float(vals.std())} if len(vals) else None

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import symusic
@@ -116,7 +117,7 @@ def compare(generated: list[Evaluated], reference: list[Evaluated] | None) -> di
     if not reference:
         return out
     out["reference_pieces"] = len(reference)
-    ref = {k: _stats(e.metrics.get(k) for e in reference) for k in SUMMARY_KEYS}
+    ref: dict[str, Any] = {k: _stats(e.metrics.get(k) for e in reference) for k in SUMMARY_KEYS}
     out["reference_metrics"] = ref
     out["relative_difference"] = {
         k: (out["metrics"][k]["mean"] - ref[k]["mean"]) / ref[k]["mean"]
@@ -165,7 +166,7 @@ def _same_form(generated: list[Evaluated], reference: list[Evaluated]) -> dict:
             gen_by_form[e.form].append(e)
     forms = {}
     for form, gens in sorted(gen_by_form.items()):
-        entry = {"generated": len(gens), "real": len(real_by_form[form])}
+        entry: dict[str, Any] = {"generated": len(gens), "real": len(real_by_form[form])}
         for k in ("H1", "H4", "GS"):
             gm = _stats(e.metrics.get(k) for e in gens)
             rm = _stats(e.metrics.get(k) for e in real_by_form[form])

@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from ..conditioning.limits import ATTRIBUTES, NUM_CLIPS, SAMPLING_OPTIONS
 from ..errors import BadInputError
 from ..fileio import atomic_write_text, read_yaml_mapping
 
-ATTRIBUTES = ("key", "meter", "tempo", "instruments", "bars", "seconds", "style")
-SAMPLING = ("preset", "temperature", "top_k", "top_p", "repetition_penalty", "cfg")
+# What a batch config may set for every clip (the seed is the batch's: seed + i).
+SAMPLING = tuple(o for o in SAMPLING_OPTIONS if o != "seed")
 
 
 def load_batch_config(path: str | Path) -> dict:
@@ -39,11 +40,10 @@ def run_batch(
     """Generate the clips; returns the MIDI paths (existing ones included)."""
     cfg = load_batch_config(config)
     n = num_clips or int(cfg.get("num_clips", len(cfg["prompts"])))
-    if not 1 <= n <= 100_000:
-        raise BadInputError("--num-clips must be between 1 and 100000")
+    NUM_CLIPS.check(n, field="num_clips")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise BadInputError(f"--out-dir {str(out)!r} is a file")
+        raise BadInputError(f"the output folder {str(out)!r} is a file", field="out_dir")
     out.mkdir(parents=True, exist_ok=True)
     fmt = str(cfg.get("format", "mid")).lstrip(".")
     base_seed = int(sampling.get("seed") or cfg.get("seed", 0))

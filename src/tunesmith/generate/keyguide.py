@@ -88,9 +88,11 @@ class KeyGuide:
                 self.pending[row] = pc
                 return
             self._add(row, pc, 1.0)
-        elif self.pending[row] is not None and token in self.duration_beats:
-            self._add(row, self.pending[row], self.duration_beats[token])
-            self.pending[row] = None
+        else:
+            pending = self.pending[row]
+            if pending is not None and token in self.duration_beats:
+                self._add(row, pending, self.duration_beats[token])
+                self.pending[row] = None
 
     def select_rows(self, index: list[int]) -> None:
         """Keep rows `index` in that order (a repeated index forks a row)."""

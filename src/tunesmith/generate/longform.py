@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from ..conditioning.controls import MAX_BARS, Controls
+from ..conditioning.limits import CANDIDATES, CHUNK_BARS, CHUNKS, FORM_SECTIONS
 from ..errors import BadInputError
 from ..fileio import atomic_write_json
 from ..music.cadence import cadence_fit
@@ -61,7 +62,7 @@ from .reprise import key_shift, transpose_theme
 from .sampling import SamplingConfig
 from .scorer import _attribute_match
 
-# --mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
+# mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
 MODES: dict[str, dict] = {
     "chorale": {"style": "chorale", "instruments": [52, 52, 52, 52], "meter": "4/4"},
     "quartet": {"style": "quartet movement", "instruments": [40, 40, 41, 42]},
@@ -69,7 +70,7 @@ MODES: dict[str, dict] = {
     "fugue": {"style": "fugue", "instruments": [19, 19, 19, 19]},
     "folk": {"style": "reel", "instruments": [110]},
 }
-# --form sonata: (section control, key area, name)
+# form "sonata": (section control, key area, name)
 SONATA = [
     ("A", "tonic", "exposition: first theme"),
     ("B", "second", "exposition: second theme"),
@@ -77,13 +78,13 @@ SONATA = [
     ("A", "tonic", "recapitulation: first theme"),
     ("B", "tonic", "recapitulation: second theme"),
 ]
-MAX_FORM_SECTIONS = 16
+MAX_FORM_SECTIONS = FORM_SECTIONS
 WEIGHTS = {
     "voice_leading": 1.0, "fit": 1.0, "seam": 1.0, "continuity": 1.0, "attributes": 1.0,
     "cadence": 1.0,
 }  # fmt: skip
-MAX_CHUNKS = 64
-MAX_CANDIDATES = 64
+MAX_CHUNKS = int(CHUNKS.high)  # the bounds of conditioning/limits.py
+MAX_CANDIDATES = int(CANDIDATES.high)
 
 
 @dataclass
@@ -99,27 +100,27 @@ class LongFormSettings:
 
     @property
     def plan(self) -> list[tuple[str, str, str]] | None:
-        """(section control, key area, name) per chunk for --form; None without."""
+        """(section control, key area, name) per chunk for a form; None without."""
         return parse_form(self.form) if self.form else None
 
     def validated(self) -> LongFormSettings:
+        """Self, with every setting inside its bound (conditioning/limits.py)."""
         if self.form:
             self.chunks = len(parse_form(self.form))
             if not 0 <= self.recall_bars < self.chunk_bars:
                 raise BadInputError(
-                    f"--recall-bars must be between 0 and {self.chunk_bars - 1} "
-                    "(fewer than the bars of a chunk)"
+                    f"recall bars must be between 0 and {self.chunk_bars - 1} "
+                    "(fewer than the bars of a chunk)",
+                    field="recall_bars",
                 )
-        if not 1 <= self.chunks <= MAX_CHUNKS:
-            raise BadInputError(f"--chunks must be between 1 and {MAX_CHUNKS}")
-        if not 1 <= self.chunk_bars <= MAX_BARS // 2:
-            raise BadInputError(f"--chunk-bars must be between 1 and {MAX_BARS // 2}")
+        CHUNKS.check(self.chunks, field="chunks")
+        CHUNK_BARS.check(self.chunk_bars, field="chunk_bars")
         if self.overlap_bars is not None and not 1 <= self.overlap_bars < self.chunk_bars:
             raise BadInputError(
-                f"--overlap must be at least 1 bar and shorter than a chunk ({self.chunk_bars} bars)"
+                f"overlap must be at least 1 bar and shorter than a chunk ({self.chunk_bars} bars)",
+                field="overlap",
             )
-        if not 1 <= self.candidates <= MAX_CANDIDATES:
-            raise BadInputError(f"--num-candidates must be between 1 and {MAX_CANDIDATES}")
+        CANDIDATES.check(self.candidates, field="candidates")
         return self
 
 
@@ -142,7 +143,8 @@ def parse_form(text: str) -> list[tuple[str, str, str]]:
     if not letters or set(letters) - {"A", "B"} or len(letters) > MAX_FORM_SECTIONS:
         raise BadInputError(
             f"unknown form {text!r}: give 'sonata' or up to {MAX_FORM_SECTIONS} letters A and B "
-            "(e.g. AABA, ABAB, AABB)"
+            "(e.g. AABA, ABAB, AABB)",
+            field="form",
         )
     return [(c, "tonic", f"section {c}") for c in letters]
 
@@ -173,7 +175,9 @@ def apply_mode(controls: Controls, mode: str | None) -> Controls:
     if mode is None:
         return controls
     if mode not in MODES:
-        raise BadInputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        raise BadInputError(
+            f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}", field="mode"
+        )
     base = Controls(**MODES[mode])
     values = {k: v for k, v in controls.to_dict().items() if v is not None}
     return Controls(**{**base.to_dict(), **values}).validated()

@@ -192,11 +192,11 @@ class Reprise:
         refs = torch.tensor([al.reference for _, al in live], device=logits.device)
         lp_base = torch.log_softmax(base[rows].float(), dim=-1)
         lp_ref = lp_base[torch.arange(len(live), device=rows.device), refs].tolist()
-        g = [
+        gates = [
             self.gate.probability(self.label, features(al, lp, int(self.kinds[al.reference])))
             for (_, al), lp in zip(live, lp_ref, strict=True)
         ]
-        g = torch.tensor(g, dtype=torch.float32, device=logits.device).clamp(1e-6, 1 - 1e-6)
+        g = torch.tensor(gates, dtype=torch.float32, device=logits.device).clamp(1e-6, 1 - 1e-6)
         logits, base = logits.float().clone(), base.float().clone()
         logits[rows] = mix(torch.log_softmax(logits[rows], dim=-1), refs, g)
         base[rows] = mix(lp_base, refs, g)

@@ -7,6 +7,15 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
+from ..conditioning.limits import (
+    CFG,
+    KEY_GUIDANCE,
+    REPETITION_PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+)
 from ..errors import BadInputError
 
 # The four presets. "balanced", "creative" and "conservative" are the seed study's
@@ -35,32 +44,36 @@ class SamplingConfig:
     cfg_scale: float = 1.0  # classifier-free guidance on the text; 1.0 = off
     key_guidance: float = 0.5  # key guide's constant strength (0 = off); keyguide.py
     key_guide_args: dict = field(default_factory=dict)  # KeyGuide step/max_strength (studies)
+    chord_guidance: float = 1.0  # chord guide's strength when chords are given; chordguide.py
     speculative: bool = True  # batch 1: n-gram drafts verified in one pass (same output law)
     seed: int | None = None
     max_bars: int = 16  # used when the controls name no length
     max_tokens: int | None = None  # hard cap on generated tokens
 
     def validated(self) -> SamplingConfig:
-        if not self.temperature > 0:
-            raise BadInputError("temperature must be > 0")
-        if not 0 < self.top_p <= 1:
-            raise BadInputError("top-p must be in (0, 1]")
-        if self.top_k < 0:
-            raise BadInputError("top-k must be >= 0 (0 turns it off)")
-        if self.repetition_penalty < 1.0 or self.repetition_penalty > 5:
-            raise BadInputError("repetition penalty must be between 1.0 and 5")
-        if self.cfg_scale < 0 or self.cfg_scale > 20:
-            raise BadInputError("guidance scale must be between 0 and 20")
-        if not 0 <= self.key_guidance <= 5:
-            raise BadInputError("key guidance must be between 0 and 5")
+        """Self, when every value is inside its bound of conditioning/limits.py."""
+        checks = (
+            (TEMPERATURE, self.temperature, "temperature"),
+            (TOP_K, self.top_k, "top_k"),
+            (TOP_P, self.top_p, "top_p"),
+            (REPETITION_PENALTY, self.repetition_penalty, "repetition_penalty"),
+            (CFG, self.cfg_scale, "cfg"),
+            (KEY_GUIDANCE, self.key_guidance, "key_guidance"),
+        )
+        for bound, value, field_name in checks:
+            bound.check(value, field=field_name)
+        if self.seed is not None:
+            SEED.check(self.seed, field="seed")
         if self.max_bars < 1:
-            raise BadInputError("max bars must be >= 1")
+            raise BadInputError("max bars must be at least 1", field="max_bars")
         return self
 
     @classmethod
     def from_preset(cls, name: str = "default", **overrides) -> SamplingConfig:
         if name not in PRESETS:
-            raise BadInputError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+            raise BadInputError(
+                f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}", field="preset"
+            )
         values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**values).validated()
 

@@ -7,7 +7,10 @@ Only the prefix-conditioned model maps onto GPT-2 (cross-attention has no GPT-2 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
+import torch.nn as nn
 
 from ..errors import BadInputError
 from .transformer import MusicTransformer
@@ -41,8 +44,9 @@ def to_hf_gpt2(model: MusicTransformer):
         "transformer.ln_f.weight": model.ln_f.weight,
         "transformer.ln_f.bias": model.ln_f.bias,
     }
-    for i, blk in enumerate(model.blocks):
+    for i, blk in enumerate(model.block_list):
         p = f"transformer.h.{i}."
+        fc, out = cast(nn.Linear, blk.mlp[0]), cast(nn.Linear, blk.mlp[2])
         # GPT-2's Conv1D stores [in, out]: our Linear weights transposed.
         sd.update(
             {
@@ -54,10 +58,10 @@ def to_hf_gpt2(model: MusicTransformer):
                 p + "attn.c_proj.bias": blk.attn.proj.bias,
                 p + "ln_2.weight": blk.ln_2.weight,
                 p + "ln_2.bias": blk.ln_2.bias,
-                p + "mlp.c_fc.weight": blk.mlp[0].weight.t(),
-                p + "mlp.c_fc.bias": blk.mlp[0].bias,
-                p + "mlp.c_proj.weight": blk.mlp[2].weight.t(),
-                p + "mlp.c_proj.bias": blk.mlp[2].bias,
+                p + "mlp.c_fc.weight": fc.weight.t(),
+                p + "mlp.c_fc.bias": fc.bias,
+                p + "mlp.c_proj.weight": out.weight.t(),
+                p + "mlp.c_proj.bias": out.bias,
             }
         )
     with torch.no_grad():

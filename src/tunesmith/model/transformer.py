@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -142,10 +144,11 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
 
-    def memory_kv(self, memory):
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, K, C = memory.shape
         k, v = self.kv(memory).split(C, dim=2)
-        return tuple(t.view(B, K, self.n_head, C // self.n_head).transpose(1, 2) for t in (k, v))
+        k, v = (t.view(B, K, self.n_head, C // self.n_head).transpose(1, 2) for t in (k, v))
+        return k, v
 
     def forward(self, x, mem_kv):
         B, T, C = x.shape
@@ -159,7 +162,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg)
-        self.cross = None
+        self.cross: CrossAttention | None = None
         if cfg.conditioning == "cross":
             self.ln_x = nn.LayerNorm(cfg.d_model)
             self.cross = CrossAttention(cfg)
@@ -197,6 +200,11 @@ class MusicTransformer(nn.Module):
         for name, p in self.named_parameters():  # GPT-2's scaled init of residual outputs
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @property
+    def block_list(self) -> Sequence[Block]:
+        """`blocks`, typed: an nn.ModuleList iterates as plain Modules for type checkers."""
+        return cast("Sequence[Block]", self.blocks)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -248,7 +256,10 @@ class MusicTransformer(nn.Module):
                 mem_kv_list = cache.memory
             else:
                 memory = self.text_prefix(text_emb, use_text, B)
-                mem_kv_list = [blk.cross.memory_kv(memory) for blk in self.blocks]
+                mem_kv_list = []
+                for block in self.block_list:
+                    assert block.cross is not None  # conditioning == "cross"
+                    mem_kv_list.append(block.cross.memory_kv(memory))
                 if cache is not None:
                     cache.memory = mem_kv_list
         L = x.shape[1]
@@ -315,6 +326,7 @@ class MusicTransformer(nn.Module):
                 lnxw, lnxb, cqw, cqb, cpw, cpb = cross
                 h = norm(x, (C,), lnxw, lnxb)
                 q = F.linear(h, cqw, cqb).view(B, T, H, hd).transpose(1, 2)
+                assert cache.memory is not None  # forward() filled it (cross conditioning)
                 mk, mv = cache.memory[i]
                 y = torch.matmul(
                     torch.softmax(torch.matmul(q, mk.transpose(-1, -2)) * scale, -1), mv

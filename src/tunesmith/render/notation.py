@@ -135,7 +135,7 @@ class _Grid:
 
     def triplet_edges(self) -> list[Fraction]:
         """Edges of triplet beats: no note or rest may cross them, so tuplets are complete."""
-        edges = set()
+        edges: set[Fraction] = set()
         for i, step in enumerate(self.steps):
             if step == Fraction(1, 3):
                 edges.update((self.beats[i], self.beats[i + 1]))
@@ -302,7 +302,7 @@ def _pitch(midi: int, accidental: int):
 
     p = pitch.Pitch(midi=midi)
     if p.accidental is not None and accidental and p.accidental.alter * accidental < 0:
-        p = p.getEnharmonic()
+        p = p.getEnharmonic()  # type: ignore[assignment]  # music21: None only when inPlace
     return p
 
 
@@ -312,7 +312,7 @@ def _general_note(ev: _Event, accidental: int):
 
     pitches = sorted(set(ev.pitches))
     if len(pitches) == 1:
-        obj = note.Note(_pitch(pitches[0], accidental))
+        obj: note.Note | chord.Chord = note.Note(_pitch(pitches[0], accidental))
         if pitches[0] in ev.ties:
             obj.tie = tie.Tie(ev.ties[pitches[0]])
     else:
@@ -347,7 +347,7 @@ def _voice_stream(
     """A flat music21 Stream covering [0, total) with notes, chords and rests."""
     from music21 import stream
 
-    s = stream.Stream()
+    s: stream.Stream = stream.Stream()
     t = Fraction(0)
     for ev in events:
         for r in _rests(t, ev.start, edges, hidden):
@@ -422,7 +422,7 @@ def _instrument(track: symusic.Track):
     from music21 import instrument
 
     if track.is_drum:
-        inst = instrument.Percussion()
+        inst: instrument.Instrument = instrument.Percussion()
         inst.midiChannel = 9  # written as channel 10: the GM drum kit
         inst.midiProgram = 0
         inst.instrumentId = f"{DRUM_ID}{next(_drum_ids)}"  # found again by _unpitched_drums
@@ -467,8 +467,8 @@ def build_music21_score(score: symusic.Score, title: str | None = None, key: str
     accidental = key_obj.sharps if key_obj is not None else 0  # spell black keys to suit
     meters = _meters(score_q)
     # a zero-length last note still gets a grid step, so leave it room before the barline
-    end = max(float(n.time + max(n.duration, 0.34)) for t in tracks_q for n in t.notes)
-    end = Fraction(end).limit_denominator(96)
+    last = max(float(n.time + max(n.duration, 0.34)) for t in tracks_q for n in t.notes)
+    end = Fraction(last).limit_denominator(96)
     bars = _barlines(meters, end)
     beats = _beats(bars)
     tempos = _tempos(score_q)
@@ -575,7 +575,8 @@ def _unpitched_drums(xml: bytes) -> bytes:
         part = root.find(f"part[@id='{part_id}']")
         if part is None:
             continue
-        keys = {_unpitched_note(note, part_id) for note in part.iter("note")} - {None}
+        found = (_unpitched_note(note, part_id) for note in part.iter("note"))
+        keys = {key for key in found if key is not None}
         _drum_part_list(score_part, part_id, keys or {38})
     ET.indent(root, space="  ")
     header = re.match(rb"(?s)^.*?(?=<score-partwise)", xml)

@@ -30,7 +30,7 @@ def default_routers() -> list:
 def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[object, dict]:
     """(app or import string, extra uvicorn.run options) for `workers` processes.
 
-    The model path is checked here, so a bad --model is one clear error before the server
+    The model path is checked here, so a bad model folder is one clear error before the server
     starts; each process then loads the model once, in the app's lifespan.
     """
     from ..errors import BadInputError
@@ -38,7 +38,7 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[object, d
 
     settings = settings.validated()
     if workers < 1:
-        raise BadInputError("--workers must be >= 1")
+        raise BadInputError("workers must be at least 1", field="workers")
     if settings.torch_threads is None:
         # The small model's decode loop is many tiny steps: one thread per generation is
         # faster and far steadier than torch's default (measured in docs/SERVE.md).

@@ -31,8 +31,20 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from ..api import Composer
-from ..conditioning.controls import MAX_TEMPO, METERS, MIN_TEMPO, STYLES
+from ..conditioning.controls import METERS, STYLES
 from ..conditioning.instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS
+from ..conditioning.limits import (
+    BARS,
+    CANDIDATES,
+    CFG,
+    KEY_GUIDANCE,
+    REPETITION_PENALTY,
+    SEED,
+    TEMPERATURE,
+    TEMPO,
+    TOP_K,
+    TOP_P,
+)
 from ..errors import BadInputError, TunesmithError
 from ..generate.sampling import PRESETS
 from ..music.keys import KEYS
@@ -324,12 +336,14 @@ def create_app(
                 "programs": [{"program": i, "name": n} for i, n in enumerate(GM_PROGRAM_NAMES)],
                 "drums": -1,
             },
-            "tempo": {"min": MIN_TEMPO, "max": MAX_TEMPO},
+            "tempo": {"min": float(TEMPO.low), "max": float(TEMPO.high)},
             "sampling": {
-                "temperature": {"min_exclusive": 0, "max": 2},
-                "top_k": {"min": 0, "max": 1000},
-                "top_p": {"min_exclusive": 0, "max": 1},
-                "cfg": {"min": 0, "max": 20},
+                "temperature": TEMPERATURE.to_dict(),
+                "top_k": TOP_K.to_dict(),
+                "top_p": TOP_P.to_dict(),
+                "repetition_penalty": REPETITION_PENALTY.to_dict(),
+                "cfg": CFG.to_dict(),
+                "key_guidance": KEY_GUIDANCE.to_dict(),
                 "candidates": {"min": 1, "max": settings.max_candidates},
             },
             "formats": ["json", "midi", "wav", "musicxml"],
@@ -362,8 +376,9 @@ def create_app(
         controls = c.controls_for(body.prompt, **attrs)
         seed = _new_seed(body.seed)
         sampling = Composer.sampling_for(
-            s.preset, s.temperature, s.top_k, s.top_p, None, s.cfg, seed
-        )
+            s.preset, s.temperature, s.top_k, s.top_p, s.repetition_penalty, s.cfg, seed,
+            key_guidance=s.key_guidance,
+        )  # fmt: skip
         _check_bars(settings, controls.bars or sampling.max_bars)
 
         def job(stop: threading.Event):
@@ -380,16 +395,20 @@ def create_app(
     async def continue_(
         request: Request,
         file: UploadFile = File(..., description="a standard MIDI file (at most the upload cap)"),
-        bars: int = Form(..., ge=1, le=256, description="total length in bars, input included"),
+        bars: int = Form(
+            ..., **BARS.pydantic(), description="total length in bars, input included"
+        ),
         prompt: str = Form("", max_length=10_000),
-        seed: int | None = Form(None, ge=0, le=2**63 - 1),
+        seed: int | None = Form(None, **SEED.pydantic()),
         format: Format = Form("json"),
         preset: Preset | None = Form(None),
-        temperature: float | None = Form(None, gt=0, le=2),
-        top_k: int | None = Form(None, ge=0, le=1000),
-        top_p: float | None = Form(None, gt=0, le=1),
-        cfg: float | None = Form(None, ge=0, le=20),
-        candidates: int = Form(1, ge=1, le=64),
+        temperature: float | None = Form(None, **TEMPERATURE.pydantic()),
+        top_k: int | None = Form(None, **TOP_K.pydantic()),
+        top_p: float | None = Form(None, **TOP_P.pydantic()),
+        repetition_penalty: float | None = Form(None, **REPETITION_PENALTY.pydantic()),
+        cfg: float | None = Form(None, **CFG.pydantic()),
+        key_guidance: float | None = Form(None, **KEY_GUIDANCE.pydantic()),
+        candidates: int = Form(1, **CANDIDATES.pydantic()),
     ) -> Response:
         """Continue an uploaded MIDI to `bars` bars in its meter, tempo and instruments."""
         c = get_composer(request)
@@ -401,9 +420,10 @@ def create_app(
         def job(stop: threading.Event):
             t0 = time.perf_counter()
             piece = c.continue_midi(
-                score, bars, prompt, seed=seed, candidates=candidates, preset=preset,
-                temperature=temperature, top_k=top_k, top_p=top_p, cfg=cfg,
-                progress=stop_checker(stop),
+                score, bars, prompt, candidates=candidates, preset=preset,
+                temperature=temperature, top_k=top_k, top_p=top_p,
+                repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
+                key_guidance=key_guidance, progress=stop_checker(stop),
             )  # fmt: skip
             elapsed = time.perf_counter() - t0
             return render(piece, format, seed, elapsed, settings, _stem(prompt, seed))

@@ -1,6 +1,10 @@
 """Server limits: the settings with their caps, a bounded work queue with a per-request
 timeout, and a cap on request bodies.
 
+The caps here are about this server's capacity (how much one request may ask of the box);
+each musical one lies inside the bound of the one table, `conditioning/limits.py`, which
+the request schemas enforce on their own.
+
 Generation is CPU-heavy and synchronous, so it runs on a small thread pool. At most
 `max_concurrent` jobs run and `max_queue` wait; a request beyond that is refused at once
 (HTTP 429) rather than piling up. A job that outlives its timeout is told to stop (the
@@ -20,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from ..conditioning.limits import BARS, CANDIDATES, PROMPT_CHARS, SECONDS
 from ..errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -37,10 +42,10 @@ class ServeSettings:
     max_concurrent: int = 2  # generations running at once (threads)
     max_queue: int = 8  # requests waiting for a slot; beyond this: 429
     timeout_s: float = 60.0  # per request, queue wait included; beyond this: 504
-    max_bars: int = 64
-    max_seconds: float = 120.0
-    max_candidates: int = 8
-    max_prompt_chars: int = 500
+    max_bars: int = 64  # within limits.BARS
+    max_seconds: float = 120.0  # within limits.SECONDS
+    max_candidates: int = 8  # within limits.CANDIDATES
+    max_prompt_chars: int = 500  # at most limits.PROMPT_CHARS (the parser reads no more)
     max_upload_bytes: int = 1024 * 1024  # a MIDI upload (1 MiB)
     max_audio_seconds: float = 600.0  # longest piece rendered to WAV
     wav_sample_rate: int = 44100
@@ -52,10 +57,10 @@ class ServeSettings:
             "max_concurrent": self.max_concurrent >= 1,
             "max_queue": self.max_queue >= 0,
             "timeout_s": self.timeout_s > 0,
-            "max_bars": 1 <= self.max_bars <= 256,
-            "max_seconds": self.max_seconds > 0,
-            "max_candidates": 1 <= self.max_candidates <= 64,
-            "max_prompt_chars": self.max_prompt_chars >= 1,
+            "max_bars": self.max_bars in BARS,
+            "max_seconds": self.max_seconds in SECONDS,
+            "max_candidates": self.max_candidates in CANDIDATES,
+            "max_prompt_chars": 1 <= self.max_prompt_chars <= PROMPT_CHARS,
             "max_upload_bytes": self.max_upload_bytes >= 1024,
             "max_audio_seconds": self.max_audio_seconds > 0,
             "wav_sample_rate": 8000 <= self.wav_sample_rate <= 96000,

@@ -21,11 +21,24 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..conditioning.limits import (
+    CFG,
+    KEY_GUIDANCE,
+    REPETITION_PENALTY,
+    SEED,
+    STREAM_DURATION,
+    TEMPERATURE,
+    TEMPO,
+    TOP_K,
+    TOP_P,
+)
 from ..errors import BadInputError
 from ..stream.outputs import Output
 from ..stream.session import StreamReport, StreamSession, StreamSettings
+from .schemas import Preset
 
-MAX_CLIENT_SECONDS = 3600.0  # one served stream plays at most an hour
+MAX_CLIENT_SECONDS = 3600.0  # server capacity: one served stream plays at most an hour
+assert MAX_CLIENT_SECONDS in STREAM_DURATION
 QUEUE_LIMIT = 5000  # events buffered for a slow client before it starts missing some
 KEEPALIVE_S = 15.0
 
@@ -130,10 +143,10 @@ class StreamControl(BaseModel):
     """Live changes; give any of them."""
 
     model_config = ConfigDict(extra="forbid")
-    temperature: float | None = Field(None, gt=0, le=5)
+    temperature: float | None = Field(None, **TEMPERATURE.pydantic())
     key: str | None = Field(None, max_length=20, examples=["D minor"])
     style: str | None = Field(None, max_length=40, examples=["reel"])
-    tempo: float | None = Field(None, ge=30, le=300)
+    tempo: float | None = Field(None, **TEMPO.pydantic())
     panic: bool = False
 
 
@@ -155,11 +168,17 @@ def stream_router() -> APIRouter:
     async def open_stream(
         request: Request,
         prompt: str = Query("", max_length=500),
-        tempo: float | None = Query(None, ge=30, le=300),
-        temperature: float | None = Query(None, gt=0, le=5),
+        tempo: float | None = Query(None, **TEMPO.pydantic()),
         key: str | None = Query(None, max_length=20),
         style: str | None = Query(None, max_length=40),
-        seed: int | None = Query(None, ge=0),
+        preset: Preset | None = Query(None),
+        temperature: float | None = Query(None, **TEMPERATURE.pydantic()),
+        top_k: int | None = Query(None, **TOP_K.pydantic()),
+        top_p: float | None = Query(None, **TOP_P.pydantic()),
+        repetition_penalty: float | None = Query(None, **REPETITION_PENALTY.pydantic()),
+        cfg: float | None = Query(None, **CFG.pydantic()),
+        seed: int | None = Query(None, **SEED.pydantic()),
+        key_guidance: float | None = Query(None, **KEY_GUIDANCE.pydantic()),
         duration: float = Query(MAX_CLIENT_SECONDS, gt=0, le=MAX_CLIENT_SECONDS),
     ) -> StreamingResponse:
         """Server-sent events of a live stream (a new one, or the shared one of --web)."""
@@ -175,9 +194,10 @@ def stream_router() -> APIRouter:
             if hub.active() >= hub.max_sessions:
                 raise HTTPException(429, "too many live streams right now; try again later")
             controls = composer.controls_for(prompt, key=key, tempo=tempo, style=style)
-            sampling = composer.sampling_for(temperature=temperature, seed=seed).with_(
-                speculative=False
-            )
+            sampling = composer.sampling_for(
+                preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+                key_guidance=key_guidance,
+            ).with_(speculative=False)  # fmt: skip
             out = BroadcastOutput()
             session = StreamSession(
                 composer, prompt, [out], StreamSettings(duration=duration), sampling, controls

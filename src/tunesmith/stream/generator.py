@@ -202,6 +202,7 @@ class TokenStream:
         """Move to `key`: the context is transposed there and the key control changes."""
         new = replace(self.controls, key=key).validated()
         if self.controls.key:
+            assert new.key is not None  # validated() keeps a given key
             shift = _interval(self.controls.key, new.key)
             self.session.rows[0] = transpose_ids(self.engine.grammar, self.history, shift)
             if self.theme is not None:

@@ -56,9 +56,11 @@ class Scheduler:
         self.anchor_beat, self.anchor_time = beat, time
 
     def time_at(self, beat: float) -> float:
+        assert self.anchor_time is not None, "anchor() the clock first"
         return self.anchor_time + (beat - self.anchor_beat) * 60.0 / self.tempo
 
     def beat_at(self, time: float) -> float:
+        assert self.anchor_time is not None, "anchor() the clock first"
         return self.anchor_beat + (time - self.anchor_time) * self.tempo / 60.0
 
     def set_tempo(self, bpm: float, now: float) -> None:

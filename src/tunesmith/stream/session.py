@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from ..api import Composer
 from ..conditioning.controls import Controls, normalize_key, normalize_style
+from ..conditioning.limits import DEFAULT_TEMPO, LOOKAHEAD_BARS, STREAM_DURATION, TEMPERATURE, TEMPO
 from ..errors import BadInputError
 from ..generate.sampling import SamplingConfig
 from .clock import RealClock
@@ -37,8 +38,9 @@ from .generator import TokenStream
 from .outputs import Output
 from .scheduler import Scheduler
 
-MIN_TEMPO, MAX_TEMPO = 30.0, 300.0
-MAX_DURATION = 24 * 3600.0
+# The bounds of conditioning/limits.py, named for this module's readers.
+MIN_TEMPO, MAX_TEMPO = float(TEMPO.low), float(TEMPO.high)
+MAX_DURATION = float(STREAM_DURATION.high)
 _frozen_lock = threading.Lock()
 _frozen_streams = 0  # streams running: the heap stays frozen while there is one
 
@@ -61,19 +63,17 @@ def _thaw_heap() -> None:
 
 @dataclass
 class StreamSettings:
-    tempo: float = 120.0
+    tempo: float = DEFAULT_TEMPO
     lookahead_bars: float = 2.0  # decoded music kept ahead of the playhead
     start_delay: float = 0.1  # seconds between the first decoded note and its playing
     duration: float | None = None  # seconds; None: until stopped
     status_every: float = 1.0  # seconds between status events
 
     def validated(self) -> StreamSettings:
-        if not MIN_TEMPO <= self.tempo <= MAX_TEMPO:
-            raise BadInputError(f"tempo must be between {MIN_TEMPO:g} and {MAX_TEMPO:g} bpm")
-        if self.duration is not None and not 0 < self.duration <= MAX_DURATION:
-            raise BadInputError("duration must be between 0 and 24 hours (in seconds)")
-        if not 0.25 <= self.lookahead_bars <= 16:
-            raise BadInputError("look-ahead must be between 0.25 and 16 bars")
+        TEMPO.check(self.tempo, field="tempo")
+        if self.duration is not None:
+            STREAM_DURATION.check(self.duration, field="duration")
+        LOOKAHEAD_BARS.check(self.lookahead_bars, field="lookahead_bars")
         return self
 
 
@@ -167,19 +167,13 @@ class StreamSession:
             if value is None:
                 continue
             if name == "temperature":
-                value = float(value)
-                if not 0 < value <= 5:
-                    raise BadInputError("temperature must be in (0, 5]")
+                value = float(TEMPERATURE.check(float(value), field="temperature"))
             elif name == "key":
                 value = normalize_key(str(value))
             elif name == "style":
                 value = normalize_style(str(value))
             elif name == "tempo":
-                value = float(value)
-                if not MIN_TEMPO <= value <= MAX_TEMPO:
-                    raise BadInputError(
-                        f"tempo must be between {MIN_TEMPO:g} and {MAX_TEMPO:g} bpm"
-                    )
+                value = float(TEMPO.check(float(value), field="tempo"))
             elif name == "panic":
                 if not value:
                     continue

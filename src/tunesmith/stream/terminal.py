@@ -7,12 +7,13 @@ import select
 import sys
 import threading
 
+from ..conditioning.limits import STREAM_STYLES, TEMPERATURE, TEMPO
 from ..errors import TunesmithError
 from ..music.keys import key_name, key_pitch_class
 from .session import StreamSession
 
-STREAM_STYLES = ("chorale", "hymn", "reel", "jig", "waltz", "march", "air", "hornpipe",
-                 "madrigal", "fugue")  # fmt: skip
+TEMPERATURE_STEP, MIN_TEMPERATURE = 0.1, 0.1  # the +/- keys; never down to 0
+TEMPO_STEP = 5.0  # bpm per [ or ] key
 HELP = (
     "keys: -/+ temperature  [/] tempo  k/K key by fifths  m major/minor  s style  p panic  q quit"
 )
@@ -30,13 +31,15 @@ def key_action(session: StreamSession, ch: str) -> dict | None:
     """The control change one key press asks for (None: not a control key)."""
     s = session.stream
     if ch in "+=":
-        return {"temperature": min(5.0, round(s.sampling.temperature + 0.1, 2))}
+        up = round(s.sampling.temperature + TEMPERATURE_STEP, 2)
+        return {"temperature": min(float(TEMPERATURE.high), up)}
     if ch in "-_":
-        return {"temperature": max(0.1, round(s.sampling.temperature - 0.1, 2))}
+        down = round(s.sampling.temperature - TEMPERATURE_STEP, 2)
+        return {"temperature": max(MIN_TEMPERATURE, down)}
     if ch == "]":
-        return {"tempo": min(300.0, session.scheduler.tempo + 5)}
+        return {"tempo": min(float(TEMPO.high), session.scheduler.tempo + TEMPO_STEP)}
     if ch == "[":
-        return {"tempo": max(30.0, session.scheduler.tempo - 5)}
+        return {"tempo": max(float(TEMPO.low), session.scheduler.tempo - TEMPO_STEP)}
     if ch in "kK":
         return {"key": next_key(s.controls.key, 1 if ch == "k" else -1)}
     if ch == "m":

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -161,7 +162,8 @@ def lr_at(step: int, o: OptimConfig) -> float:
 
 def make_optimizer(model: torch.nn.Module, o: OptimConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not biases, norms or the null prefix)."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for _, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.dim() >= 2 else no_decay).append(p)
@@ -248,7 +250,7 @@ def resolve_dataset(cfg: RunConfig, data_dir: str | Path | None, progress=None) 
                 f"dataset folder {str(corpus)!r} is missing or empty; run "
                 f"'tunesmith prepare music21 --out {corpus}' first"
             )
-        from ..data.music21_corpus import prepare_music21
+        from ..data.sources.music21 import prepare_music21
 
         log.info("preparing a %d-piece music21 slice into %s", limit, corpus)
         prepare_music21(corpus, limit=int(limit))
@@ -401,7 +403,11 @@ class Trainer:
         replace_folder(tmp, folder)
 
     def _update_best(self, val_loss: float) -> None:
-        entry = {"step": self.step, "val_loss": val_loss, "path": f"checkpoints/best-{self.step}"}
+        entry: dict[str, Any] = {
+            "step": self.step,
+            "val_loss": val_loss,
+            "path": f"checkpoints/best-{self.step}",
+        }
         ranked = sorted([*self.best, entry], key=lambda e: e["val_loss"])
         keep, drop = ranked[: self.cfg.keep_best], ranked[self.cfg.keep_best :]
         if entry in keep:
@@ -431,7 +437,8 @@ class Trainer:
             batch = self.train_sampler.sample(o.batch_size)
             tokens += int((batch["targets"] != IGNORE).sum())
             sync = micro == o.grad_accum - 1 or self.ddp is None
-            ctx = net.no_sync() if not sync else nullcontext()
+            # not sync: only with DDP (net is self.ddp)
+            ctx = self.ddp.no_sync() if not sync and self.ddp is not None else nullcontext()
             with ctx:
                 loss = loss_fn(net, batch, self.device, self.autocast) / o.grad_accum
                 loss.backward()

@@ -10,7 +10,8 @@ import symusic
 from tunesmith.conditioning import instruments as gm
 from tunesmith.conditioning.controls import METERS, STYLES
 from tunesmith.data.forms import form_from_text, region_from_origin
-from tunesmith.data.music21_corpus import (
+from tunesmith.data.records import load_records, split_for
+from tunesmith.data.sources.music21 import (
     Music21Job,
     abc_jobs,
     convert_job,
@@ -21,7 +22,6 @@ from tunesmith.data.music21_corpus import (
     skip_reason,
     split_abc,
 )
-from tunesmith.data.records import load_records, split_for
 from tunesmith.music.keys import KEYS
 
 REEL_ABC = """X:7

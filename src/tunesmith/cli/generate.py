@@ -1,0 +1,242 @@
+"""Writing music: `explain`, `generate` (one piece or a batch), `continue`, `generate-long`.
+
+Each command parses its options, checks what can be checked before the model loads (so a
+typo costs no waiting), and calls the Python API (`tunesmith.api.Composer`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..errors import BadInputError
+from . import options as opt
+from .ui import out, task
+
+
+def explain_cmd(prompt: str = typer.Argument(..., help="A prompt to analyse.")) -> None:
+    """Show which attributes the prompt parser understood."""
+    from ..conditioning.prompt import explain, parse_prompt
+
+    parsed = parse_prompt(prompt)
+    table = Table("attribute", "value", "from the text")
+    rows = explain(parsed)
+    for attribute, value, source in rows:
+        table.add_row(attribute, value, source)
+    if not rows:
+        out.print("no explicit attributes found; the whole prompt goes to the text encoder")
+    else:
+        out.print(table)
+
+
+BatchDir = opt.out_dir_option("Batch mode: output folder.")
+
+
+def generate_cmd(
+    prompt: str = typer.Argument("", help="What to write (empty: unconditional)."),
+    output: opt.Output = None,
+    model: opt.Model = None,
+    key: opt.Key = None,
+    meter: opt.Meter = None,
+    tempo: opt.Tempo = None,
+    instruments: opt.Instruments = None,
+    bars: opt.Bars = None,
+    seconds: opt.Seconds = None,
+    style: opt.Style = None,
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+    config: Path | None = typer.Option(None, "--config", help="Batch mode: YAML with prompts."),
+    num_clips: int | None = typer.Option(None, "--num-clips", help="Batch mode: number of clips."),
+    out_dir: BatchDir = None,
+    num_candidates: opt.NumCandidates = None,
+) -> None:
+    """Generate music from a prompt (or a batch of clips from --config)."""
+    from ..api import Composer
+
+    candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 1)
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    attributes = {
+        "key": key,
+        "meter": meter,
+        "tempo": tempo,
+        "instruments": instruments,
+        "bars": bars,
+        "seconds": seconds,
+        "style": style,
+    }
+    if config is not None or num_clips is not None or out_dir is not None:
+        from ..generate.batch import run_batch
+
+        if config is None or out_dir is None:
+            raise BadInputError("batch mode needs --config and --out-dir")
+        folder = opt.out_folder(out_dir)
+        composer = Composer.load(model)
+        with task("generating clips") as update:
+            written = run_batch(composer, config, folder, num_clips, sampling, attributes, update)
+        out.print(f"wrote {len(written)} clips to {folder}")
+        return
+    output = opt.output_file(output)
+    from ..conditioning.limits import CANDIDATES
+
+    CANDIDATES.check(candidates, field="candidates")
+    settings = Composer.sampling_for(**sampling)  # checked before the model loads
+    composer = Composer.load(model)
+    # Validate everything before the progress bar starts, so an error is one clean line.
+    controls = composer.controls_for(prompt, **attributes)
+    t0 = time.time()
+    with task("generating", controls.bars) as update:
+        piece = composer.generate_with(
+            controls,
+            settings,
+            prompt,
+            candidates,
+            progress=lambda done, total: update(done, total, "bars"),
+        )
+    piece.save(output)
+    out.print(
+        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) "
+        f"in {time.time() - t0:.1f} s"
+    )
+
+
+def continue_cmd(
+    midi: Path = typer.Argument(..., help="MIDI file to continue (its bars are kept exactly)."),
+    output: opt.Output = None,
+    bars: int = typer.Option(..., "--bars", help="Total length in bars, input included."),
+    prompt: str = typer.Option("", "--prompt", help="Optional text to steer the continuation."),
+    model: opt.Model = None,
+    section: str | None = typer.Option(
+        None,
+        "--section",
+        help="A: bring the input back (the reprise gate); B: a contrast to it.",
+    ),
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+    num_candidates: opt.NumCandidates = None,
+) -> None:
+    """Continue a MIDI file in its key, meter, tempo and instruments."""
+    from ..api import Composer
+    from ..conditioning.limits import BARS, CANDIDATES
+
+    output = opt.output_file(output)
+    candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 1)
+    BARS.check(bars, field="bars")
+    CANDIDATES.check(candidates, field="candidates")
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    Composer.sampling_for(**sampling)  # checked before the model loads
+    if not midi.is_file():
+        raise BadInputError(f"input MIDI {str(midi)!r} does not exist")
+    composer = Composer.load(model)
+    with task("continuing", bars) as update:
+        piece = composer.continue_midi(
+            midi, bars, prompt, candidates=candidates, section=section, **sampling,
+            progress=lambda done, total: update(done, total, "bars"),
+        )  # fmt: skip
+    piece.save(output)
+    out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
+
+
+def generate_long_cmd(
+    prompt: str = typer.Argument("", help="What to write."),
+    output: opt.Output = None,
+    chunks: int = typer.Option(8, "--chunks", help="Number of chunks to chain."),
+    chunk_bars: int = typer.Option(16, "--chunk-bars", help="New bars per chunk."),
+    overlap: int | None = typer.Option(
+        None, "--overlap", help="Bars of context per chunk (default: half the model's context)."
+    ),
+    mode: str | None = typer.Option(
+        None, "--mode", help="chorale, quartet, invention, fugue or folk (sets defaults)."
+    ),
+    form: str | None = typer.Option(
+        None,
+        "--form",
+        help="Large-scale form, one chunk per section: letters A/B (AABA, ABAB, AABB) or "
+        "'sonata' (exposition, development, recapitulation). Overrides --chunks.",
+    ),
+    recall_bars: int = typer.Option(
+        0,
+        "--recall-bars",
+        help="With --form: a returning A first restates this many bars of the theme verbatim "
+        "(default 0: the model's reprise gate brings the theme back).",
+    ),
+    key: opt.Key = None,
+    meter: opt.Meter = None,
+    tempo: opt.Tempo = None,
+    instruments: opt.Instruments = None,
+    style: opt.Style = None,
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+    report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
+    model: opt.Model = None,
+    num_candidates: opt.NumCandidates = None,
+) -> None:
+    """Compose a long piece: chained chunks, best of N candidates each (default 4), stitched."""
+    from dataclasses import asdict
+
+    from ..api import Composer
+    from ..generate.longform import LongFormSettings
+
+    output = opt.output_file(output)
+    candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 4)
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    # Checked before the model loads, so a typo costs no waiting.
+    LongFormSettings(chunks, chunk_bars, overlap, candidates, form, recall_bars).validated()
+    Composer.sampling_for(**sampling)
+    composer = Composer.load(model)
+    state = output.with_name(output.name + ".progress.json")
+    t0 = time.time()
+    with task("composing") as update:
+        piece, reports = composer.generate_long(
+            prompt, chunks=chunks, chunk_bars=chunk_bars, overlap=overlap,
+            candidates=candidates, mode=mode, form=form, recall_bars=recall_bars, **sampling,
+            key=key, meter=meter, tempo=tempo, instruments=instruments, style=style,
+            progress=lambda done, total, info: update(done, total, info), state_path=state,
+        )  # fmt: skip
+    piece.save(output)
+    if report is not None:
+        from ..fileio import atomic_write_json
+
+        atomic_write_json(report, {"chunks": [asdict(r) for r in reports]})
+    state.unlink(missing_ok=True)
+    total_bars = sum(r.new_bars for r in reports)
+    out.print(
+        f"wrote {output} ({total_bars} bars, {piece.num_notes} notes, {piece.duration_s:.0f} s "
+        f"of music) in {time.time() - t0:.1f} s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("explain")(explain_cmd)
+    app.command("generate")(generate_cmd)
+    app.command("continue")(continue_cmd)
+    app.command("generate-long")(generate_long_cmd)

@@ -1,0 +1,208 @@
+"""The options several commands share, defined once, and the checks that go with them.
+
+Every command that samples (generate, continue, generate-long, stream) takes the same
+sampling options under the same names, which are the Python API's keywords and the
+server's request fields with dashes (`--top-k` is `top_k`): `SAMPLING`, in the order of
+`limits.SAMPLING_OPTIONS`. Outputs: `-o/--output` is always a file, `--out-dir` always a
+folder. Old spellings stay as hidden aliases (`--num-candidates`, `--out`), so commands
+written against earlier versions keep working while the help shows one name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..conditioning.limits import (
+    CANDIDATES,
+    CFG,
+    KEY_GUIDANCE,
+    REPETITION_PENALTY,
+    SAMPLING_OPTIONS,
+    TEMPERATURE,
+    TEMPO,
+    TOP_K,
+)
+from ..errors import BadInputError
+
+SAMPLING_PANEL = "Sampling"
+ATTRIBUTES_PANEL = "Musical attributes (override the prompt)"
+
+# -- sampling -------------------------------------------------------------------------------
+Preset = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="default, balanced, creative or conservative (the options below override it).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+Temperature = Annotated[
+    float | None,
+    typer.Option(
+        "--temperature",
+        help=f"Sampling temperature, in (0, {TEMPERATURE.high:g}].",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+TopK = Annotated[
+    int | None,
+    typer.Option(
+        "--top-k",
+        help=f"Keep the k likeliest tokens, 0-{TOP_K.high:g} (0: off).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+TopP = Annotated[
+    float | None,
+    typer.Option("--top-p", help="Nucleus mass in (0, 1].", rich_help_panel=SAMPLING_PANEL),
+]
+RepetitionPenalty = Annotated[
+    float | None,
+    typer.Option(
+        "--repetition-penalty",
+        help=f"Penalty on repeated notes, {REPETITION_PENALTY.low:g}-"
+        f"{REPETITION_PENALTY.high:g} (1: off).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+Cfg = Annotated[
+    float | None,
+    typer.Option(
+        "--cfg",
+        help=f"Classifier-free guidance scale, 0-{CFG.high:g} (1: off).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option("--seed", help="Random seed for reproducibility.", rich_help_panel=SAMPLING_PANEL),
+]
+KeyGuidance = Annotated[
+    float | None,
+    typer.Option(
+        "--key-guidance",
+        help=f"Pull toward the requested key, 0-{KEY_GUIDANCE.high:g} (default 0.5; 0: off).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+Candidates = Annotated[
+    int | None,
+    typer.Option(
+        "--candidates",
+        help=f"Generate N, keep the best by the scorer (1-{CANDIDATES.high:g}).",
+        rich_help_panel=SAMPLING_PANEL,
+    ),
+]
+NumCandidates = Annotated[int | None, typer.Option("--num-candidates", hidden=True)]
+
+# -- musical attributes ---------------------------------------------------------------------
+Key = Annotated[
+    str | None,
+    typer.Option("--key", help="Key, e.g. 'D minor', 'F#m'.", rich_help_panel=ATTRIBUTES_PANEL),
+]
+Meter = Annotated[
+    str | None,
+    typer.Option("--meter", help="Meter, e.g. 6/8.", rich_help_panel=ATTRIBUTES_PANEL),
+]
+Tempo = Annotated[
+    str | None,
+    typer.Option(
+        "--tempo",
+        help=f"Tempo in bpm ({TEMPO.low:g}-{TEMPO.high:g}) or a word (allegro, slow).",
+        rich_help_panel=ATTRIBUTES_PANEL,
+    ),
+]
+Instruments = Annotated[
+    str | None,
+    typer.Option(
+        "--instruments",
+        help="Comma-separated, e.g. 'fiddle' or 'violin,cello'.",
+        rich_help_panel=ATTRIBUTES_PANEL,
+    ),
+]
+Bars = Annotated[
+    int | None, typer.Option("--bars", help="Length in bars.", rich_help_panel=ATTRIBUTES_PANEL)
+]
+Seconds = Annotated[
+    float | None,
+    typer.Option(
+        "--seconds",
+        help="Length in seconds (converted with the tempo).",
+        rich_help_panel=ATTRIBUTES_PANEL,
+    ),
+]
+Style = Annotated[
+    str | None,
+    typer.Option(
+        "--style", help="Style or form, e.g. reel, chorale.", rich_help_panel=ATTRIBUTES_PANEL
+    ),
+]
+
+# -- model and files ------------------------------------------------------------------------
+Model = Annotated[
+    Path | None,
+    typer.Option("--model", help="Model or run folder (default: the shipped model)."),
+]
+Output = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Output file: .mid, .wav or .musicxml."),
+]
+OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]  # the former spelling
+
+
+def out_dir_option(help: str):
+    """`--out-dir FOLDER` with its own help (the folder means something per command)."""
+    return Annotated[Path | None, typer.Option("--out-dir", help=help)]
+
+
+# -- turning options into API arguments ------------------------------------------------------
+def sampling(
+    preset=None,
+    temperature=None,
+    top_k=None,
+    top_p=None,
+    repetition_penalty=None,
+    cfg=None,
+    seed=None,
+    key_guidance=None,
+) -> dict:
+    """The sampling options as the API's keywords (`limits.SAMPLING_OPTIONS`)."""
+    values = dict(locals())
+    assert tuple(values) == SAMPLING_OPTIONS
+    return values
+
+
+def one_of(value, alias, name: str, alias_name: str, default=None):
+    """An option given under its name or its hidden old spelling (not both)."""
+    if alias is not None:
+        if value is not None:
+            raise BadInputError(f"{alias_name} is the old spelling of {name}; give only {name}")
+        return alias
+    return default if value is None else value
+
+
+def output_file(path: Path | None, alias: Path | None = None) -> Path:
+    """The -o/--output file (or its old spelling --out), with a format the piece can take."""
+    from ..render.piece import FORMATS
+
+    path = one_of(path, alias, "-o/--output", "--out")
+    if path is None:
+        raise BadInputError("give an output file with -o OUT.mid (or .wav, .musicxml)")
+    if path.suffix.lower() not in FORMATS:
+        raise BadInputError(f"unknown output format {path.suffix!r}; use .mid, .wav or .musicxml")
+    return path
+
+
+def out_folder(path: Path | None, alias: Path | None = None, required: bool = True) -> Path | None:
+    """The --out-dir folder (or its old spelling --out); it must not be a file."""
+    path = one_of(path, alias, "--out-dir", "--out")
+    if path is None:
+        if required:
+            raise BadInputError("give an output folder with --out-dir FOLDER")
+        return None
+    if path.exists() and not path.is_dir():
+        raise BadInputError(f"--out-dir {str(path)!r} is a file")
+    return path

@@ -1,0 +1,85 @@
+"""Training commands: `train` and `train-reprise`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from .options import Model, OldOut, out_dir_option, out_folder
+from .ui import out, task
+
+RunDir = out_dir_option("Run folder (checkpoints, logs, samples).")
+GateDir = out_dir_option("Folder for the model with its gate (default: the --model folder).")
+
+
+def train_cmd(
+    config: Path = typer.Option(..., "--config", help="YAML run config (configs/tiny.yaml, ...)."),
+    out_dir: RunDir = None,
+    data: Path | None = typer.Option(
+        None, "--data", help="Prepared corpus (default: the config's)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out-dir exactly."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Override the config's steps."),
+    old_out: OldOut = None,
+) -> None:
+    """Train a model (also under `torchrun --nproc_per_node N`)."""
+    from ..training.trainer import RunConfig, Trainer
+
+    cfg = RunConfig.load(config)
+    run_dir = out_folder(out_dir, old_out)
+    rank = int(os.environ.get("RANK", "0"))
+    trainer = Trainer(cfg, run_dir, data, resume, max_steps)
+    total = cfg.optim.max_steps
+    if rank != 0:
+        trainer.run()
+        return
+    with task(f"training {cfg.name}", total) as update:
+        update(trainer.step, total)
+
+        def on_step(info: dict) -> None:
+            update(
+                info["step"],
+                total,
+                f"loss {info['loss']:.3f}  {info['tokens_per_s']:.0f} tok/s",
+            )
+
+        trainer.on_step = on_step
+        last = trainer.run()
+    out.print(
+        f"done: step {trainer.step}, val loss {last.get('val_loss', float('nan')):.4f}; "
+        f"model in {run_dir / 'model'}"
+    )
+
+
+def train_reprise_cmd(
+    data: Path = typer.Option(
+        ..., "--data", help="Prepared corpus (tokenized first if it is not yet)."
+    ),
+    model: Model = None,
+    out_dir: GateDir = None,
+    sections: int = typer.Option(3000, "--sections", help="Labelled sections to fit on."),
+    old_out: OldOut = None,
+) -> None:
+    """Fit the reprise gate that lets Section_A bring the theme back (docs/LONGFORM.md)."""
+    from ..training.reprise import train_reprise
+
+    target = out_folder(out_dir, old_out, required=False)
+    with task("reading sections") as update:
+        _, report, path = train_reprise(
+            model, data, target, sections, lambda s, d, t: update(d, t, s)
+        )
+    for split in ("train", "val"):
+        for label, r in report.get(split, {}).items():
+            out.print(
+                f"{split} {label}: loss {r['loss_model_alone']:.3f} alone, "
+                f"{r['loss_true_label']:.3f} with the gate, "
+                f"{r['loss_other_label']:.3f} under the other label ({r['tokens']} tokens)"
+            )
+    out.print(f"saved {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
+    app.command("train-reprise")(train_reprise_cmd)

@@ -1,0 +1,200 @@
+"""The one table of limits and the shared word lists.
+
+Every bound a user can run into (tempo, length, voices, sampling settings, long-form
+chunks, stream duration, ...) is defined here once, with the reason for its values, and
+the CLI, the Python API, the HTTP server's schemas and the live stream all read it. The
+server may cap further for its own capacity (`serve/limits.py`: `max_bars`,
+`max_candidates`, ...), but never beyond these bounds.
+
+Messages name the attribute in plain words ("bars must be between 1 and 256"); a
+front end adds its own spelling (the CLI appends the flag it was given).
+
+Where two places used to disagree, the value chosen is the one the docs promise or the
+more permissive sane one:
+
+- tempo 20-400 bpm everywhere (the stream used 30-300; the server's docs and page say
+  20-400, and the tempo control tokens cover it);
+- temperature in (0, 2] everywhere (the stream allowed 5, the library no bound at all;
+  the server's docs promise (0, 2] and the presets stay well inside it);
+- candidates 1-64 (one constant instead of two);
+- voices 1-16 (the instrument slots of the tokenizer);
+- seeds 0 to 2**63 - 1 (the server's bound; torch cannot take larger ones).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A closed (or, with `low_open`, left-open) range of valid values for one setting."""
+
+    what: str  # the setting in plain words, as messages name it
+    low: float
+    high: float
+    unit: str = ""  # appended to the high end in messages: " bpm", " s"
+    low_open: bool = False  # the low end itself is not allowed (temperature 0)
+    integer: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        try:
+            v = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(v):
+            return False
+        if self.integer and v != int(v):
+            return False
+        above = v > self.low if self.low_open else v >= self.low
+        return above and v <= self.high
+
+    def message(self) -> str:
+        low, high = _fmt(self.low), _fmt(self.high)
+        if self.low_open:
+            return f"{self.what} must be greater than {low} and at most {high}{self.unit}"
+        return f"{self.what} must be between {low} and {high}{self.unit}"
+
+    def check(self, value, field: str | None = None):
+        """`value` unchanged when it is inside the bound; BadInputError otherwise."""
+        if value not in self:
+            raise BadInputError(self.message(), field=field)
+        return value
+
+    def pydantic(self) -> dict:
+        """The bound as pydantic `Field` keywords (gt/ge, le)."""
+        low = int(self.low) if self.integer else self.low
+        high = int(self.high) if self.integer else self.high
+        return {("gt" if self.low_open else "ge"): low, "le": high}
+
+    def to_dict(self) -> dict:
+        """The bound for clients (`/v1/info`)."""
+        low = int(self.low) if self.integer else self.low
+        high = int(self.high) if self.integer else self.high
+        return {("min_exclusive" if self.low_open else "min"): low, "max": high}
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+# -- musical attributes --------------------------------------------------------------------
+# The tempo control tokens bin 20-400 bpm (quarter notes); beyond that a number is a typo.
+TEMPO = Bound("tempo", 20, 400, " bpm")
+# The length control tokens go up to 256 bars (conditioning/controls.py BAR_BINS).
+BARS = Bound("bars", 1, 256, integer=True)
+# A requested duration: one hour; beyond it a request is a typo, not a piece.
+SECONDS = Bound("seconds", 0, 3600, " s", low_open=True)
+# One instrument slot per voice in the tokenizer.
+VOICES = Bound("the number of instruments", 1, 16, integer=True)
+# General MIDI programs (drums are -1, outside this range on purpose).
+PROGRAM = Bound("MIDI program", 0, 127, integer=True)
+# Longer prompts are truncated (with a warning), never refused; servers cap lower.
+PROMPT_CHARS = 1000
+DEFAULT_TEMPO = 120.0  # bpm, when neither the prompt nor an attribute gives one
+DEFAULT_METER = "4/4"
+
+# -- sampling -------------------------------------------------------------------------------
+TEMPERATURE = Bound("temperature", 0, 2, low_open=True)
+TOP_K = Bound("top-k", 0, 1000, integer=True)  # 0 turns it off
+TOP_P = Bound("top-p", 0, 1, low_open=True)
+REPETITION_PENALTY = Bound("repetition penalty", 1, 5)  # 1 turns it off
+CFG = Bound("guidance scale (cfg)", 0, 20)  # 1 turns it off
+KEY_GUIDANCE = Bound("key guidance", 0, 5)  # 0 turns it off
+SEED = Bound("seed", 0, 2**63 - 1, integer=True)
+# Candidates generated to keep the best one (per piece, or per chunk of a long piece).
+CANDIDATES = Bound("candidates", 1, 64, integer=True)
+
+# -- long-form ------------------------------------------------------------------------------
+CHUNKS = Bound("chunks", 1, 64, integer=True)
+# New bars per chunk: at most half the longest length a control token names.
+CHUNK_BARS = Bound("chunk bars", 1, 128, integer=True)
+FORM_SECTIONS = 16  # letters of a form such as AABA
+
+# -- batch ----------------------------------------------------------------------------------
+NUM_CLIPS = Bound("the number of clips", 1, 100_000, integer=True)
+
+# -- live stream ----------------------------------------------------------------------------
+STREAM_DURATION = Bound("duration", 0, 24 * 3600, " s (24 hours)", low_open=True)
+LOOKAHEAD_BARS = Bound("look-ahead", 0.25, 16, " bars")
+
+# -- names of the settings every surface offers ----------------------------------------------
+# The sampling options, under the same names on the CLI (--top-k ...), the Python API
+# (Composer.generate / continue_midi / generate_long keywords), the server's request
+# schemas and the stream. `candidates` goes with them wherever whole pieces are made.
+SAMPLING_OPTIONS: tuple[str, ...] = (
+    "preset", "temperature", "top_k", "top_p", "repetition_penalty", "cfg", "seed",
+    "key_guidance",
+)  # fmt: skip
+# The musical attributes that override what the prompt says.
+ATTRIBUTES: tuple[str, ...] = ("key", "meter", "tempo", "instruments", "bars", "seconds", "style")
+
+# -- word lists -----------------------------------------------------------------------------
+# Tempo words -> bpm. Italian terms take the middle of their usual range.
+TEMPO_WORDS: dict[str, float] = {
+    "grave": 40, "largo": 50, "lento": 56, "larghetto": 62, "adagio": 70, "adagietto": 74,
+    "andante": 88, "andantino": 96, "moderato": 108, "allegretto": 116, "allegro": 132,
+    "allegro moderato": 120, "allegro vivace": 150, "vivace": 160, "presto": 184,
+    "prestissimo": 210,
+    "very slow": 50, "slow": 64, "slowly": 64, "moderately slow": 76, "relaxed": 80,
+    "laid back": 80, "moderate": 100, "moderately fast": 120, "upbeat": 128,
+    "brisk": 132, "lively": 140, "fast": 144, "quick": 144, "up tempo": 150, "uptempo": 150,
+    "energetic": 150, "very fast": 184, "medium tempo": 108, "mid tempo": 108,
+    "mid-tempo": 108, "midtempo": 108, "stately": 80, "maestoso": 84, "walking pace": 96,
+}  # fmt: skip
+
+# Words that name a style/form in other words ("fugal" -> fugue).
+STYLE_SYNONYMS: dict[str, str] = {
+    "fugal": "fugue", "fugato": "fugue", "hymn tune": "hymn", "lullaby": "song",
+    "ballad": "song", "art song": "lied", "lieder": "lied", "ragtime": "rag",
+    "etude": "exercise", "étude": "exercise", "sonatina": "sonata",
+    "two part invention": "invention", "chorale prelude": "chorale", "folk": "folk song",
+    "folk tune": "folk song", "folk melody": "folk song",
+    "mass": "mass movement", "hip-hop": "hip hop", "hiphop": "hip hop",
+    "world music": "world", "film score": "soundtrack", "film music": "soundtrack",
+    "movie": "soundtrack", "cinematic": "soundtrack", "jazzy": "jazz", "bluesy": "blues",
+    "funky": "funk", "swing": "jazz", "bebop": "jazz", "bossa nova": "latin",
+    "samba": "latin", "salsa": "latin", "tango": "latin", "techno": "electronic",
+    "synthwave": "electronic", "edm": "electronic", "rock and roll": "rock",
+    "minuet": "dance", "menuet": "dance", "sarabande": "dance", "gigue": "dance",
+    "gavotte": "dance", "bourree": "dance", "bourrée": "dance", "polonaise": "dance",
+    "tarantella": "dance", "siciliano": "dance", "siciliana": "dance", "allemande": "dance",
+    "courante": "dance", "landler": "dance", "ländler": "dance", "barcarolle": "song",
+}  # fmt: skip
+
+# Dance and form words imply a meter when the prompt gives none.
+IMPLIED_METERS: dict[str, str] = {
+    "waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "reel": "4/4", "march": "2/4",
+    "hornpipe": "4/4", "polka": "2/4", "strathspey": "4/4", "mazurka": "3/4",
+    "schottische": "4/4", "slide": "12/8", "minuet": "3/4", "menuet": "3/4",
+    "sarabande": "3/4", "gigue": "6/8", "gavotte": "4/4", "bourree": "2/2", "bourrée": "2/2",
+    "polonaise": "3/4", "tarantella": "6/8", "siciliano": "6/8", "siciliana": "6/8",
+    "allemande": "4/4", "courante": "3/4", "landler": "3/4", "ländler": "3/4",
+    "barcarolle": "6/8",
+}  # fmt: skip
+
+# Meter phrases written in words.
+METER_PHRASES: dict[str, str] = {
+    "cut time": "2/2", "alla breve": "2/2", "common time": "4/4", "duple time": "2/4",
+    "duple meter": "2/4", "triple time": "3/4", "triple meter": "3/4",
+    "quadruple time": "4/4", "quadruple meter": "4/4", "compound duple": "6/8",
+    "compound triple": "9/8", "compound quadruple": "12/8", "waltz time": "3/4",
+    "march time": "2/4", "jig time": "6/8",
+}  # fmt: skip
+
+# Region words -> the place name, spelled like PieceRecord.region.
+REGIONS: dict[str, str] = {
+    "irish": "Ireland", "celtic": "Celtic", "scottish": "Scotland", "scots": "Scotland",
+    "welsh": "Wales", "english": "England", "breton": "Brittany", "cape breton": "Cape Breton",
+    "shetland": "Shetland", "northumbrian": "Northumbria", "appalachian": "Appalachia",
+    "american": "USA", "latin american": "Latin America", "french": "France",
+    "german": "Germany", "italian": "Italy", "spanish": "Spain",
+}  # fmt: skip
+
+# The styles a live stream cycles through (the `s` key); each is one of controls.STYLES.
+STREAM_STYLES: tuple[str, ...] = (
+    "chorale", "hymn", "reel", "jig", "waltz", "march", "air", "hornpipe", "madrigal", "fugue",
+)  # fmt: skip

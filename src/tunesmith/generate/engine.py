@@ -9,7 +9,7 @@ grammar states, the key guide, the reprise gate, the window rule) and runs it to
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +17,10 @@ import torch
 from ..conditioning.controls import MAX_BARS, Controls
 from ..errors import BadInputError
 from ..model.transformer import MusicTransformer
+from ..music.chords import Chord
 from ..tokens.tokenizer import MusicTokenizer
+from .chordguide import ChordGuide
+from .fixed import FixedParts
 from .grammar import Grammar
 from .keyguide import KeyGuide
 from .reprise import CopyGate, Reprise
@@ -72,6 +75,8 @@ class Engine:
         theme: list[int] | None = None,
         section_start: int | None = None,
         theme_label: str | None = None,
+        chords: Sequence[Sequence[Chord]] | None = None,
+        fixed: FixedParts | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -82,10 +87,15 @@ class Engine:
         theme's token at the same place (reprise.py). The section begins at index
         `section_start` of the music (default: where `prompt_music` ends); the gate reads
         `theme_label` (default: the Section control): "A" the theme again, "B" a contrast.
+        `chords`: a progression, bars of chords from the piece's first bar (repeating),
+        that the chord guide pulls the pitches toward (chordguide.py).
+        `fixed`: notes of kept voices that come out exactly (fixed.py); its rows must
+        match `n`.
         """
         session = self.session(
-            controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label
-        )
+            controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label,
+            chords, fixed,
+        )  # fmt: skip
         target = session.states[0].target_bars or sampling.max_bars
         while not session.finished:
             session.advance()
@@ -115,6 +125,8 @@ class Engine:
         theme: list[int] | None = None,
         section_start: int | None = None,
         theme_label: str | None = None,
+        chords: Sequence[Sequence[Chord]] | None = None,
+        fixed: FixedParts | None = None,
     ) -> DecodingSession:
         """A decoding session for `n` rows under `controls`, after `prompt_music` (see
         `generate` for the arguments); the caller drives it with `advance()`."""
@@ -172,7 +184,22 @@ class Engine:
             guide=guide,
             reprise=reprise,
             max_new=sampling.max_tokens or _token_budget(target_bars, controls),
+            chords=self.chord_guide(controls, chords, sampling) if chords else None,
+            fixed=fixed,
         )
+
+    def chord_guide(
+        self,
+        controls: Controls,
+        chords: Sequence[Sequence[Chord]],
+        sampling: SamplingConfig,
+    ) -> ChordGuide:
+        """The chord guide for a request; the lowest voice is the last of several slots."""
+        if self.tok.bar_id is None:
+            raise BadInputError("chord progressions need a bar-based tokenization (REMI)")
+        slots = controls.instruments or []
+        bass = len(slots) - 1 if len(slots) > 1 else None
+        return ChordGuide(self.grammar, chords, bass, sampling.chord_guidance)
 
     def _window(
         self, prefix: list[int], controls: Controls, row: list[int], target_bars: int

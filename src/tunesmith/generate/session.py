@@ -25,13 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import torch
 
 from ..model.transformer import KVCache, MusicTransformer
 from ..tokens.tokenizer import MusicTokenizer
+from .chordguide import ChordGuide
 from .draft import NGramDrafter
+from .fixed import FixedParts
 from .grammar import Grammar, SequenceState
 from .keyguide import KeyGuide
 from .reprise import Reprise
@@ -110,6 +113,8 @@ class DecodingSession:
         reprise: Reprise | None = None,
         max_new: int | None = None,
         speculative: bool | None = None,
+        chords: ChordGuide | None = None,
+        fixed: FixedParts | None = None,
     ) -> None:
         self.backend = backend
         self.tok = tokenizer
@@ -122,6 +127,9 @@ class DecodingSession:
         self.use_cfg = text_emb is not None and sampling.cfg_scale != 1.0
         self.guide = guide
         self.reprise = reprise
+        self.chords = chords
+        self.fixed = fixed
+        self._fixed_cache: dict[tuple, tuple[torch.Tensor, int | None, torch.Tensor]] = {}
         self.max_new = max_new
         self.rows: list[list[int]] = [list(music) for _ in range(self.n)]
         self.logprobs = np.zeros(self.n)
@@ -131,7 +139,8 @@ class DecodingSession:
         self.gen.manual_seed(
             sampling.seed
             if sampling.seed is not None
-            else int(np.random.SeedSequence().entropy % (2**63))
+            # fresh entropy is an int (numpy types `entropy` as int | Sequence[int] | None)
+            else int(cast(int, np.random.SeedSequence().entropy) % (2**63))
         )
         # Speculative drafts need every row to accept the same number of tokens: batch 1.
         use_drafts = sampling.speculative if speculative is None else speculative
@@ -209,6 +218,8 @@ class DecodingSession:
         for b, t in enumerate(ids):
             state = self.states[b]
             if not state.done:
+                if self.fixed is not None:
+                    self.fixed.observe(b, state, t)
                 if t == self.tok.bar_id:
                     marks = self.marks[b]
                     marks.append(BarMark(len(self.rows[b]), copy_state(state)))
@@ -228,9 +239,37 @@ class DecodingSession:
         self.unfed.append(list(ids))
 
     def forced(self) -> list[int] | None:
-        """The grammar's only allowed token for every row, or None when some row chooses."""
-        forced = [s.forced() for s in self.states]
+        """The only allowed token of every row, or None when some row chooses."""
+        if self.fixed is None:
+            forced = [s.forced() for s in self.states]
+        else:
+            forced = [self._forced_row(b) for b in range(self.n)]
         return None if None in forced else forced  # type: ignore[return-value]
+
+    def allowed(self, row: int) -> torch.Tensor:
+        """The ids `row` may take next: the grammar's, narrowed by the fixed parts."""
+        return self._entry(row)[0]
+
+    def _forced_row(self, row: int) -> int | None:
+        return self._entry(row)[1]
+
+    def _entry(self, row: int) -> tuple[torch.Tensor, int | None]:
+        """(allowed mask, forced id) of a row under the fixed parts, built once per rule."""
+        state = self.states[row]
+        mask = state.allowed()
+        rule = self.fixed.rule(row, state) if self.fixed is not None and not state.done else None
+        if rule is None:
+            return mask, state.forced()
+        assert self.fixed is not None
+        key = (state.last, state.position, state.bar_len, state.forced(), rule, mask.sum().item())
+        entry = self._fixed_cache.get(key)
+        if entry is None or not torch.equal(entry[2], mask):
+            both = mask & self.fixed.mask(rule)
+            narrowed = both if both.any() else mask  # never leave a row with no choice
+            ids = narrowed.nonzero()
+            entry = (narrowed, int(ids[0]) if len(ids) == 1 else None, mask)
+            self._fixed_cache[key] = entry
+        return entry[0], entry[1]
 
     def force_next(self, ids: Sequence[int]) -> None:
         """The next token of each row is `ids` (e.g. a Bar after a rewind), not sampled."""
@@ -331,6 +370,8 @@ class DecodingSession:
             self.guide.select_rows(index)
         if self.reprise is not None:
             self.reprise.select_rows(index)
+        if self.fixed is not None:
+            self.fixed.select_rows(index)
         if len(index) != 1:
             self.drafter = None
         self.n = len(index)
@@ -361,6 +402,8 @@ class DecodingSession:
             logits, base = self.reprise.apply(logits, base)
         if self.guide is not None:
             logits = self.guide.apply(logits)
+        if self.chords is not None:
+            logits = self.chords.apply(logits, self.states)
         # A requested voice that has not played after the first bar is invited in (the
         # grammar also keeps the piece from ending without it).
         for b, s in enumerate(self.states):
@@ -378,17 +421,17 @@ class DecodingSession:
                 logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
         if n == 1:  # the batch-1 path: a few hundred numbers, cheaper in NumPy
             u = float(torch.rand(1, generator=self.gen))
-            token, lp = sample_row(
+            token, token_lp = sample_row(
                 logits[0].cpu().numpy(),
                 base[0].cpu().numpy(),
-                self.states[0].allowed().cpu().numpy(),
+                self.allowed(0).cpu().numpy(),
                 sampling.top_k,
                 sampling.top_p,
                 sampling.temperature,
                 u,
             )
-            return [token], np.array([lp])
-        blocked = ~torch.stack([s.allowed() for s in self.states])
+            return [token], np.array([token_lp])
+        blocked = ~torch.stack([self.allowed(b) for b in range(self.n)])
         logits = logits.masked_fill(blocked, float("-inf"))
         if sampling.temperature != 1.0:
             logits = logits / sampling.temperature

@@ -1,0 +1,94 @@
+"""Chord guidance: pitch tokens pulled toward the chord of the bar being written.
+
+The model was not trained on chord labels, so a requested progression acts at sampling
+time, like the key guide: each pitch token's logit gets a bonus when its pitch class is a
+tone of the chord at the current bar and position and a penalty when it is not, scaled by
+the metric weight of the position (full on the downbeat, less on other beats, least off
+the beat, where passing tones belong). The lowest voice (the last voice slot of a
+several-voice request) is pulled further toward the chord's bass note, which is what
+makes a progression audible. Bars index the progression from the first bar of the piece.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..music.chords import Chord
+from .grammar import POSITIONS_PER_BEAT, Grammar, SequenceState
+
+# Logit offsets at strength 1 on a beat; measured by benchmarks/chords.py (weaker settings
+# left a third of the bars reading as a neighbouring chord, e.g. C for Am).
+IN_CHORD = 4.5  # bonus for a chord tone
+OUT_OF_CHORD = 6.0  # penalty for any other pitch class
+ROOT = 2.25  # extra bonus for the root: it tells the chord from its neighbours (C / Am)
+BASS = 7.5  # extra bonus for the chord's bass note in the lowest voice
+METRIC_WEIGHT = {"downbeat": 1.0, "beat": 1.0, "offbeat": 0.6}
+
+
+class ChordGuide:
+    """Biases for one progression; `apply` adds each row's current chord's bias."""
+
+    def __init__(
+        self,
+        grammar: Grammar,
+        bars: Sequence[Sequence[Chord]],
+        bass_slot: int | None = None,
+        strength: float = 1.0,
+    ) -> None:
+        if not bars or any(not b for b in bars):
+            raise ValueError("a progression needs at least one chord in every bar")
+        self.g = grammar
+        self.bars = [list(b) for b in bars]
+        self.bass_slot = bass_slot
+        self.strength = strength
+        pitch_ids = [i for i, p in grammar.pitch_of.items() if grammar.type_of[i] == "Pitch"]
+        self.pitch_ids = torch.tensor(pitch_ids, dtype=torch.long)
+        self.pitch_pcs = torch.tensor([grammar.pitch_of[i] % 12 for i in pitch_ids])
+        self._bias: dict[tuple[Chord, str, bool], torch.Tensor] = {}
+
+    def chord_at(self, bar: int, position: int, bar_len: int) -> Chord:
+        """The chord at 0-based `bar` and `position` (of `bar_len` positions)."""
+        chords = self.bars[bar % len(self.bars)]
+        k = min(len(chords) - 1, max(0, position) * len(chords) // max(bar_len, 1))
+        return chords[k]
+
+    def _bias_for(self, chord: Chord, level: str, bass: bool) -> torch.Tensor:
+        key = (chord, level, bass)
+        bias = self._bias.get(key)
+        if bias is None:
+            w = self.strength * METRIC_WEIGHT[level]
+            tones = torch.tensor(chord.pitch_classes)
+            inside = (self.pitch_pcs[:, None] == tones[None, :]).any(dim=1)
+            values = torch.where(inside, IN_CHORD * w, -OUT_OF_CHORD * w)
+            values = values + torch.where(self.pitch_pcs == chord.root, ROOT * w, 0.0)
+            if bass:
+                values = values + torch.where(
+                    self.pitch_pcs == chord.bass_pitch_class, BASS * w, 0.0
+                )
+            bias = torch.zeros(self.g.V)
+            bias[self.pitch_ids] = values
+            bias = self._bias[key] = bias.to(self.g.device)
+        return bias
+
+    def apply(self, logits: torch.Tensor, states: Sequence[SequenceState]) -> torch.Tensor:
+        """Logits [rows, V] with each row's pitch tokens biased toward its current chord."""
+        rows: list[torch.Tensor | None] = []
+        for s in states:
+            if s.last != "Program" or s.bar < 1:  # only a pitch comes next after Program
+                rows.append(None)
+                continue
+            position = max(s.position, 0)
+            if position == 0:
+                level = "downbeat"
+            elif position % POSITIONS_PER_BEAT == 0:
+                level = "beat"
+            else:
+                level = "offbeat"
+            chord = self.chord_at(s.bar - 1, position, s.bar_len)
+            rows.append(self._bias_for(chord, level, s.current_program == self.bass_slot))
+        if all(r is None for r in rows):
+            return logits
+        zero = torch.zeros(self.g.V, device=logits.device)
+        return logits + torch.stack([zero if r is None else r for r in rows]).to(logits.dtype)

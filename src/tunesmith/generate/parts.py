@@ -1,0 +1,198 @@
+"""Work on the parts of a piece: harmonize a melody, add a part, rewrite one part.
+
+All three keep some voices exactly (fixed.py) and let the model write the others in one
+pass through the piece, under the piece's own meter, tempo and length (and its key, or
+the one asked for). They return the controls and the generated sequences; turning them
+into Pieces and choosing among candidates is the API's job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import symusic
+
+from ..conditioning.controls import MAX_VOICES, Controls
+from ..conditioning.instruments import DRUMS
+from ..errors import BadInputError
+from ..music.chords import Chord
+from ..music.metrics import compute_metrics
+from .engine import Engine, GenerationResult
+from .fixed import FixedParts
+from .sampling import SamplingConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPO = 100.0
+# Harmonization styles: the voices' GM programs, melody first, and the style word the
+# model knows the texture by.
+HARMONY_STYLES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "chorale": ("chorale", (52, 52, 52, 52)),  # choir
+    "hymn": ("hymn", (19, 19, 19, 19)),  # church organ
+    "quartet": ("quartet movement", (40, 40, 41, 42)),  # violin, violin, viola, cello
+    "strings": ("quartet movement", (40, 41, 42, 43)),  # violin, viola, cello, bass
+    "madrigal": ("madrigal", (52, 52, 52, 52)),
+    "brass": ("chorale", (56, 56, 57, 58)),  # trumpets, trombone, tuba
+}
+
+
+@dataclass
+class PartsRequest:
+    """What `harmonize`, `add_part` and `rewrite_part` decided, for the caller."""
+
+    controls: Controls
+    results: list[GenerationResult]
+    kept_slots: list[int]
+    notice: str | None = None  # e.g. how a chordal "melody" was reduced to one line
+
+
+def melody_line(score: symusic.Score) -> tuple[symusic.Score, str | None]:
+    """The melody as a one-track score: the first pitched track with notes. Where notes
+    overlap (a chordal line), the highest note of each onset is kept and later notes cut
+    earlier ones (the skyline); the notice says so."""
+    tracks = [t for t in score.tracks if len(t.notes) and not t.is_drum]
+    if not tracks:
+        raise BadInputError("the melody file holds no pitched notes")
+    notice = None
+    track = tracks[0]
+    if len(tracks) > 1:
+        notice = f"the file has {len(tracks)} parts; the first one is the melody"
+    by_onset: dict[int, symusic.Note] = {}
+    for n in track.notes:
+        if n.time not in by_onset or n.pitch > by_onset[n.time].pitch:
+            by_onset[n.time] = n
+    onsets = sorted(by_onset)
+    if len(onsets) < len(track.notes):
+        notice = (notice + "; " if notice else "") + (
+            f"the melody has chords: the top note of each was kept "
+            f"({len(track.notes) - len(onsets)} lower notes dropped)"
+        )
+    line = symusic.Track(program=track.program, name="melody")
+    for i, t in enumerate(onsets):
+        n = by_onset[t]
+        end = t + max(1, int(n.duration))
+        if i + 1 < len(onsets):
+            end = min(end, onsets[i + 1])
+        line.notes.append(symusic.Note(t, end - t, n.pitch, n.velocity))
+    out = symusic.Score(score.tpq)
+    out.time_signatures = score.time_signatures.copy()
+    out.tempos = score.tempos.copy()
+    out.key_signatures = score.key_signatures.copy()
+    out.tracks.append(line)
+    return out, notice
+
+
+def _piece_controls(score: symusic.Score, bars: int, key: str | None) -> Controls:
+    """Meter, tempo, key and length of an input piece."""
+    ts = score.time_signatures[0] if len(score.time_signatures) else None
+    tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
+    if key is None:
+        key = compute_metrics(score).get("key")
+    return Controls(
+        meter=f"{ts.numerator}/{ts.denominator}" if ts else "4/4",
+        tempo=min(max(tempo, 20.0), 400.0),
+        key=key,
+        bars=bars,
+    )
+
+
+def _generate(
+    engine: Engine,
+    controls: Controls,
+    ids: Sequence[int],
+    kept: list[int],
+    text: str,
+    n: int,
+    sampling: SamplingConfig,
+    chords: Sequence[Sequence[Chord]] | None,
+) -> list[GenerationResult]:
+    fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
+    if not fixed.notes:
+        raise BadInputError("the parts to keep hold no notes")
+    return engine.generate(controls, text, n, sampling, chords=chords, fixed=fixed)
+
+
+def harmonize(
+    engine: Engine,
+    melody: symusic.Score,
+    sampling: SamplingConfig,
+    voices: int = 4,
+    style: str = "chorale",
+    key: str | None = None,
+    chords: Sequence[Sequence[Chord]] | None = None,
+    text: str = "",
+    n: int = 1,
+) -> PartsRequest:
+    """`voices` - 1 voices under a melody kept exactly as the top voice."""
+    if style not in HARMONY_STYLES:
+        raise BadInputError(f"unknown style {style!r}; choose one of: {', '.join(HARMONY_STYLES)}")
+    if not 2 <= voices <= 4:
+        raise BadInputError("voices must be between 2 and 4 (the melody and 1-3 more)")
+    line, notice = melody_line(melody)
+    encoded = engine.tok.encode_music(line)
+    word, programs = HARMONY_STYLES[style]
+    base = _piece_controls(line, len(encoded.bar_starts), key)
+    controls = replace(
+        base, style=word, instruments=list(programs[:voices]), section="start"
+    ).validated()
+    text = text or f"a {word} in {controls.key or 'its key'} for {voices} voices"
+    ids = [int(i) for i in encoded.ids]
+    results = _generate(engine, controls, ids, [0], text, n, sampling, chords)
+    return PartsRequest(controls, results, [0], notice)
+
+
+def add_part(
+    engine: Engine,
+    score: symusic.Score,
+    program: int,
+    sampling: SamplingConfig,
+    key: str | None = None,
+    chords: Sequence[Sequence[Chord]] | None = None,
+    text: str = "",
+    n: int = 1,
+) -> PartsRequest:
+    """A new part (GM `program`, or DRUMS) written under the piece's existing parts,
+    which are all kept exactly; the new part is the last voice slot."""
+    tracks = [t for t in score.tracks if len(t.notes)]
+    if not tracks:
+        raise BadInputError("the MIDI holds no notes")
+    if len(tracks) >= MAX_VOICES:
+        raise BadInputError(f"the piece already has {len(tracks)} parts (at most {MAX_VOICES})")
+    encoded = engine.tok.encode_music(score)
+    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + [program]
+    base = _piece_controls(score, len(encoded.bar_starts), key)
+    controls = replace(base, instruments=programs, section="start").validated()
+    kept = list(range(len(tracks)))
+    ids = [int(i) for i in encoded.ids]
+    results = _generate(engine, controls, ids, kept, text, n, sampling, chords)
+    return PartsRequest(controls, results, kept)
+
+
+def rewrite_part(
+    engine: Engine,
+    score: symusic.Score,
+    part: int,
+    sampling: SamplingConfig,
+    key: str | None = None,
+    chords: Sequence[Sequence[Chord]] | None = None,
+    text: str = "",
+    n: int = 1,
+) -> PartsRequest:
+    """Part `part` (0-based, in track order) written anew; every other part kept."""
+    tracks = [t for t in score.tracks if len(t.notes)]
+    if not 0 <= part < len(tracks):
+        raise BadInputError(
+            f"part {part + 1} does not exist; the piece has {len(tracks)} parts with notes"
+        )
+    if len(tracks) < 2:
+        raise BadInputError("rewriting a part needs at least one other part to keep")
+    encoded = engine.tok.encode_music(score)
+    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
+    base = _piece_controls(score, len(encoded.bar_starts), key)
+    controls = replace(base, instruments=programs, section="start").validated()
+    kept = [s for s in range(len(tracks)) if s != part]
+    ids = [int(i) for i in encoded.ids]
+    results = _generate(engine, controls, ids, kept, text, n, sampling, chords)
+    return PartsRequest(controls, results, kept)

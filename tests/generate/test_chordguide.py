@@ -1,0 +1,63 @@
+"""The chord guide: which chord applies where, how strongly, and that it changes the music."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tunesmith.conditioning.chords import parse_progression
+from tunesmith.generate.chordguide import ChordGuide
+from tunesmith.generate.grammar import Grammar
+from tunesmith.generate.sampling import SamplingConfig
+from tunesmith.music.chords import analyse_chords
+
+
+@pytest.fixture(scope="module")
+def composer(tiny_run):
+    from tunesmith import Composer
+
+    return Composer.load(tiny_run)
+
+
+def test_chord_at_bar_and_position(composer):
+    g = Grammar(composer.tokenizer)
+    guide = ChordGuide(g, parse_progression("C G | Am"))
+    assert guide.chord_at(0, 0, 32).symbol == "C"
+    assert guide.chord_at(0, 16, 32).symbol == "G"
+    assert guide.chord_at(1, 31, 32).symbol == "Am"
+    assert guide.chord_at(2, 0, 32).symbol == "C"  # the progression repeats
+
+
+def test_bias_favours_chord_tones_only_before_a_pitch(composer):
+    g = Grammar(composer.tokenizer)
+    guide = ChordGuide(g, parse_progression("C"), bass_slot=1)
+    state = g.new_state("4/4", [0, 42], 2, 2)
+    for tid in (g.bar_id, g.timesig_id["4/4"], g.position_id[0], g.program_id[1]):
+        state.update(tid)
+    logits = torch.zeros(1, g.V)
+    out = guide.apply(logits, [state])[0]
+    c, e, d = (composer.tokenizer.token_id(f"Pitch_{p}") for p in (48, 52, 50))
+    assert out[c] > out[e] > 0 > out[d]  # the bass (slot 1) is pulled to the root most
+    assert out[composer.tokenizer.bar_id] == 0  # structure tokens are untouched
+    state.update(c)  # after a pitch the next token is a Duration: no bias
+    assert torch.equal(guide.apply(logits, [state]), logits)
+
+
+def test_generation_with_chords_follows_them_more(composer):
+    prog = parse_progression("C F G C")
+    controls = composer.controls_for("a chorale", bars=4, instruments="choir,choir", key="C major")
+    follow = {}
+    for name, chords in (("without", None), ("with", prog)):
+        hits = 0
+        for seed in range(3):
+            res = composer.engine.generate(
+                controls, "a chorale", 1, SamplingConfig(seed=seed), chords=chords
+            )
+            from tunesmith.render.piece import Piece
+
+            piece = Piece.from_tokens(composer.tokenizer, res[0].ids, controls, "a chorale")
+            spans = analyse_chords(piece.score)
+            hits += sum(prog[s.bar % 4][0].same_harmony(s.chord) for s in spans[:4])
+        follow[name] = hits
+    assert follow["with"] > follow["without"]
+    assert follow["with"] >= 8  # of 12 bars, even for the 30-step tiny model

@@ -1,0 +1,100 @@
+"""Kept voices come out exactly; the model writes the others (harmonize, add, rewrite)."""
+
+from __future__ import annotations
+
+import pytest
+import symusic
+from tests.conftest import make_score
+
+from tunesmith.errors import BadInputError
+from tunesmith.generate.parts import add_part, harmonize, melody_line, rewrite_part
+from tunesmith.generate.sampling import SamplingConfig
+from tunesmith.render.piece import Piece
+
+
+@pytest.fixture(scope="module")
+def composer(tiny_run):
+    from tunesmith import Composer
+
+    return Composer.load(tiny_run)
+
+
+def voice_notes(tok, ids, slot):
+    """(bar, position, pitch token, duration token) of one voice slot in a REMI sequence."""
+    out, bar, pos, prog, pitch = [], 0, 0, None, None
+    for t in ids:
+        kind, _, value = tok.token(int(t)).partition("_")
+        if kind == "Bar":
+            bar += 1
+        elif kind == "Position":
+            pos = int(value)
+        elif kind == "Program":
+            prog = int(value)
+        elif kind == "Pitch":
+            pitch = value
+        elif kind == "Duration" and prog == slot:
+            out.append((bar, pos, pitch, value))
+    return out
+
+
+def melody(bars=4) -> symusic.Score:
+    return make_score(0, (4, 4), 1, bars, [73], seed=3)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_harmonize_keeps_the_melody_exactly_and_adds_voices(composer, seed):
+    m = melody()
+    req = harmonize(composer.engine, m, SamplingConfig(seed=seed), voices=3, style="quartet")
+    ids = req.results[0].ids
+    want = voice_notes(composer.tokenizer, composer.tokenizer.encode_music(m).ids, 0)
+    assert voice_notes(composer.tokenizer, ids, 0) == want
+    assert req.controls.instruments == [40, 40, 41] and req.controls.bars == 4
+    piece = Piece.from_tokens(composer.tokenizer, ids, req.controls)
+    assert len(piece.score.tracks) == 3 and all(len(t.notes) for t in piece.score.tracks)
+    assert sum(1 for t in ids if t == composer.tokenizer.bar_id) == 4
+
+
+def test_add_part_keeps_every_part_and_plays_the_new_one(composer):
+    duo = make_score(2, (3, 4), 2, 4, [40, 42], seed=5)
+    req = add_part(composer.engine, duo, 32, SamplingConfig(seed=1))
+    enc = composer.tokenizer.encode_music(duo).ids
+    for slot in (0, 1):
+        assert voice_notes(composer.tokenizer, req.results[0].ids, slot) == voice_notes(
+            composer.tokenizer, enc, slot
+        )
+    assert voice_notes(composer.tokenizer, req.results[0].ids, 2)  # the new part plays
+    assert req.controls.instruments == [40, 42, 32] and req.controls.meter == "3/4"
+
+
+def test_rewrite_part_keeps_the_others(composer):
+    trio = make_score(5, (4, 4), 3, 4, [52, 52, 52], seed=7)
+    req = rewrite_part(composer.engine, trio, 1, SamplingConfig(seed=4), n=2)
+    enc = composer.tokenizer.encode_music(trio).ids
+    for r in req.results:
+        for slot in (0, 2):
+            assert voice_notes(composer.tokenizer, r.ids, slot) == voice_notes(
+                composer.tokenizer, enc, slot
+            )
+    assert req.kept_slots == [0, 2]
+
+
+def test_a_chordal_melody_is_reduced_to_its_top_line():
+    s = melody(2)
+    t = s.tracks[0]
+    for n in list(t.notes)[:3]:
+        t.notes.append(symusic.Note(n.time, n.duration, n.pitch - 12, 60))
+    line, notice = melody_line(s)
+    assert len(line.tracks[0].notes) == len(melody(2).tracks[0].notes)
+    assert "top note" in notice and "3 lower notes" in notice
+
+
+def test_bad_requests_are_refused(composer):
+    s = SamplingConfig(seed=1)
+    with pytest.raises(BadInputError, match="part 5 does not exist"):
+        rewrite_part(composer.engine, make_score(0, (4, 4), 2, 2, [40, 42], seed=1), 4, s)
+    with pytest.raises(BadInputError, match="unknown style"):
+        harmonize(composer.engine, melody(), s, style="bebop")
+    with pytest.raises(BadInputError, match="voices"):
+        harmonize(composer.engine, melody(), s, voices=9)
+    with pytest.raises(BadInputError, match="no pitched notes"):
+        harmonize(composer.engine, symusic.Score(480), s)

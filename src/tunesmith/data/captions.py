@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..conditioning.instruments import INSTRUMENT_WORDS, program_name
+from ..conditioning.limits import REGIONS
 from .records import PieceRecord
 
 # -- vocabularies ------------------------------------------------------------------------
@@ -50,7 +51,12 @@ _KIND: dict[str, tuple[str, ...]] = {
     "vocal": ("choral piece", "choral music", "vocal polyphony"),
     "art": ("piece", "classical piece", "composition"),
 }
-# (upper bpm bound, words); words agree with the prompt parser's tempo vocabulary.
+# (upper bpm bound, words). Not derived from limits.TEMPO_WORDS, which gives each word one
+# bpm for reading prompts: a caption needs the reverse, every word that is true of a range,
+# and a word may describe two neighbouring ranges ("lively", "brisk", "quick"). The words the
+# prompt parser knows stay within one range of the bpm it reads them as (tests/data pin it);
+# a few it does not know ("unhurried", "driving") add variety. Changing this table changes
+# the training captions.
 _TEMPO_WORDS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (55, ("very slow", "largo", "grave")),
     (72, ("slow", "adagio", "unhurried")),
@@ -69,16 +75,29 @@ _METER_WORDS: dict[str, tuple[str, ...]] = {
     "9/8": ("in 9/8", "in 9/8 time", "in compound triple time"),
     "12/8": ("in 12/8", "in 12/8 time", "in compound quadruple time"),
 }
+# Place (PieceRecord.region) -> adjective. limits.REGIONS maps a prompt's words to places; its
+# reverse gives the adjective of the places both know (the first word listed for a place:
+# "Scottish", not "Scots"). Captions also need the places corpus collections are labelled with
+# that prompts do not name (Austria, Poland, Hawaii, ...), and leave out the traditions that
+# only prompts name (Celtic, Brittany, Shetland, ...): no corpus source labels a record with
+# them, and adding them would change the captions of such a record. Captions are training
+# data: the table must not change what is said of any record.
+_PROMPT_ONLY_PLACES = frozenset(
+    {"Celtic", "Brittany", "Cape Breton", "Shetland", "Appalachia", "Latin America"}
+)
 _REGION_ADJECTIVES: dict[str, str] = {
-    "Ireland": "Irish", "Scotland": "Scottish", "England": "English", "Wales": "Welsh",
-    "Northumbria": "Northumbrian", "USA": "American", "America": "American",
-    "Germany": "German", "Austria": "Austrian", "France": "French", "Italy": "Italian",
-    "Spain": "Spanish", "Portugal": "Portuguese", "Poland": "Polish", "China": "Chinese",
-    "Netherlands": "Dutch", "Switzerland": "Swiss", "Hungary": "Hungarian",
-    "Luxembourg": "Luxembourgish", "Russia": "Russian", "Ukraine": "Ukrainian",
-    "Sweden": "Swedish", "Norway": "Norwegian", "Denmark": "Danish", "Iceland": "Icelandic",
-    "Belgium": "Belgian", "Romania": "Romanian", "Hawaii": "Hawaiian", "Canada": "Canadian",
-    "Bohemia": "Bohemian", "Taiwan": "Taiwanese", "Czechoslovakia": "Czech",
+    **{
+        place: word.title()
+        for word, place in reversed(REGIONS.items())  # the first word for a place wins
+        if place not in _PROMPT_ONLY_PLACES
+    },
+    "America": "American", "Austria": "Austrian", "Portugal": "Portuguese",
+    "Poland": "Polish", "China": "Chinese", "Netherlands": "Dutch", "Switzerland": "Swiss",
+    "Hungary": "Hungarian", "Luxembourg": "Luxembourgish", "Russia": "Russian",
+    "Ukraine": "Ukrainian", "Sweden": "Swedish", "Norway": "Norwegian", "Denmark": "Danish",
+    "Iceland": "Icelandic", "Belgium": "Belgian", "Romania": "Romanian", "Hawaii": "Hawaiian",
+    "Canada": "Canadian", "Bohemia": "Bohemian", "Taiwan": "Taiwanese",
+    "Czechoslovakia": "Czech",
 }  # fmt: skip
 _PLACE_NAMES = {"USA": "the USA", "Netherlands": "the Netherlands"}
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",

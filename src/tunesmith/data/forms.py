@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..conditioning.controls import MAX_TEMPO, MIN_TEMPO
+from ..conditioning.limits import REGIONS, TEMPO
 
 # (pattern, form): the first pattern that matches wins, so specific words come first.
 _FORM_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -56,6 +56,9 @@ DANCE_FORMS = frozenset(_DANCE_QUARTER_BPM)
 _PULSE_DANCES = frozenset({"march", "dance", "country dance"})
 
 # Tempo words (English, Italian, German as found in the corpora), most specific first.
+# Not limits.TEMPO_WORDS: that gives a prompt's word its own bpm, while a tune book's marking
+# ("Slowly", "With spirit", "Lebhaft") is read as one typical bpm for a band of words, and the
+# corpus has words prompts do not use. These values are corpus attributes (training data).
 _TEMPO_WORDS: tuple[tuple[str, float], ...] = (
     (r"very slow|sehr langsam|\blargo\b|\bgrave\b|\blento\b", 50),
     (r"very (quick|fast|lively)|\bpresto\b|\bprestissimo\b|\bvivacissimo\b", 176),
@@ -69,14 +72,26 @@ _TEMPO_WORDS: tuple[tuple[str, float], ...] = (
     (r"\bandante\b|\bmoderat(e|ely|o)\b|\bm(ae|ä)ssig\b|\bsteady\b|\bgently\b|\bgracefully\b", 88),
 )
 
-# Origin words -> region (German place names of the Essen collection, English adjectives).
+# Origin words -> region: the single words of limits.REGIONS, as a corpus labels them, and the
+# German place names of the Essen collection with more English names and adjectives.
+# An origin field says where a tune was collected, and the corpus labels by country: Shetland
+# tunes are Scottish, Northumbrian ones English (limits.REGIONS keeps them apart for prompts).
+# Traditions that are no country (Celtic, Breton, Appalachian) name no region here. The words
+# decide corpus attributes (and which C: credits are not composers), so none is added lightly.
+_REGION_BY_COUNTRY = {"shetland": "Scotland", "northumbrian": "England"}
+_NOT_ORIGINS = frozenset({"celtic", "breton", "appalachian"})
 _REGION_WORDS: dict[str, str] = {
-    "deutschland": "Germany", "german": "Germany", "germany": "Germany",
+    **{
+        word: _REGION_BY_COUNTRY.get(word, place)
+        for word, place in REGIONS.items()
+        if " " not in word and word not in _NOT_ORIGINS  # origins are read word by word
+    },
+    "deutschland": "Germany", "germany": "Germany",
     "lothringen": "Lorraine", "lorraine": "Lorraine", "elsass": "Alsace",
     "luxemburg": "Luxembourg", "luxembourg": "Luxembourg",
     "jugoslawien": "Yugoslavia", "oesterreich": "Austria", "österreich": "Austria",
     "tirol": "Austria", "steiermark": "Austria", "kaernten": "Austria", "austria": "Austria",
-    "irland": "Ireland", "ireland": "Ireland", "irish": "Ireland",
+    "irland": "Ireland", "ireland": "Ireland",
     "schweiz": "Switzerland", "switzerland": "Switzerland", "swiss": "Switzerland",
     "niederlande": "Netherlands", "holland": "Netherlands", "dutch": "Netherlands",
     "belgien": "Belgium", "flandern": "Belgium",
@@ -86,14 +101,13 @@ _REGION_WORDS: dict[str, str] = {
     "tschechoslowakei": "Czechoslovakia", "boehmen": "Bohemia", "maehren": "Moravia",
     "schweden": "Sweden", "swedish": "Sweden", "norwegen": "Norway", "norwegian": "Norway",
     "daenemark": "Denmark", "danish": "Denmark", "finnland": "Finland", "island": "Iceland",
-    "frankreich": "France", "france": "France", "french": "France",
-    "italien": "Italy", "italy": "Italy", "italian": "Italy",
-    "spanien": "Spain", "spain": "Spain", "spanish": "Spain",
-    "england": "England", "english": "England", "northumbrian": "England",
-    "schottland": "Scotland", "scotland": "Scotland", "scottish": "Scotland",
-    "scotch": "Scotland", "scots": "Scotland", "shetland": "Scotland",
-    "wales": "Wales", "welsh": "Wales", "welch": "Wales",
-    "america": "USA", "american": "USA", "usa": "USA", "canada": "Canada", "canadian": "Canada",
+    "frankreich": "France", "france": "France",
+    "italien": "Italy", "italy": "Italy",
+    "spanien": "Spain", "spain": "Spain",
+    "england": "England",
+    "schottland": "Scotland", "scotland": "Scotland", "scotch": "Scotland",
+    "wales": "Wales", "welch": "Wales",
+    "america": "USA", "usa": "USA", "canada": "Canada", "canadian": "Canada",
 }  # fmt: skip
 # Broad words that say nothing specific; a more specific word may follow them.
 _REGION_WEAK = frozenset({"udssr", "jugoslawien", "tschechoslowakei"})
@@ -148,7 +162,7 @@ def tempo_from_words(text: str | None) -> float | None:
 
 def clamp_tempo(bpm: float) -> float:
     """A tempo inside the range the control vocabulary accepts."""
-    return float(min(max(bpm, MIN_TEMPO), MAX_TEMPO))
+    return float(min(max(bpm, TEMPO.low), TEMPO.high))
 
 
 def region_from_origin(text: str | None) -> str:

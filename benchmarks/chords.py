@@ -7,6 +7,10 @@ chord (same root and triad family: a seventh or an inversion counts as the chord
 measured: the share of the melody's (first voice's) notes on strong beats that are tones
 of the requested chord. Target: >= 90 % of bars follow the progression.
 
+The analysis itself is checked against an independent reading: on Bach chorales from the
+music21 corpus, each beat's chord by music21 (chordify, then the chord's root and its
+triad quality) beside ours, with the time each takes.
+
     python benchmarks/chords.py --out benchmarks/results/chords.json
 """
 
@@ -79,10 +83,63 @@ def measure(piece, progression) -> dict:
     }
 
 
+def analysis_check(n: int) -> dict:
+    """Our per-beat chords vs music21's on `n` Bach chorales: agreement and speed."""
+    import tempfile
+
+    import symusic
+    from music21 import chord as m21chord
+    from music21 import corpus
+
+    from tunesmith.music.chords import TRIAD_OF, analyse_chords
+
+    quality_of = {"major": "maj", "minor": "min", "diminished": "dim", "augmented": "aug"}
+    paths = [p for p in corpus.getComposer("bach") if "bwv" in p.name][:n]
+    agree = judged = 0
+    ours_s = theirs_s = 0.0
+    pieces = 0
+    for path in paths:
+        work = corpus.parse(path)
+        if len(work.parts) != 4:
+            continue
+        with tempfile.NamedTemporaryFile(suffix=".mid") as f:
+            work.write("midi", fp=f.name)
+            score = symusic.Score(f.name)
+        t0 = time.perf_counter()
+        spans = analyse_chords(score, "beat")
+        ours_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        reading = {}
+        for c in work.chordify().recurse().getElementsByClass(m21chord.Chord):
+            beat_start = float(c.offset) + float(c.getContextByClass("Measure").offset)
+            if float(c.offset) != int(float(c.offset)):  # only chords starting on a beat
+                continue
+            q = quality_of.get(c.quality)
+            if q is not None:
+                reading[round(beat_start, 3)] = (c.root().pitchClass, q)
+        theirs_s += time.perf_counter() - t0
+        tpq = score.tpq
+        for s in spans:
+            key = round(s.start / tpq, 3)
+            if key in reading and s.chord is not None:
+                judged += 1
+                root, q = reading[key]
+                agree += s.chord.root == root and TRIAD_OF[s.chord.quality] == q
+        pieces += 1
+    return {
+        "chorales": pieces,
+        "beats_compared": judged,
+        "same_root_and_triad_share": agree / max(1, judged),
+        "ours_s_per_piece": ours_s / max(1, pieces),
+        "music21_chordify_s_per_piece": theirs_s / max(1, pieces),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1,2", help="comma-separated seeds per request")
     ap.add_argument("--strengths", default="1.0", help="chord guidance strengths to compare")
+    ap.add_argument("--chorales", type=int, default=40, help="chorales for the analysis check")
     ap.add_argument("--out", default="benchmarks/results/chords.json")
     args = ap.parse_args()
     from tunesmith import Composer
@@ -153,6 +210,7 @@ def main() -> None:
             "seeds": seeds,
             "summary": summary,
             "target_bars_following": 0.9,
+            "analysis_vs_music21": analysis_check(args.chorales),
             "pieces": rows,
         },
     )

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import symusic
 
-from .conditioning.controls import Controls
+from .conditioning.chords import chords_for_bars
+from .conditioning.controls import Controls, normalize_key
+from .conditioning.instruments import one_program
 from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO, TEMPO, VOICES
 from .conditioning.prompt import apply_overrides, parse_prompt
 from .errors import BadInputError, CheckpointError, TunesmithError
@@ -17,6 +19,7 @@ from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
 from .model.folder import resolve_model_dir
 from .model.transformer import MusicTransformer
+from .music.chords import Chord, ChordSpan
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
 
@@ -117,18 +120,22 @@ class Composer:
         cfg: float | None = None,
         seed: int | None = None,
         key_guidance: float | None = None,
+        chords: str | None = None,
         progress=None,
         **attributes,
     ) -> Piece:
         """One piece for a prompt; attributes: key, meter, tempo, instruments, bars,
         seconds, style. With candidates > 1, the best by the scorer is returned.
-        `key_guidance` scales the pull toward a requested key (0: off)."""
+        `key_guidance` scales the pull toward a requested key (0: off). `chords`: a
+        progression ("Am F C G", "I IV V I" in the key, bars by '|') that repeats to the
+        piece's length; the music is pulled toward it."""
         controls = self.controls_for(prompt, **attributes)
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
         )  # fmt: skip
-        return self.generate_with(controls, sampling, prompt, candidates, progress)
+        progression = self.progression(chords, controls.key) if chords else None
+        return self.generate_with(controls, sampling, prompt, candidates, progress, progression)
 
     def generate_with(
         self,
@@ -137,11 +144,24 @@ class Composer:
         prompt: str = "",
         candidates: int = 1,
         progress=None,
+        chords: list[list[Chord]] | None = None,
     ) -> Piece:
-        """Generate from already-resolved controls and sampling settings."""
+        """Generate from already-resolved controls, sampling settings and progression."""
         CANDIDATES.check(candidates, field="candidates")
-        results = self.engine.generate(controls, prompt, candidates, sampling, progress=progress)
-        return self._best(results, controls, prompt)
+        results = self.engine.generate(
+            controls, prompt, candidates, sampling, progress=progress, chords=chords
+        )
+        return self._best(results, controls, prompt, chords)
+
+    @staticmethod
+    def progression(chords: str, key: str | None = None) -> list[list[Chord]]:
+        """A progression string as bars of chords (Roman numerals are read in `key`)."""
+        from .conditioning.chords import parse_progression
+
+        try:
+            return parse_progression(chords, key)
+        except BadInputError as e:
+            raise BadInputError(str(e), field="chords") from None
 
     __call__ = generate
 
@@ -161,12 +181,14 @@ class Composer:
         seed: int | None = None,
         key_guidance: float | None = None,
         section: str | None = None,
+        chords: str | None = None,
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
         meter, tempo and instruments (the prompt may add style or other attributes).
         `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
-        bar), "B" asks for a contrast to it; None: a plain continuation."""
+        bar), "B" asks for a contrast to it; None: a plain continuation. `chords`: a
+        progression counted from the input's first bar (as in `generate`)."""
         from .music.metrics import compute_metrics, load_midi
 
         if section is not None and section not in ("A", "B"):
@@ -203,13 +225,14 @@ class Composer:
             section=section,
         )
         controls = input_controls.validated()
+        progression = self.progression(chords, controls.key) if chords else None
         # The input's tokens are kept exactly; the grammar state is advanced over them and
         # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
             controls, prompt, candidates, sampling, prompt_music=music, progress=progress,
-            theme=music if section else None,
+            theme=music if section else None, chords=progression,
         )  # fmt: skip
-        return self._best(results, controls, prompt)
+        return self._best(results, controls, prompt, progression)
 
     def generate_long(
         self,
@@ -252,8 +275,142 @@ class Composer:
         controls = apply_mode(self.controls_for(prompt, **attributes), mode)
         return compose_long(self, prompt, controls, sampling, settings, progress, state_path)
 
-    def _best(self, results: list[GenerationResult], controls: Controls, prompt: str) -> Piece:
+    # -- parts ---------------------------------------------------------------------------
+    def harmonize(
+        self,
+        melody: str | Path | symusic.Score,
+        *,
+        voices: int = 4,
+        style: str = "chorale",
+        key: str | None = None,
+        chords: str | None = None,
+        prompt: str = "",
+        candidates: int = 1,
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
+        seed: int | None = None,
+        key_guidance: float | None = None,
+    ) -> Piece:
+        """Voices under a melody that is kept exactly as the top voice (`voices` in all,
+        2-4; `style`: chorale, hymn, quartet, strings, madrigal, brass). A melody with
+        chords in it is reduced to its top line; `piece.notice` says so."""
+        from .generate.parts import harmonize
+
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
+        CANDIDATES.check(candidates, field="candidates")
+        score = self._score(melody)
+        key = normalize_key(key) if key else None
+        progression = self.progression(chords, key or compute_key(score)) if chords else None
+        req = harmonize(
+            self.engine, score, sampling, voices, style, key, progression, prompt, candidates
+        )
+        piece = self._best(req.results, req.controls, prompt, progression)
+        piece.notice = req.notice
+        return piece
+
+    def add_part(
+        self,
+        midi: str | Path | symusic.Score,
+        instrument: str | int,
+        *,
+        key: str | None = None,
+        chords: str | None = None,
+        prompt: str = "",
+        candidates: int = 1,
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
+        seed: int | None = None,
+        key_guidance: float | None = None,
+    ) -> Piece:
+        """A new part for `instrument` (a word such as "cello", a GM name or number)
+        written against the piece's parts, which are all kept exactly."""
+        from .generate.parts import add_part
+
+        program = one_program(str(instrument))
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
+        CANDIDATES.check(candidates, field="candidates")
+        score = self._score(midi)
+        key = normalize_key(key) if key else None
+        progression = self.progression(chords, key or compute_key(score)) if chords else None
+        req = add_part(self.engine, score, program, sampling, key, progression, prompt, candidates)
+        return self._best(req.results, req.controls, prompt, progression)
+
+    def infill(
+        self,
+        midi: str | Path | symusic.Score,
+        *,
+        part: int,
+        key: str | None = None,
+        chords: str | None = None,
+        prompt: str = "",
+        candidates: int = 1,
+        preset: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+        cfg: float | None = None,
+        seed: int | None = None,
+        key_guidance: float | None = None,
+    ) -> Piece:
+        """Part `part` (1-based, in track order, counting tracks with notes) written anew
+        against the other parts, which are kept exactly."""
+        from .generate.parts import rewrite_part
+
+        sampling = self.sampling_for(
+            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
+            key_guidance=key_guidance,
+        )  # fmt: skip
+        CANDIDATES.check(candidates, field="candidates")
+        score = self._score(midi)
+        key = normalize_key(key) if key else None
+        progression = self.progression(chords, key or compute_key(score)) if chords else None
+        req = rewrite_part(
+            self.engine, score, part - 1, sampling, key, progression, prompt, candidates
+        )
+        return self._best(req.results, req.controls, prompt, progression)
+
+    @staticmethod
+    def chords(midi: str | Path | symusic.Score, per: str = "bar") -> list[ChordSpan]:
+        """The chord of every bar (or beat, `per="beat"`) of a piece."""
+        from .music.chords import analyse_chords
+
+        if per not in ("bar", "beat"):
+            raise BadInputError(f"per must be 'bar' or 'beat', not {per!r}", field="per")
+        return analyse_chords(Composer._score(midi), per)
+
+    @staticmethod
+    def _score(midi: str | Path | symusic.Score) -> symusic.Score:
+        from .music.metrics import load_midi
+
+        return midi if isinstance(midi, symusic.Score) else load_midi(midi)
+
+    def _best(
+        self,
+        results: list[GenerationResult],
+        controls: Controls,
+        prompt: str,
+        chords: list[list[Chord]] | None = None,
+    ) -> Piece:
         pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
+        if chords:
+            bars = controls.bars or len(chords)
+            for p in pieces:
+                p.chords = chords_for_bars(chords, bars)
         if len(pieces) == 1:
             return pieces[0]
         from .generate.scorer import score_candidate
@@ -282,3 +439,10 @@ class Composer:
 def load(path: str | Path | None = None, device: str | None = None) -> Composer:
     """`tunesmith.load(path)`: a Composer for a model folder, a run folder or the default."""
     return Composer.load(path, device)
+
+
+def compute_key(score: symusic.Score) -> str | None:
+    """The key a piece is in, by the Krumhansl-Kessler estimate of its notes."""
+    from .music.metrics import compute_metrics
+
+    return compute_metrics(score).get("key")

@@ -45,5 +45,5 @@ def test_features_of_a_score_and_clear_errors():
     assert np.isfinite(f[FEATURES.index("pitch_mean")])
     with pytest.raises(BadInputError, match="at least"):
         classifier_accuracy(np.zeros((2, len(FEATURES))), np.zeros((2, len(FEATURES))))
-    with pytest.raises(BadInputError, match="feature matrix"):
+    with pytest.raises(ValueError, match="feature matrix"):
         frechet_distance(np.zeros((4, 3)), np.zeros((4, 3)))

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from ..errors import BadInputError, TunesmithError
-from . import data, evaluate, generate, live, train
+from . import data, evaluate, generate, live, parts, train
 from .ui import err
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ data.register(app)
 evaluate.register(app)  # metrics, evaluate
 train.register(app)
 generate.register(app)
+parts.register(app)  # harmonize, add-part, infill, chords
 live.register(app)
 
 # The flags (and old spellings) under which a setting named in an error can be given.
@@ -76,9 +77,10 @@ def main() -> None:
         sys.exit(1)
     except Exception as e:  # usage errors and anything unforeseen: one line, no traceback
         # A usage error (click's, or the copy of click that typer ships) formats itself.
-        if hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int):
+        exit_code = getattr(e, "exit_code", None)
+        if hasattr(e, "format_message") and isinstance(exit_code, int):
             err.print(f"error: {e.format_message()}", markup=False, highlight=False, soft_wrap=True)
-            sys.exit(e.exit_code)
+            sys.exit(exit_code)
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
         err.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False, soft_wrap=True)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ..errors import BadInputError
-from .options import OldOut, out_dir_option, out_folder
+from .options import OldOut, out_folder
 from .ui import out, print_report, task
 
-CorpusDir = out_dir_option("Folder for the prepared corpus.")
+CorpusDir = Annotated[
+    Path | None, typer.Option("--out-dir", help="Folder for the prepared corpus.")
+]
 
 prepare_app = typer.Typer(
     help="Build a training corpus (MIDI + captions + attributes).", no_args_is_help=True

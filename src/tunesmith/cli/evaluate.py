@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from ..errors import BadInputError
-from .options import Model, OldOut, out_dir_option, out_folder
+from .options import Model, OldOut, out_folder
 from .ui import out, task
 
 DEFAULT_REFERENCE = Path("data/music21")
-ReportDir = out_dir_option("Folder for report.md, metrics.json, plots.")
+ReportDir = Annotated[
+    Path | None, typer.Option("--out-dir", help="Folder for report.md, metrics.json, plots.")
+]
 
 
 def metrics_cmd(
@@ -92,6 +95,7 @@ def evaluate_cmd(
                 progress=lambda done, total: update(done, total, "pieces"),
             )  # fmt: skip
     else:
+        assert generated is not None  # one of the two, checked above
         pieces = evaluate_folder(generated)
     from ..evaluate.suite import compare
 

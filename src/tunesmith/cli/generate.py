@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from ..errors import BadInputError
 from . import options as opt
+from .parts import Chords
 from .ui import out, task
 
 
@@ -32,7 +34,7 @@ def explain_cmd(prompt: str = typer.Argument(..., help="A prompt to analyse.")) 
         out.print(table)
 
 
-BatchDir = opt.out_dir_option("Batch mode: output folder.")
+BatchDir = Annotated[Path | None, typer.Option("--out-dir", help="Batch mode: output folder.")]
 
 
 def generate_cmd(
@@ -46,6 +48,7 @@ def generate_cmd(
     bars: opt.Bars = None,
     seconds: opt.Seconds = None,
     style: opt.Style = None,
+    chords: Chords = None,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -95,6 +98,7 @@ def generate_cmd(
     composer = Composer.load(model)
     # Validate everything before the progress bar starts, so an error is one clean line.
     controls = composer.controls_for(prompt, **attributes)
+    progression = composer.progression(chords, controls.key) if chords else None
     t0 = time.time()
     with task("generating", controls.bars) as update:
         piece = composer.generate_with(
@@ -103,6 +107,7 @@ def generate_cmd(
             prompt,
             candidates,
             progress=lambda done, total: update(done, total, "bars"),
+            chords=progression,
         )
     piece.save(output)
     out.print(
@@ -122,6 +127,7 @@ def continue_cmd(
         "--section",
         help="A: bring the input back (the reprise gate); B: a contrast to it.",
     ),
+    chords: Chords = None,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -150,7 +156,8 @@ def continue_cmd(
     composer = Composer.load(model)
     with task("continuing", bars) as update:
         piece = composer.continue_midi(
-            midi, bars, prompt, candidates=candidates, section=section, **sampling,
+            midi, bars, prompt, candidates=candidates, section=section, chords=chords,
+            **sampling,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
     piece.save(output)

@@ -65,7 +65,7 @@ def stream_cmd(
 ) -> None:
     """Play endless music live (Ctrl-C or --duration to stop), with live key controls."""
     from ..api import Composer
-    from ..stream import FileRecorder, StreamSession, StreamSettings, open_output_port
+    from ..stream import FileRecorder, Output, StreamSession, StreamSettings, open_output_port
     from ..stream.terminal import TerminalControls
 
     record = opt.one_of(output, old_out, "-o/--output", "--out")
@@ -82,7 +82,7 @@ def stream_cmd(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
     sampling = Composer.sampling_for(**sampling_options).with_(speculative=False)
-    outputs = []
+    outputs: list[Output] = []
     if record is not None:
         outputs.append(FileRecorder(record))
     composer = Composer.load(model)

@@ -11,7 +11,7 @@ written against earlier versions keep working while the help shows one name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, overload
 
 import typer
 
@@ -153,11 +153,6 @@ Output = Annotated[
 OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]  # the former spelling
 
 
-def out_dir_option(help: str):
-    """`--out-dir FOLDER` with its own help (the folder means something per command)."""
-    return Annotated[Path | None, typer.Option("--out-dir", help=help)]
-
-
 # -- turning options into API arguments ------------------------------------------------------
 def sampling(
     preset=None,
@@ -194,6 +189,16 @@ def output_file(path: Path | None, alias: Path | None = None) -> Path:
     if path.suffix.lower() not in FORMATS:
         raise BadInputError(f"unknown output format {path.suffix!r}; use .mid, .wav or .musicxml")
     return path
+
+
+@overload
+def out_folder(
+    path: Path | None, alias: Path | None = None, required: Literal[True] = True
+) -> Path: ...
+@overload
+def out_folder(path: Path | None, alias: Path | None, required: bool) -> Path | None: ...
+@overload
+def out_folder(path: Path | None, alias: Path | None = None, *, required: bool) -> Path | None: ...
 
 
 def out_folder(path: Path | None, alias: Path | None = None, required: bool = True) -> Path | None:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from .options import Model, OldOut, out_dir_option, out_folder
+from ..errors import BadInputError
+from .options import Model, OldOut, out_folder
 from .ui import out, task
 
-RunDir = out_dir_option("Run folder (checkpoints, logs, samples).")
-GateDir = out_dir_option("Folder for the model with its gate (default: the --model folder).")
+RunDir = Annotated[
+    Path | None, typer.Option("--out-dir", help="Run folder (checkpoints, logs, samples).")
+]
+GateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-dir", help="Folder for the model with its gate (default: the --model folder)."
+    ),
+]
 
 
 def train_cmd(
@@ -66,6 +75,8 @@ def train_reprise_cmd(
     from ..training.reprise import train_reprise
 
     target = out_folder(out_dir, old_out, required=False)
+    if model is None and target is None:  # the library never rewrites the installed package
+        raise BadInputError("give --out-dir FOLDER for the shipped model with the new gate")
     with task("reading sections") as update:
         _, report, path = train_reprise(
             model, data, target, sections, lambda s, d, t: update(d, t, s)

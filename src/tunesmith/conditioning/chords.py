@@ -70,7 +70,8 @@ def _major_of(chord: Chord) -> str:
     return key_name(chord.root, "major")
 
 
-def _looks_roman(word: str) -> bool:
+def looks_roman(word: str) -> bool:
+    """Whether a word reads as a Roman numeral rather than a chord symbol."""
     return _ROMAN.match(word) is not None and not re.match(r"^[A-Ga-g]", word.strip("b#♭♯"))
 
 
@@ -92,7 +93,7 @@ def parse_progression(text: str, key: str | None = None) -> list[list[Chord]]:
             continue
         bar = []
         for w in words:
-            roman = _looks_roman(w)
+            roman = looks_roman(w)
             if roman and key is None:
                 raise BadInputError(f"Roman numeral {w!r} needs a key (give one, e.g. 'C major')")
             try:

@@ -210,3 +210,14 @@ def parse_instrument(word: str) -> tuple[int, ...]:
         f"{valid}, ...",
         field="instruments",
     )
+
+
+def one_program(word: str) -> int:
+    """The one GM program an instrument word, name or number names (DRUMS for drums);
+    a word for a group ("string quartet") is refused with the count it names."""
+    programs = parse_instrument(word)
+    if len(programs) != 1:
+        raise BadInputError(
+            f"{word!r} names {len(programs)} instruments; name one", field="instrument"
+        )
+    return programs[0]

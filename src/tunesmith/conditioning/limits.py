@@ -9,16 +9,13 @@ server may cap further for its own capacity (`serve/limits.py`: `max_bars`,
 Messages name the attribute in plain words ("bars must be between 1 and 256"); a
 front end adds its own spelling (the CLI appends the flag it was given).
 
-Where two places used to disagree, the value chosen is the one the docs promise or the
-more permissive sane one:
+Every front end applies the same bound, the one the docs promise:
 
-- tempo 20-400 bpm everywhere (the stream used 30-300; the server's docs and page say
-  20-400, and the tempo control tokens cover it);
-- temperature in (0, 2] everywhere (the stream allowed 5, the library no bound at all;
-  the server's docs promise (0, 2] and the presets stay well inside it);
-- candidates 1-64 (one constant instead of two);
+- tempo 20-400 bpm (the range the tempo control tokens cover);
+- temperature in (0, 2] (the presets stay well inside it);
+- candidates 1-64;
 - voices 1-16 (the instrument slots of the tokenizer);
-- seeds 0 to 2**63 - 1 (the server's bound; torch cannot take larger ones).
+- seeds 0 to 2**63 - 1 (torch cannot take larger ones).
 """
 
 from __future__ import annotations

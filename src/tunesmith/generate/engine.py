@@ -132,7 +132,7 @@ class Engine:
         `generate` for the arguments); the caller drives it with `advance()`."""
         sampling = sampling.validated()
         if n < 1:
-            raise BadInputError("the number of candidates must be >= 1")
+            raise ValueError("the number of candidates must be >= 1")
         controls = controls.validated()
         target_bars = controls.bars or sampling.max_bars
         if target_bars > MAX_BARS:
@@ -160,11 +160,11 @@ class Engine:
         label = theme_label or controls.section
         if theme and self.gate and label in self.gate.labels:
             if self.tok.bar_id is None:
-                raise BadInputError("a theme to bring back needs a bar-based tokenization")
+                raise ValueError("a theme to bring back needs a bar-based tokenization")
             reprise = Reprise(self.gate, label, theme, self.tok, n)
             start = len(music) if section_start is None else section_start
             if not 0 <= start <= len(music):
-                raise BadInputError("the section must start inside the music given")
+                raise ValueError("the section must start inside the music given")
             for t in music[start:]:
                 for b in range(n):
                     reprise.observe(b, t)

@@ -4,7 +4,7 @@ Chunk 1 is generated from the prompt; every later chunk continues the last bars 
 piece so far (by default as many whole bars as fit in half the model's context), as N
 candidates in one batch. Each candidate is scored (every component is reported):
 
-- voice_leading: parallel fifths/octaves, voice crossings, ranges (evaluate/voice_leading);
+- voice_leading: parallel fifths/octaves, voice crossings, ranges (music/voice_leading);
 - fit: H4, GS and notes per bar of the new bars against real music of the style
   (the test split's reference values, shipped in evaluate/reference_values.json);
 - seam: across the chunk boundary, voices that played go on playing, the first new bar
@@ -13,9 +13,9 @@ candidates in one batch. Each candidate is scored (every component is reported):
   context (one batched forward pass);
 - attributes: key and number of voices as requested;
 - cadence (last chunk only): the piece closes on the tonic, in the bass and in the chord
-  (evaluate/cadence).
+  (music/cadence).
 
-Form (`--form AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
+Form (`AABA`, `ABAB`, `sonata`, ...): one chunk per section, each generated under
 its Section control (A: the theme or its return, B: the contrast; training labels come
 from the repeat structure of the pieces, data/sections.py; docs/LONGFORM.md measures how
 far the model follows them). Sections are generated with a reference for the reprise gate
@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -327,8 +328,10 @@ def compose_long(
     settings = settings.validated()
     sampling = sampling.validated()
     controls = controls.validated()
-    if sampling.seed is None:
-        sampling = sampling.with_(seed=int(np.random.SeedSequence().entropy % (2**31)))
+    seed = sampling.seed
+    if seed is None:
+        seed = int(cast(int, np.random.SeedSequence().entropy) % (2**31))
+        sampling = sampling.with_(seed=seed)
     engine, tok, model = composer.engine, composer.tokenizer, composer.model
     if tok.bar_id is None:
         raise BadInputError("long-form generation needs a bar-based tokenization (REMI, REMI+)")
@@ -396,7 +399,7 @@ def compose_long(
             c,
             prompt,
             settings.candidates,
-            sampling.with_(seed=sampling.seed + i),
+            sampling.with_(seed=seed + i),
             prompt_music=context,
             text_emb=text_emb,
             theme=reference,
@@ -409,11 +412,17 @@ def compose_long(
             body = r.ids[r.music_start + len(context) :]
             news.append(body[:-1] if body and body[-1] == tok.eos_id else body)
         likes = seam_likelihood(model, tok, prefix, context, news, text_emb)
-        scored = []
+        scored: list[dict[str, float | None]] = []
+        totals: list[float] = []
         for new, like in zip(news, likes, strict=True):
             whole = Piece.from_tokens(tok, prefix + context + new + [tok.eos_id], c, prompt)
             only_new = Piece.from_tokens(tok, prefix + new + [tok.eos_id], c, prompt)
-            parts = {"voice_leading": 0.0, "fit": 0.0, "seam": None, "continuity": like}
+            parts: dict[str, float | None] = {
+                "voice_leading": 0.0,
+                "fit": 0.0,
+                "seam": None,
+                "continuity": like,
+            }
             parts["attributes"] = 0.0
             parts["cadence"] = None
             if only_new.num_notes:
@@ -427,11 +436,11 @@ def compose_long(
                 if i == settings.chunks - 1 and (final_key := chunk_key or m.get("key")):
                     parts["cadence"] = cadence_fit(only_new.score, final_key)
             used = {k: v for k, v in parts.items() if v is not None}
-            parts["total"] = sum(WEIGHTS[k] * v for k, v in used.items()) / sum(
-                WEIGHTS[k] for k in used
-            )
+            total = sum(WEIGHTS[k] * v for k, v in used.items()) / sum(WEIGHTS[k] for k in used)
+            parts["total"] = total
             scored.append(parts)
-        best = int(np.argmax([p["total"] for p in scored]))
+            totals.append(total)
+        best = int(np.argmax(totals))
         music = music + recalled + news[best]
         reports.append(
             ChunkReport(
@@ -450,6 +459,10 @@ def compose_long(
     if progress:
         progress(settings.chunks, settings.chunks, "stitching")
     total_bars = sum(1 for t in music if t == tok.bar_id)
-    whole = Controls(**{**controls.to_dict(), "bars": min(total_bars, MAX_BARS), "section": None})
-    piece = Piece.from_tokens(tok, tok.prefix_ids(whole) + music + [tok.eos_id], controls, prompt)
+    stitched = Controls(
+        **{**controls.to_dict(), "bars": min(total_bars, MAX_BARS), "section": None}
+    )
+    piece = Piece.from_tokens(
+        tok, tok.prefix_ids(stitched) + music + [tok.eos_id], controls, prompt
+    )
     return piece, reports

@@ -18,12 +18,12 @@ from ..conditioning.limits import (
 )
 from ..errors import BadInputError
 
-# The four presets. "balanced", "creative" and "conservative" are the seed study's
+# The four presets. "balanced", "creative" and "conservative" are the design notes'
 # (top-k, temperature, repetition penalty; top-p 1.0). "default" was chosen by measurement
 # (benchmarks/sampling_study.py, docs/EVALUATION.md): plain temperature 1.0 with top-k 64
 # and top-p 0.95 made music closest to real music of the same form (H1, H4, GS, notes per
-# bar), 18 % closer than the seed study's own default (T 1.2, top-k 5, penalty 1.2) and
-# level with the seed report's T 0.95; T 1.0 samples the model's own distribution.
+# bar), 18 % closer than the design notes' own default (T 1.2, top-k 5, penalty 1.2) and
+# level with the design notes' T 0.95; T 1.0 samples the model's own distribution.
 PRESETS: dict[str, dict] = {
     "default": {"temperature": 1.0, "top_k": 64, "top_p": 0.95, "repetition_penalty": 1.0},
     "balanced": {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.2},

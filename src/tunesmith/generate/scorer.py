@@ -3,7 +3,7 @@
 Each component is in [0, 1] (likelihood is mapped from nats/token) and reported, so a
 user can see why a candidate won. The total is a weighted mean. Components: likelihood,
 attributes (key, voices), silence, range, repetition, and cadence (does the piece close on
-the tonic of the requested, else the estimated, key: evaluate/cadence.py).
+the tonic of the requested, else the estimated, key: music/cadence.py).
 """
 
 from __future__ import annotations

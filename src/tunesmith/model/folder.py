@@ -19,7 +19,8 @@ def resolve_model_dir(path: str | Path | None) -> Path:
         path = default_model_path()
         if not (path / "model.safetensors").is_file():
             raise CheckpointError(
-                "no default model is installed; train one with 'tunesmith train' and pass --model"
+                "no default model is installed; train one ('tunesmith train') and give the "
+                "model folder"
             )
         return path
     path = Path(path)

@@ -4,8 +4,8 @@ Input layout (positions 0..):  [K text-prefix vectors] BOS controls... music...
 The text prefix is the frozen sentence embedding projected by a small MLP into K vectors
 (a learned "null" prefix stands in when the text is dropped, which is what classifier-free
 guidance contrasts against). With `conditioning="cross"` the K vectors are instead a
-memory that every block reads through cross-attention (the seed's Model B); the study in
-docs/EVALUATION.md compares the two.
+memory that every block reads through cross-attention (Model B of the conditioning study,
+which docs/EVALUATION.md reports: it compares the two).
 
 Learned absolute positions, pre-norm blocks, GELU MLP and tied embeddings keep the weights
 a drop-in match for Hugging Face's GPT-2 (benchmarks compare against its `generate()`).
@@ -118,7 +118,7 @@ class SelfAttention(nn.Module):
         else:
             start = cache.length
             if start + T > cache.max_len:
-                raise BadInputError("sequence longer than the KV cache")
+                raise ValueError("sequence longer than the KV cache")
             cache.kv[layer][0][:, :, start : start + T] = k
             cache.kv[layer][1][:, :, start : start + T] = v
             k_all = cache.kv[layer][0][:, :, : start + T]
@@ -264,7 +264,7 @@ class MusicTransformer(nn.Module):
                     cache.memory = mem_kv_list
         L = x.shape[1]
         if start + L > self.cfg.max_positions:
-            raise BadInputError(
+            raise ValueError(
                 f"sequence of {start + L} positions exceeds the model's {self.cfg.max_positions}"
             )
         pos = torch.arange(start, start + L, device=idx.device)
@@ -297,7 +297,7 @@ class MusicTransformer(nn.Module):
         if start == 0:
             raise ValueError("step() continues a cache; fill it with forward() first")
         if start + T > cache.max_len or start + T > self.cfg.max_positions:
-            raise BadInputError("sequence longer than the KV cache")
+            raise ValueError("sequence longer than the KV cache")
         end = start + T
         pos = torch.arange(start, end, device=idx.device)
         mask = None

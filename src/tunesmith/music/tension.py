@@ -3,7 +3,7 @@
 Per bar, three signals that listeners hear as rising tension are z-scored within the
 piece and averaged: note density (onsets per bar), register (mean pitch) and tonal
 distance (1 - correlation of the bar's pitch-class histogram with the piece's key). The
-curve is smoothed over 3 bars. The seed report's curve has its climax near 70 % of the
+curve is smoothed over 3 bars. The design notes put the climax near 70 % of the
 duration; real tunes give the reference (docs/EVALUATION.md).
 """
 

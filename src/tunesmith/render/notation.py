@@ -32,7 +32,7 @@ from ..fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-MAX_VOICES = 4  # per part; the last one absorbs all remaining overlaps as tied chords
+VOICES_PER_PART = 4  # in one part; the last one absorbs all remaining overlaps as tied chords
 TRIPLET_BIAS = 0.5  # a beat is written in triplets only if their error is below half the 16ths'
 VALID_DENOMINATORS = (1, 2, 4, 8, 16, 32)
 # GM percussion key map 35-81, for naming drum sounds in MusicXML.
@@ -224,7 +224,7 @@ def _chords(notes: Iterable[tuple[Fraction, Fraction, int, int]]) -> list[_Event
 
 
 def _voices(events: list[_Event]) -> list[list[_Event]]:
-    """Greedy first-fit into MAX_VOICES-1 clean voices; the rest share the last voice.
+    """Greedy first-fit into VOICES_PER_PART-1 clean voices; the rest share the last voice.
 
     A legato overlap of up to a 16th is trimmed rather than opening another voice, so a
     slurred melody stays one line.
@@ -242,7 +242,7 @@ def _voices(events: list[_Event]) -> list[list[_Event]]:
                 legato[0][-1].end = ev.start
                 legato[0].append(ev)
                 continue
-            if len(voices) < MAX_VOICES - 1:
+            if len(voices) < VOICES_PER_PART - 1:
                 voices.append([ev])
             else:
                 overflow.append(ev)

@@ -10,6 +10,7 @@ import symusic
 from ..conditioning.controls import Controls
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
+from ..music.chords import Chord
 from ..tokens.tokenizer import MusicTokenizer
 
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
@@ -63,6 +64,8 @@ class Piece:
     prompt: str = ""
     tokens: list[int] = field(default_factory=list)
     scores: dict = field(default_factory=dict)  # candidate scorer components, if any
+    chords: list[list[Chord]] | None = None  # the requested progression, bar by bar
+    notice: str | None = None  # what was done to the input that the user should know
 
     @classmethod
     def from_tokens(

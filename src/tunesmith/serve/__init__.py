@@ -7,8 +7,12 @@ what to hand to `uvicorn.run` (an app object, or an import string for worker pro
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .limits import SETTINGS_ENV, ServeSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["ServeSettings", "create_app", "default_routers", "uvicorn_target"]
 
@@ -27,7 +31,7 @@ def default_routers() -> list:
     return [stream_router()]
 
 
-def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[object, dict]:
+def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI | str, dict]:
     """(app or import string, extra uvicorn.run options) for `workers` processes.
 
     The model path is checked here, so a bad model folder is one clear error before the server

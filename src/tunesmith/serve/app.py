@@ -466,6 +466,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
+        assert app.openapi_url is not None  # FastAPI's default "/openapi.json", never turned off
         return get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="tunesmith API",

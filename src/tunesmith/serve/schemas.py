@@ -9,7 +9,7 @@ Unknown fields are refused, so a typo in a field name is an error rather than ig
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -25,12 +25,21 @@ from ..conditioning.limits import (
     TEMPO,
     TOP_K,
     TOP_P,
+    Bound,
 )
 
 Format = Literal["midi", "wav", "musicxml", "json"]
 Preset = Literal["default", "balanced", "creative", "conservative"]
 ShortText = Annotated[str, StringConstraints(max_length=60)]
 ListText = Annotated[str, StringConstraints(max_length=300)]
+
+
+def bounded(bound: Bound, default: Any, **kwargs: Any) -> Any:
+    """A pydantic `Field` with `bound`'s limits (gt/ge, le) and `kwargs`.
+
+    Typed `Any` like `Field` itself, so a model's field keeps its declared type.
+    """
+    return Field(default, **bound.pydantic(), **kwargs)
 
 
 class _Strict(BaseModel):
@@ -40,47 +49,47 @@ class _Strict(BaseModel):
 class Attributes(_Strict):
     """Explicit musical attributes; each one overrides what the prompt says."""
 
-    key: str | None = Field(None, max_length=40, examples=["D major"])
-    meter: str | None = Field(None, max_length=16, examples=["6/8"])
+    key: str | None = Field(default=None, max_length=40, examples=["D major"])
+    meter: str | None = Field(default=None, max_length=16, examples=["6/8"])
     tempo: float | ShortText | None = Field(
-        None,
+        default=None,
         description=f"bpm ({TEMPO.low:g}-{TEMPO.high:g}) or a word such as 'allegro'",
         examples=[120],
     )
     instruments: Annotated[list[ShortText | int], Field(max_length=32)] | ListText | None = Field(
-        None,
+        default=None,
         description="everyday words, GM names or programs (-1: drums), a list or comma-separated",
         examples=[["violin", "cello"]],
     )
-    bars: int | None = Field(None, **BARS.pydantic())
-    seconds: float | None = Field(None, **SECONDS.pydantic())
-    style: str | None = Field(None, max_length=40, examples=["reel"])
+    bars: int | None = bounded(BARS, None)
+    seconds: float | None = bounded(SECONDS, None)
+    style: str | None = Field(default=None, max_length=40, examples=["reel"])
 
 
 class Sampling(_Strict):
     """How tokens are drawn; a preset fills what is not given."""
 
     preset: Preset | None = None
-    temperature: float | None = Field(None, **TEMPERATURE.pydantic())
-    top_k: int | None = Field(None, **TOP_K.pydantic(), description="0 turns it off")
-    top_p: float | None = Field(None, **TOP_P.pydantic())
-    repetition_penalty: float | None = Field(
-        None, **REPETITION_PENALTY.pydantic(), description="on note tokens; 1: off"
+    temperature: float | None = bounded(TEMPERATURE, None)
+    top_k: int | None = bounded(TOP_K, None, description="0 turns it off")
+    top_p: float | None = bounded(TOP_P, None)
+    repetition_penalty: float | None = bounded(
+        REPETITION_PENALTY, None, description="on note tokens; 1: off"
     )
-    cfg: float | None = Field(
-        None, **CFG.pydantic(), description="classifier-free guidance; 1: off"
+    cfg: float | None = bounded(CFG, None, description="classifier-free guidance; 1: off")
+    key_guidance: float | None = bounded(
+        KEY_GUIDANCE, None, description="pull toward the requested key; 0: off"
     )
-    key_guidance: float | None = Field(
-        None, **KEY_GUIDANCE.pydantic(), description="pull toward the requested key; 0: off"
-    )
-    candidates: int = Field(1, **CANDIDATES.pydantic(), description="generate N, return the best")
+    candidates: int = bounded(CANDIDATES, 1, description="generate N, return the best")
 
 
 class GenerateRequest(_Strict):
-    prompt: str = Field("", max_length=10_000, examples=["a lively reel in D major for fiddle"])
+    prompt: str = Field(
+        default="", max_length=10_000, examples=["a lively reel in D major for fiddle"]
+    )
     attributes: Attributes = Field(default_factory=Attributes)
     sampling: Sampling = Field(default_factory=Sampling)
-    seed: int | None = Field(None, **SEED.pydantic(), description="None: the server picks one")
+    seed: int | None = bounded(SEED, None, description="None: the server picks one")
     format: Format = "json"
 
 

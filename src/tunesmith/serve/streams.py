@@ -35,7 +35,7 @@ from ..conditioning.limits import (
 from ..errors import BadInputError
 from ..stream.outputs import Output
 from ..stream.session import StreamReport, StreamSession, StreamSettings
-from .schemas import Preset
+from .schemas import Preset, bounded
 
 MAX_CLIENT_SECONDS = 3600.0  # server capacity: one served stream plays at most an hour
 assert MAX_CLIENT_SECONDS in STREAM_DURATION
@@ -143,10 +143,10 @@ class StreamControl(BaseModel):
     """Live changes; give any of them."""
 
     model_config = ConfigDict(extra="forbid")
-    temperature: float | None = Field(None, **TEMPERATURE.pydantic())
-    key: str | None = Field(None, max_length=20, examples=["D minor"])
-    style: str | None = Field(None, max_length=40, examples=["reel"])
-    tempo: float | None = Field(None, **TEMPO.pydantic())
+    temperature: float | None = bounded(TEMPERATURE, None)
+    key: str | None = Field(default=None, max_length=20, examples=["D minor"])
+    style: str | None = Field(default=None, max_length=40, examples=["reel"])
+    tempo: float | None = bounded(TEMPO, None)
     panic: bool = False
 
 

@@ -79,7 +79,9 @@ class FileRecorder(Output):
     def __init__(self, path: str | Path, save_every: float = 10.0) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in (".mid", ".midi"):
-            raise BadInputError(f"--out must end in .mid, not {self.path.name!r}")
+            raise BadInputError(
+                f"the recording file must end in .mid, not {self.path.name!r}", field="output"
+            )
         if not self.path.parent.exists():
             raise BadInputError(f"folder {str(self.path.parent)!r} does not exist")
         self.messages: list[tuple[float, mido.Message]] = []

@@ -286,10 +286,9 @@ class StreamSession:
                 self.scheduler.add(note)
                 if not self.scheduler.anchored:
                     # The first note is ready: start the playhead just ahead of it.
-                    self.scheduler.anchor(note.start, self.clock.now() + self.settings.start_delay)
-                    self.report.first_note_s = (
-                        self.scheduler.anchor_time - self.scheduler.start_time
-                    )
+                    anchor_time = self.clock.now() + self.settings.start_delay
+                    self.scheduler.anchor(note.start, anchor_time)
+                    self.report.first_note_s = anchor_time - self.scheduler.start_time
         self.report.generation_s += time.perf_counter() - t0
         self.report.tokens += len(ids)
 

@@ -6,6 +6,7 @@ import os
 import select
 import sys
 import threading
+from typing import Any
 
 from ..conditioning.limits import STREAM_STYLES, TEMPERATURE, TEMPO
 from ..errors import TunesmithError
@@ -73,7 +74,7 @@ class TerminalControls:
         self.write = write or (lambda text: print(text, file=sys.stderr, end="", flush=True))
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._saved = None
+        self._saved: list[Any] | None = None  # the terminal mode to restore (termios)
 
     @staticmethod
     def available() -> bool:
@@ -99,7 +100,8 @@ class TerminalControls:
         self._done.set()
         for t in self._threads:
             t.join(timeout=1)
-        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+        if self._saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
         self.write("\n")
 
     def _read_keys(self) -> None:

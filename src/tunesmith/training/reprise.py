@@ -197,13 +197,15 @@ def train_reprise(
     from ..tokens.tokenizer import MusicTokenizer
 
     if sections < 1:
-        raise BadInputError("--sections must be at least 1")
+        raise BadInputError("the number of sections must be at least 1", field="sections")
     if model_path is None and out is None:  # never rewrite the installed package quietly
-        raise BadInputError("give --out (a folder for the shipped model with the new gate)")
+        raise BadInputError(
+            "give an output folder for the shipped model with the new gate", field="out_dir"
+        )
     folder = resolve_model_dir(model_path)
     out = Path(out) if out is not None else folder
     if out.exists() and not out.is_dir():
-        raise BadInputError(f"--out {str(out)!r} is a file")
+        raise BadInputError(f"the output folder {str(out)!r} is a file", field="out_dir")
     tokenizer = MusicTokenizer.load(folder)
     tokens_dir = Path(corpus) / "tokens" / tokenizer.name
     if not (tokens_dir / "index.json").is_file():

@@ -247,8 +247,8 @@ def resolve_dataset(cfg: RunConfig, data_dir: str | Path | None, progress=None) 
         limit = cfg.data.get("prepare_limit")
         if limit is None:
             raise BadInputError(
-                f"dataset folder {str(corpus)!r} is missing or empty; run "
-                f"'tunesmith prepare music21 --out {corpus}' first"
+                f"dataset folder {str(corpus)!r} is missing or empty; prepare a corpus into "
+                "it first ('tunesmith prepare music21')"
             )
         from ..data.sources.music21 import prepare_music21
 
@@ -280,7 +280,7 @@ class Trainer:
         self.on_step = on_step
         if max_steps is not None:
             if max_steps <= 0:
-                raise BadInputError("--max-steps must be positive")
+                raise BadInputError("the number of steps must be positive", field="max_steps")
             cfg.optim.max_steps = max_steps
         torch.manual_seed(cfg.seed)
         if self.device.type == "cpu":
@@ -315,8 +315,9 @@ class Trainer:
             self._load_last()
         elif (self.out / "checkpoints" / "last").exists() and self.is_main:
             raise BadInputError(
-                f"{str(self.out)!r} already holds a run; pass --resume to continue it or choose "
-                "another --out"
+                f"the output folder {str(self.out)!r} already holds a run; resume it or choose "
+                "another folder",
+                field="out_dir",
             )
 
     def _init_weights(self, path: str, mcfg: ModelConfig) -> None:

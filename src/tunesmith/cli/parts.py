@@ -1,0 +1,201 @@
+"""Working on the parts of a piece and its harmony: `harmonize`, `add-part`, `infill`,
+`chords`.
+
+`harmonize` keeps a melody exactly as the top voice and writes the voices under it;
+`add-part` writes one more part against all the parts of a piece; `infill --part N`
+writes part N anew against the others. `chords` prints the chord chart of any MIDI.
+Each command checks its options before the model loads and calls the Python API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import BadInputError
+from . import options as opt
+from .ui import out, task
+
+Chords = Annotated[
+    str | None,
+    typer.Option(
+        "--chords",
+        help="A progression to follow: symbols ('Am F C G') or Roman numerals in the key "
+        "('i VI III VII'); bars separated by '|' hold several chords ('C G | Am F').",
+        rich_help_panel=opt.ATTRIBUTES_PANEL,
+    ),
+]
+Prompt = Annotated[str, typer.Option("--prompt", help="Optional text to steer the music.")]
+
+
+def _input(path: Path, what: str = "input MIDI") -> Path:
+    if not path.is_file():
+        raise BadInputError(f"{what} {str(path)!r} does not exist")
+    return path
+
+
+def _finish(piece, output: Path, t0: float) -> None:
+    piece.save(output)
+    if piece.notice:
+        out.print(f"note: {piece.notice}")
+    out.print(
+        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) "
+        f"in {time.time() - t0:.1f} s"
+    )
+
+
+def harmonize_cmd(
+    melody: Path = typer.Argument(..., help="MIDI file whose first part is the melody."),
+    output: opt.Output = None,
+    voices: int = typer.Option(4, "--voices", help="Voices in all, the melody included (2-4)."),
+    style: str = typer.Option(
+        "chorale", "--style", help="chorale, hymn, quartet, strings, madrigal or brass."
+    ),
+    key: opt.Key = None,
+    chords: Chords = None,
+    prompt: Prompt = "",
+    model: opt.Model = None,
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+) -> None:
+    """Harmonize a melody: it is kept exactly as the top voice, the model writes the rest."""
+    from ..api import Composer
+    from ..generate.parts import HARMONY_STYLES
+
+    output = opt.output_file(output)
+    if style not in HARMONY_STYLES:
+        raise BadInputError(
+            f"unknown style {style!r}; choose one of: {', '.join(HARMONY_STYLES)}", field="style"
+        )
+    if not 2 <= voices <= 4:
+        raise BadInputError("voices must be between 2 and 4", field="voices")
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    Composer.sampling_for(**sampling)  # checked before the model loads
+    _input(melody, "melody")
+    composer = Composer.load(model)
+    t0 = time.time()
+    with task("harmonizing"):
+        piece = composer.harmonize(
+            melody, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
+            candidates=candidates or 1, **sampling,
+        )  # fmt: skip
+    _finish(piece, output, t0)
+
+
+def add_part_cmd(
+    midi: Path = typer.Argument(..., help="MIDI file whose parts are all kept."),
+    output: opt.Output = None,
+    instrument: str = typer.Option(
+        ..., "--instrument", help="The new part's instrument, e.g. cello, 'acoustic bass', 32."
+    ),
+    key: opt.Key = None,
+    chords: Chords = None,
+    prompt: Prompt = "",
+    model: opt.Model = None,
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+) -> None:
+    """Add a part (a bass under a melody, a counter-melody, ...) to a piece."""
+    from ..api import Composer
+    from ..conditioning.instruments import one_program
+
+    output = opt.output_file(output)
+    one_program(instrument)  # an unknown instrument costs no model load
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    Composer.sampling_for(**sampling)
+    _input(midi)
+    composer = Composer.load(model)
+    t0 = time.time()
+    with task("adding a part"):
+        piece = composer.add_part(
+            midi, instrument, key=key, chords=chords, prompt=prompt,
+            candidates=candidates or 1, **sampling,
+        )  # fmt: skip
+    _finish(piece, output, t0)
+
+
+def infill_cmd(
+    midi: Path = typer.Argument(..., help="MIDI file; every part but --part is kept."),
+    output: opt.Output = None,
+    part: int = typer.Option(..., "--part", help="The part to write anew (1 = the first)."),
+    key: opt.Key = None,
+    chords: Chords = None,
+    prompt: Prompt = "",
+    model: opt.Model = None,
+    preset: opt.Preset = None,
+    temperature: opt.Temperature = None,
+    top_k: opt.TopK = None,
+    top_p: opt.TopP = None,
+    repetition_penalty: opt.RepetitionPenalty = None,
+    cfg: opt.Cfg = None,
+    seed: opt.Seed = None,
+    key_guidance: opt.KeyGuidance = None,
+    candidates: opt.Candidates = None,
+) -> None:
+    """Write one part of a piece anew against the others, which are kept exactly."""
+    from ..api import Composer
+
+    output = opt.output_file(output)
+    if part < 1:
+        raise BadInputError("part must be 1 or more (1 = the first part)", field="part")
+    sampling = opt.sampling(
+        preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
+    )
+    Composer.sampling_for(**sampling)
+    _input(midi)
+    composer = Composer.load(model)
+    t0 = time.time()
+    with task(f"rewriting part {part}"):
+        piece = composer.infill(
+            midi, part=part, key=key, chords=chords, prompt=prompt,
+            candidates=candidates or 1, **sampling,
+        )  # fmt: skip
+    _finish(piece, output, t0)
+
+
+def chords_cmd(
+    midi: Path = typer.Argument(..., help="MIDI file to analyse."),
+    per: str = typer.Option("bar", "--per", help="bar: one chord per bar; beat: per beat."),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
+) -> None:
+    """The chord chart of a MIDI file: root, quality (sevenths too) and bass per bar or beat."""
+    from ..api import Composer
+
+    if per not in ("bar", "beat"):
+        raise BadInputError(f"per must be 'bar' or 'beat', not {per!r}", field="per")
+    spans = Composer.chords(_input(midi), per)
+    if as_json:
+        out.print_json(json.dumps([s.to_dict() for s in spans]))
+        return
+    from ..music.chords import chord_chart
+
+    out.print(chord_chart(spans) if spans else "no pitched notes", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("harmonize")(harmonize_cmd)
+    app.command("add-part")(add_part_cmd)
+    app.command("infill")(infill_cmd)
+    app.command("chords")(chords_cmd)

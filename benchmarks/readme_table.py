@@ -76,6 +76,33 @@ def rows() -> list[Row]:
             f"{d['batch8']['speedup_vs_hf']:.2f}× (batch 8)"
         )
 
+    @row(
+        "decode speed of this code vs the commit before the decoding session, same run",
+        ["benchmarks/results/decode_ab.json"],
+    )
+    def _(d):
+        s = d["summary"]
+        return (
+            f"{s['batch1']['this_over_base']:.2f}× (batch 1), "
+            f"{s['batch8']['this_over_base']:.2f}× (batch 8), "
+            f"{d['rounds']} alternating rounds against {d['base_commit']}"
+        )
+
+    @row(
+        "chord following: bars whose analysed chord is the requested one (12 requests × 2 seeds)",
+        ["benchmarks/results/chords.json"],
+    )
+    def _(d):
+        w, wo = d["summary"]["with_1"], d["summary"]["without"]
+        a = d["analysis_vs_music21"]
+        return (
+            f"{pct(w['bars_following_share'])} with `--chords` ({pct(wo['bars_following_share'])}"
+            f" without); melody chord tones on strong beats {pct(w['melody_chord_tone_share_strong_beats'])}"
+            f" ({pct(wo['melody_chord_tone_share_strong_beats'])}); chord analysis agrees with "
+            f"music21 on {pct(a['same_root_and_triad_share'], 0)} of {a['beats_compared']:,} "
+            f"chorale beats"
+        )
+
     @row("requested key matched (KK estimate)", ["benchmarks/results/key_accuracy.json"])
     def _(d):
         return (

@@ -385,7 +385,7 @@ def test_queue_full_is_429_and_frees_up(composer, monkeypatch):
 def test_timeout_is_504_and_stops_the_job(composer, monkeypatch):
     stopped = threading.Event()
 
-    def endless(controls, sampling, prompt="", candidates=1, progress=None):
+    def endless(controls, sampling, prompt="", candidates=1, progress=None, chords=None):
         try:
             while True:
                 progress(0, 1)

@@ -248,6 +248,8 @@ class DecodingSession:
 
     def allowed(self, row: int) -> torch.Tensor:
         """The ids `row` may take next: the grammar's, narrowed by the fixed parts."""
+        if self.fixed is None:
+            return self.states[row].allowed()
         return self._entry(row)[0]
 
     def _forced_row(self, row: int) -> int | None:

@@ -29,6 +29,7 @@ from ..conditioning.controls import normalize_key
 from ..conditioning.instruments import program_name
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
+from ..music.chords import SHARP_NAMES, ChordSpan
 
 log = logging.getLogger(__name__)
 
@@ -455,8 +456,15 @@ def _tempos(score_q: symusic.Score) -> list[tuple[Fraction, float]]:
     return out or [(Fraction(0), 120.0)]
 
 
-def build_music21_score(score: symusic.Score, title: str | None = None, key: str | None = None):
-    """The music21 Score behind `export_musicxml` (exposed for tests and other exporters)."""
+def build_music21_score(
+    score: symusic.Score,
+    title: str | None = None,
+    key: str | None = None,
+    chords: Sequence[ChordSpan] | None = None,
+):
+    """The music21 Score behind `export_musicxml` (exposed for tests and other exporters).
+
+    `chords` become chord symbols above the first part (a lead sheet's harmony)."""
     from music21 import clef, metadata, stream
 
     score_q = score.to("quarter")
@@ -494,8 +502,50 @@ def build_music21_score(score: symusic.Score, title: str | None = None, key: str
         part.id = f"P{n + 1}"
         part.insert(0, inst)
         part.atSoundingPitch = True  # so the exporter writes transposing parts at written pitch
+        if n == 0 and chords:
+            _add_chord_symbols(part, chords, int(score.tpq))
         out.insert(0, part)
     return out
+
+
+# music21's names for the chord qualities of music/chords.py
+M21_KIND = {
+    "maj": "major", "min": "minor", "dim": "diminished", "aug": "augmented",
+    "sus4": "suspended-fourth", "7": "dominant-seventh", "maj7": "major-seventh",
+    "min7": "minor-seventh", "m7b5": "half-diminished-seventh", "dim7": "diminished-seventh",
+}  # fmt: skip
+
+
+def _m21_name(pc: int) -> str:
+    return SHARP_NAMES[pc % 12].replace("b", "-")
+
+
+def _add_chord_symbols(part, chords: Sequence[ChordSpan], tpq: int) -> None:
+    """Chord symbols at their bar and beat, inside the part's measures; a chord that
+    repeats the one before it is not written again."""
+    from music21 import harmony, stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    previous = None
+    for span in chords:
+        c = span.chord
+        if c is None or c == previous:
+            previous = c
+            continue
+        previous = c
+        offset = Fraction(span.start, max(tpq, 1))
+        measure = next(
+            (m for m in reversed(measures) if Fraction(m.offset).limit_denominator(96) <= offset),
+            None,
+        )
+        if measure is None:
+            continue
+        symbol = harmony.ChordSymbol(
+            root=_m21_name(c.root),
+            kind=M21_KIND[c.quality],
+            bass=_m21_name(c.bass) if c.bass is not None else None,
+        )
+        measure.insert(float(offset - Fraction(measure.offset).limit_denominator(96)), symbol)
 
 
 def _best_clef(voices: list[list[_Event]]):
@@ -585,11 +635,16 @@ def _unpitched_drums(xml: bytes) -> bytes:
     )
 
 
-def musicxml_bytes(score: symusic.Score, title: str | None = None, key: str | None = None) -> bytes:
-    """MusicXML (partwise, UTF-8) for `score`."""
+def musicxml_bytes(
+    score: symusic.Score,
+    title: str | None = None,
+    key: str | None = None,
+    chords: Sequence[ChordSpan] | None = None,
+) -> bytes:
+    """MusicXML (partwise, UTF-8) for `score`, with chord symbols when `chords` are given."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    xml = GeneralObjectExporter(build_music21_score(score, title, key)).parse()
+    xml = GeneralObjectExporter(build_music21_score(score, title, key, chords)).parse()
     has_drums = any(t.is_drum and len(t.notes) for t in score.tracks)
     return _unpitched_drums(xml) if has_drums else xml
 
@@ -599,21 +654,37 @@ def export_musicxml(
     path: str | os.PathLike,
     title: str | None = None,
     key: str | None = None,
+    chords: Sequence[ChordSpan] | None = None,
 ) -> Path:
     """Write `score` as MusicXML at `path` (atomically) and return the path.
 
     `key` ("D major", "F#m", ...) sets the key signature and the spelling of black keys;
     without it the score's first key signature is used, if any.
     """
-    data = musicxml_bytes(score, title, key)
+    data = musicxml_bytes(score, title, key, chords)
     path = Path(path)
     atomic_write_bytes(path, data)
     return path
 
 
 # -- JSON -------------------------------------------------------------------------------
-def export_json_notes(score: symusic.Score) -> dict:
-    """Notes in seconds, per track, plus tempo and meter: a plain dict for JSON APIs."""
+def export_json_notes(score: symusic.Score, chords: Sequence[ChordSpan] | None = None) -> dict:
+    """Notes in seconds, per track, plus tempo, meter and chords (`chords`, or one per bar
+    by analysis when None): a plain dict for JSON APIs."""
+    from ..music.chords import analyse_chords
+    from ..music.metrics import as_tick_score, ticks_to_seconds
+
+    ticks = as_tick_score(score)
+    if chords is None:
+        chords = analyse_chords(ticks, "bar") if any(len(t.notes) for t in ticks.tracks) else []
+    chord_rows = [
+        {
+            **span.to_dict(),
+            "start_s": round(ticks_to_seconds(ticks, span.start), 4),
+            "end_s": round(ticks_to_seconds(ticks, span.end), 4),
+        }
+        for span in chords
+    ]
     sec = score.to("second")
     tempos = [
         {"time_s": round(float(t.time), 4), "qpm": round(float(t.qpm), 3)} for t in sec.tempos
@@ -651,4 +722,5 @@ def export_json_notes(score: symusic.Score) -> dict:
         ),
         "time_signatures": meters,
         "tracks": tracks,
+        "chords": chord_rows,
     }

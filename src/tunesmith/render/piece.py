@@ -10,7 +10,7 @@ import symusic
 from ..conditioning.controls import Controls
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
-from ..music.chords import Chord
+from ..music.chords import Chord, ChordSpan
 from ..tokens.tokenizer import MusicTokenizer
 
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
@@ -79,6 +79,28 @@ class Piece:
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------
+    def chord_spans(self) -> list[ChordSpan]:
+        """The piece's chords: the requested progression laid on its bars (several chords
+        in a bar share it equally), or, when none was requested, one per bar by analysis."""
+        from ..music.chords import analyse_chords
+        from ..music.metrics import as_tick_score, bar_grid
+
+        if not self.num_notes:
+            return []
+        if not self.chords:
+            return analyse_chords(self.score, "bar")
+        score = as_tick_score(self.score)
+        end = max(n.time + n.duration for t in score.tracks for n in t.notes)
+        starts, lengths = bar_grid(score, end)
+        spans = []
+        for bar, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+            chords = self.chords[bar % len(self.chords)]
+            cuts = [start + length * k // len(chords) for k in range(len(chords) + 1)]
+            for k, chord in enumerate(chords):
+                beat = None if len(chords) == 1 else k
+                spans.append(ChordSpan(bar, beat, cuts[k], cuts[k + 1], chord))
+        return spans
+
     @property
     def num_notes(self) -> int:
         return sum(len(t.notes) for t in self.score.tracks)
@@ -120,14 +142,19 @@ class Piece:
             from .notation import export_musicxml
 
             export_musicxml(
-                self.score, path, title=self.prompt or "tunesmith", key=self.controls.key
+                self.score,
+                path,
+                title=self.prompt or "tunesmith",
+                key=self.controls.key,
+                chords=self.chord_spans(),
             )
         else:
             import json
 
             from .notation import export_json_notes
 
-            atomic_write_bytes(path, json.dumps(export_json_notes(self.score), indent=1).encode())
+            notes = export_json_notes(self.score, self.chord_spans())
+            atomic_write_bytes(path, json.dumps(notes, indent=1).encode())
         return path
 
     def audio(self, sample_rate: int = 44100):

@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 import symusic
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -58,7 +58,7 @@ from .limits import (
     ServeSettings,
     stop_checker,
 )
-from .schemas import Format, GenerateRequest, Health, PieceJSON, Preset
+from .schemas import MAX_PROGRESSION_CHARS, Format, GenerateRequest, Health, PieceJSON, Preset
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
     """The piece as plain JSON: flat notes (seconds), tracks, conditions and the MIDI."""
     from ..render.notation import export_json_notes
 
-    data = export_json_notes(piece.score)
+    data = export_json_notes(piece.score, piece.chord_spans())
     tracks, notes = [], []
     for i, t in enumerate(data["tracks"]):
         program = -1 if t["is_drum"] else t["program"]
@@ -116,6 +116,7 @@ def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
         "num_notes": len(notes),
         "tracks": tracks,
         "notes": notes,
+        "chords": data["chords"],
         "scores": {k: float(v) for k, v in (piece.scores or {}).items()},
         "elapsed_s": round(elapsed_s, 3),
         "midi_base64": base64.b64encode(piece.midi_bytes()).decode("ascii"),
@@ -156,7 +157,10 @@ def render(
         from ..render.notation import musicxml_bytes
 
         body = musicxml_bytes(
-            piece.score, title=piece.prompt or "tunesmith", key=piece.controls.key
+            piece.score,
+            title=piece.prompt or "tunesmith",
+            key=piece.controls.key,
+            chords=piece.chord_spans(),
         )
     headers = {
         "Content-Disposition": f'attachment; filename="{stem}.{ext}"',
@@ -380,12 +384,14 @@ def create_app(
             key_guidance=s.key_guidance,
         )  # fmt: skip
         _check_bars(settings, controls.bars or sampling.max_bars)
+        progression = c.progression(body.chords, controls.key) if body.chords else None
 
         def job(stop: threading.Event):
             t0 = time.perf_counter()
             piece = c.generate_with(
-                controls, sampling, body.prompt, s.candidates, progress=stop_checker(stop)
-            )
+                controls, sampling, body.prompt, s.candidates, progress=stop_checker(stop),
+                chords=progression,
+            )  # fmt: skip
             elapsed = time.perf_counter() - t0
             return render(piece, body.format, seed, elapsed, settings, _stem(body.prompt, seed))
 
@@ -409,6 +415,7 @@ def create_app(
         cfg: float | None = Form(None, **CFG.pydantic()),
         key_guidance: float | None = Form(None, **KEY_GUIDANCE.pydantic()),
         candidates: int = Form(1, **CANDIDATES.pydantic()),
+        chords: str | None = Form(None, max_length=MAX_PROGRESSION_CHARS),
     ) -> Response:
         """Continue an uploaded MIDI to `bars` bars in its meter, tempo and instruments."""
         c = get_composer(request)
@@ -423,12 +430,84 @@ def create_app(
                 score, bars, prompt, candidates=candidates, preset=preset,
                 temperature=temperature, top_k=top_k, top_p=top_p,
                 repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
-                key_guidance=key_guidance, progress=stop_checker(stop),
+                key_guidance=key_guidance, chords=chords, progress=stop_checker(stop),
             )  # fmt: skip
             elapsed = time.perf_counter() - t0
             return render(piece, format, seed, elapsed, settings, _stem(prompt, seed))
 
         return _respond(await run_job(request, job))
+
+    # -- parts: harmonize, add a part, rewrite a part -------------------------------------
+    async def parts_job(
+        request: Request,
+        file: UploadFile,
+        form: PartsForm,
+        method: str,
+        **arguments: Any,
+    ) -> Response:
+        """Run a parts method of the Composer on an upload and render the result."""
+        c = get_composer(request)
+        _check_caps(settings, form.prompt, form.candidates)
+        score = await _read_midi(file, settings)
+        bars = _bars_of(score)
+        _check_bars(settings, bars)
+        seed = _new_seed(form.seed)
+
+        def job(stop: threading.Event):
+            t0 = time.perf_counter()
+            piece = getattr(c, method)(
+                score, **arguments, key=form.key, chords=form.chords, prompt=form.prompt,
+                candidates=form.candidates, seed=seed, **form.sampling,
+            )  # fmt: skip
+            elapsed = time.perf_counter() - t0
+            return render(piece, form.format, seed, elapsed, settings, _stem(method, seed))
+
+        return _respond(await run_job(request, job))
+
+    @app.post("/v1/harmonize", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def harmonize(
+        request: Request,
+        file: UploadFile = File(..., description="a MIDI file whose first part is the melody"),
+        voices: int = Form(4, ge=2, le=4, description="voices in all, the melody included"),
+        style: str = Form("chorale", max_length=40, description="chorale, hymn, quartet, ..."),
+        form: PartsForm = Depends(parts_form),
+    ) -> Response:
+        """Voices under a melody kept exactly as the top voice."""
+        return await parts_job(request, file, form, "harmonize", voices=voices, style=style)
+
+    @app.post("/v1/add-part", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def add_part(
+        request: Request,
+        file: UploadFile = File(..., description="a MIDI file whose parts are all kept"),
+        instrument: str = Form(..., max_length=60, description="e.g. cello, 'acoustic bass', 32"),
+        form: PartsForm = Depends(parts_form),
+    ) -> Response:
+        """A new part written against every part of the upload, which are kept exactly."""
+        return await parts_job(request, file, form, "add_part", instrument=instrument)
+
+    @app.post("/v1/infill", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def infill(
+        request: Request,
+        file: UploadFile = File(..., description="a MIDI file; every part but `part` is kept"),
+        part: int = Form(..., ge=1, le=16, description="the part to write anew (1 = first)"),
+        form: PartsForm = Depends(parts_form),
+    ) -> Response:
+        """One part of the upload written anew against the others."""
+        return await parts_job(request, file, form, "infill", part=part)
+
+    @app.post("/v1/chords", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
+    async def chords_(
+        request: Request,
+        file: UploadFile = File(..., description="a standard MIDI file"),
+        per: str = Form("bar", pattern="^(bar|beat)$", description="bar or beat"),
+    ) -> Response:
+        """The chord of every bar (or beat) of an uploaded MIDI: root, quality, bass."""
+        score = await _read_midi(file, settings)
+
+        def job(stop: threading.Event):
+            return [s.to_dict() for s in Composer.chords(score, per)]
+
+        return JSONResponse(await run_job(request, job))
 
     @app.post("/v1/render", tags=["music"], responses={422: {}, 413: {}, 429: {}, 504: {}})
     async def render_(
@@ -478,6 +557,45 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+class PartsForm:
+    """The form fields the parts routes share (harmonize, add-part, infill)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.key: str | None = fields.pop("key")
+        self.chords: str | None = fields.pop("chords")
+        self.prompt: str = fields.pop("prompt")
+        self.seed: int | None = fields.pop("seed")
+        self.format: str = fields.pop("format")
+        self.candidates: int = fields.pop("candidates")
+        self.sampling: dict[str, Any] = fields  # the sampling options, by their API names
+
+
+def parts_form(
+    key: str | None = Form(None, max_length=40, description="default: the piece's own"),
+    chords: str | None = Form(None, max_length=MAX_PROGRESSION_CHARS),
+    prompt: str = Form("", max_length=10_000),
+    seed: int | None = Form(None, **SEED.pydantic()),
+    format: Format = Form("json"),
+    candidates: int = Form(1, **CANDIDATES.pydantic()),
+    preset: Preset | None = Form(None),
+    temperature: float | None = Form(None, **TEMPERATURE.pydantic()),
+    top_k: int | None = Form(None, **TOP_K.pydantic()),
+    top_p: float | None = Form(None, **TOP_P.pydantic()),
+    repetition_penalty: float | None = Form(None, **REPETITION_PENALTY.pydantic()),
+    cfg: float | None = Form(None, **CFG.pydantic()),
+    key_guidance: float | None = Form(None, **KEY_GUIDANCE.pydantic()),
+) -> PartsForm:
+    return PartsForm(**locals())
+
+
+def _bars_of(score: symusic.Score) -> int:
+    """Bars of an upload (its length, counted as the metrics count them)."""
+    from ..music.metrics import bar_grid
+
+    end = max((n.time + n.duration for t in score.tracks for n in t.notes), default=1)
+    return len(bar_grid(score, end)[0])
 
 
 async def _read_midi(file: UploadFile, settings: ServeSettings) -> symusic.Score:

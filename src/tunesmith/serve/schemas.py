@@ -83,6 +83,9 @@ class Sampling(_Strict):
     candidates: int = bounded(CANDIDATES, 1, description="generate N, return the best")
 
 
+MAX_PROGRESSION_CHARS = 1000
+
+
 class GenerateRequest(_Strict):
     prompt: str = Field(
         default="", max_length=10_000, examples=["a lively reel in D major for fiddle"]
@@ -90,6 +93,12 @@ class GenerateRequest(_Strict):
     attributes: Attributes = Field(default_factory=Attributes)
     sampling: Sampling = Field(default_factory=Sampling)
     seed: int | None = bounded(SEED, None, description="None: the server picks one")
+    chords: str | None = Field(
+        default=None,
+        max_length=MAX_PROGRESSION_CHARS,
+        description="a progression to follow: 'Am F C G', 'I IV V I' (in the key), bars by '|'",
+        examples=["C Am F G7"],
+    )
     format: Format = "json"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import symusic
@@ -134,7 +135,7 @@ class Composer:
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
         )  # fmt: skip
-        progression = self.progression(chords, controls.key) if chords else None
+        controls, progression = self.progression_for(controls, chords)
         return self.generate_with(controls, sampling, prompt, candidates, progress, progression)
 
     def generate_with(
@@ -152,6 +153,23 @@ class Composer:
             controls, prompt, candidates, sampling, progress=progress, chords=chords
         )
         return self._best(results, controls, prompt, chords)
+
+    def progression_for(
+        self, controls: Controls, chords: str | None = None
+    ) -> tuple[Controls, list[list[Chord]] | None]:
+        """The progression a request asks for: `chords` if given, else one named in the
+        prompt (the parser keeps it in `controls.extra["chords"]`). Roman numerals with
+        no key give the piece a key: C major, or A minor when the first numeral is minor."""
+        from .conditioning.chords import looks_roman
+
+        chords = chords or controls.extra.get("chords")
+        if not chords:
+            return controls, None
+        words = chords.replace("|", " ").split()
+        if controls.key is None and words and looks_roman(words[0]):
+            first = words[0].lstrip("b#♭♯")
+            controls = replace(controls, key="A minor" if first[:1].islower() else "C major")
+        return controls, self.progression(chords, controls.key)
 
     @staticmethod
     def progression(chords: str, key: str | None = None) -> list[list[Chord]]:

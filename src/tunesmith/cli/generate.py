@@ -98,7 +98,7 @@ def generate_cmd(
     composer = Composer.load(model)
     # Validate everything before the progress bar starts, so an error is one clean line.
     controls = composer.controls_for(prompt, **attributes)
-    progression = composer.progression(chords, controls.key) if chords else None
+    controls, progression = composer.progression_for(controls, chords)
     t0 = time.time()
     with task("generating", controls.bars) as update:
         piece = composer.generate_with(

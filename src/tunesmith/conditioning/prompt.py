@@ -199,6 +199,23 @@ _GUITAR_AFTER_RE = re.compile(r"[\s-]+guitars?\b", _I)  # "slide guitar" is no I
 _TEMPO_FLAG_RE = re.compile(rf"(\d+(?:\.\d+)?)\s*{_BPM_UNIT}?", _I)
 _LIST_SPLIT_RE = re.compile(r"\s*(?:,|;|\+|\band\b)\s*", _I)
 _FLAG_COUNT_RE = re.compile(r"(\d{1,2})\s*[x×*]?\s+(.+)|(\d{1,2})\s*[x×*]\s*(.+)")
+# Chord progressions: a list after a cue ("the chords C, G, Am, F", "built on D/F#, G and A",
+# "over a I-IV-V-I") or a dash-joined chain of Roman numerals ("a I-IV-V-I blues").
+# Case matters for the chords themselves (A is a chord, a is the article; I and i differ).
+_SYMBOL = r"[A-G](?:#|b|♯|♭)?(?:maj7|m7b5|dim7|min7|m7|maj|min|m|dim|aug|sus4|sus|7|°|ø|\+)?"
+_SYMBOL += r"(?:/[A-G](?:#|b|♯|♭)?)?"
+_NUMERAL = r"(?:b|#|♭|♯)?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)(?:°|ø|\+)?(?:maj7|7)?"
+_CHORD = rf"(?:{_SYMBOL}|{_NUMERAL})(?![\w#♯♭/+°ø])"
+_CHORD_SEP = r"(?:\s*,\s*(?:(?i:and|then)\s+)?|\s+(?i:and|then)\s+|\s*[-–—]\s*|\s+)"
+_CHORD_LIST_RE = re.compile(
+    r"(?i:\b(?:chords?|chord progression|progression|changes|built on|over|harmon(?:y|ies)))"
+    r"(?i:\s*(?:of|:|is|are|like|on))?\s*(?:(?i:the)\s+|a\s+|an\s+)?"
+    rf"(?P<list>{_CHORD}(?:{_CHORD_SEP}{_CHORD}){{1,31}})"
+)
+_NUMERAL_CHAIN_RE = re.compile(
+    rf"(?<![\w-])(?P<list>{_NUMERAL}(?:\s*[-–—]\s*{_NUMERAL}){{2,31}})(?![\w-])"
+)
+_STRINGS_AFTER_RE = re.compile(r"\s+strings?\b", _I)
 _REGION_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(REGIONS))})(?!\w)", _I)
 
 
@@ -309,6 +326,18 @@ class _Parse:
                 continue
             self.take("meter", m)
             return
+
+    def chords(self) -> None:
+        """A chord progression ('the chords C, G, Am, F', 'over a I-IV-V-I'); its letters
+        are then not read as a key."""
+        for regex in (_CHORD_LIST_RE, _NUMERAL_CHAIN_RE):
+            for m in self.matches(regex):
+                words = [w for w in re.split(_CHORD_SEP, m.group("list")) if w]
+                if len(words) < 2 or _STRINGS_AFTER_RE.match(self.text, m.end()):
+                    continue  # "over the D and G strings" names strings, not chords
+                self.controls.extra["chords"] = " ".join(words)
+                self.take("chords", m)
+                return
 
     def key(self) -> None:
         """A key with a clear cue ('in D', 'key of E flat', 'F#m', 'B-flat major')."""
@@ -447,7 +476,7 @@ def parse_prompt(text: str) -> ParsedPrompt:
     if not text.strip():
         return ParsedPrompt(controls=Controls(), found={}, text=text)
     p = _Parse(text)
-    for step in (p.length, p.tempo_number, p.meter, p.key, p.mode_only, p.texture,
+    for step in (p.length, p.tempo_number, p.meter, p.chords, p.key, p.mode_only, p.texture,
                  p.instruments, p.style, p.tempo_word, p.region):  # fmt: skip
         step()
     _spread_ensemble(p.controls)
@@ -473,8 +502,8 @@ def _spread_ensemble(controls: Controls) -> None:
 
 
 # -- explain ------------------------------------------------------------------------------
-_EXPLAIN_ORDER = ("style", "key", "mode", "meter", "tempo", "bars", "seconds", "instruments",
-                  "voices", "region")  # fmt: skip
+_EXPLAIN_ORDER = ("style", "key", "mode", "chords", "meter", "tempo", "bars", "seconds",
+                  "instruments", "voices", "region")  # fmt: skip
 
 
 def _value_text(attribute: str, c: Controls) -> str:

@@ -3,9 +3,16 @@
 The Krumhansl-Schmuckler algorithm correlates a piece's pitch-class histogram with the
 probe-tone profile of each of the 24 major and minor keys and picks the best match. It is
 a few dot products, so it runs on every file of a corpus and every generated sample.
+
+`key_panel` runs the same algorithm with four published profiles (Krumhansl-Kessler and
+three corpus-derived ones) and `majority_key` reads their verdicts: a key that only the
+Krumhansl-Kessler profile hears is weaker evidence than one the whole panel agrees on.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -93,3 +100,87 @@ def estimate_key(histogram: ArrayLike) -> tuple[str, float] | None:
         return None
     best = int(np.argmax(r))
     return KEY_ORDER[best], float(r[best])
+
+
+# -- a panel of key-finding profiles ---------------------------------------------------------
+# Published major/minor profiles, tonic first, as music21 10.x has them in
+# music21/analysis/discrete.py (classes AardenEssen, TemperleyKostkaPayne, BellmanBudge);
+# independent public key-finding implementations carry the same values.
+# Aarden (2003): note frequencies in the Essen folksong collection.
+AARDEN_MAJOR = np.array(
+    [17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587,
+     0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122]
+)  # fmt: skip
+AARDEN_MINOR = np.array(
+    [18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362,
+     0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623]
+)  # fmt: skip
+# Temperley (2007, "Music and Probability"): the Kostka-Payne textbook corpus, the share of
+# segments in which each scale degree occurs.
+TKP_MAJOR = np.array(
+    [0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400]
+)
+TKP_MINOR = np.array(
+    [0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330]
+)
+# Bellman (2005): chord-tone frequencies in a corpus of common-practice music (after Budge 1943).
+BB_MAJOR = np.array([16.80, 0.86, 12.95, 1.41, 13.49, 11.93, 1.25, 20.28, 1.80, 8.04, 0.62, 10.57])
+BB_MINOR = np.array([18.16, 0.69, 12.99, 13.34, 1.07, 11.15, 1.38, 21.07, 7.49, 1.53, 0.92, 10.21])
+
+
+def key_profiles(major: ArrayLike, minor: ArrayLike) -> np.ndarray:
+    """The 24 standardised key profiles (rows in KEY_ORDER) of a major and a minor profile."""
+    ma = np.asarray(major, dtype=np.float64).reshape(12)
+    mi = np.asarray(minor, dtype=np.float64).reshape(12)
+    return _standardise(
+        np.stack([np.roll(ma, k) for k in range(12)] + [np.roll(mi, k) for k in range(12)])
+    )
+
+
+#: The panel: name -> 24 standardised key profiles (rows in KEY_ORDER order).
+PANEL: dict[str, np.ndarray] = {
+    "Krumhansl-Kessler": PROFILES,
+    "Aarden-Essen": key_profiles(AARDEN_MAJOR, AARDEN_MINOR),
+    "Temperley-Kostka-Payne": key_profiles(TKP_MAJOR, TKP_MINOR),
+    "Bellman-Budge": key_profiles(BB_MAJOR, BB_MINOR),
+}
+PANEL_NAMES: tuple[str, ...] = tuple(PANEL)
+
+
+def profile_correlations(histogram: ArrayLike, profiles: np.ndarray = PROFILES) -> np.ndarray:
+    """Pearson correlation of a 12-bin histogram with each of 24 standardised profiles
+    (`key_correlations` with another profile set, e.g. a value of PANEL)."""
+    h = np.asarray(histogram, dtype=np.float64).reshape(12)
+    centred = h - h.mean()
+    norm = np.linalg.norm(centred)
+    if norm == 0.0:
+        return np.zeros(24)
+    return np.asarray(profiles @ (centred / norm))
+
+
+def key_panel(histogram: ArrayLike) -> dict[str, str | None]:
+    """Each panel profile's key estimate of a pitch-class histogram (name -> key or None).
+
+    Same method as `estimate_key` (best Pearson correlation over the 24 rotated profiles,
+    ties to the first key in KEY_ORDER); None for a flat or empty histogram.
+    """
+    out: dict[str, str | None] = {}
+    for name, profiles in PANEL.items():
+        r = profile_correlations(histogram, profiles)
+        out[name] = KEY_ORDER[int(np.argmax(r))] if r.any() else None
+    return out
+
+
+def majority_key(estimates: Mapping[str, str | None] | Iterable[str | None]) -> str | None:
+    """The panel's verdict on a set of key estimates (a `key_panel` result or a list).
+
+    The key named most often wins when no other key is named as often: with the four
+    profiles, a key that 3 or 4 of them name always wins, 2-1-1 goes to the pair, and
+    a 2-2 split or four different keys give None. None estimates (no tonal information)
+    are not votes; with no votes at all the verdict is None.
+    """
+    votes = estimates.values() if isinstance(estimates, Mapping) else estimates
+    counts = Counter(k for k in votes if k is not None).most_common(2)
+    if not counts or (len(counts) > 1 and counts[1][1] == counts[0][1]):
+        return None
+    return counts[0][0]

@@ -384,7 +384,7 @@ def create_app(
             key_guidance=s.key_guidance,
         )  # fmt: skip
         _check_bars(settings, controls.bars or sampling.max_bars)
-        progression = c.progression(body.chords, controls.key) if body.chords else None
+        controls, progression = c.progression_for(controls, body.chords)
 
         def job(stop: threading.Event):
             t0 = time.perf_counter()

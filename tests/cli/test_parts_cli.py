@@ -90,3 +90,14 @@ def test_bad_input_is_one_clear_line(files, tiny_run, args, fragment):
     ]
     extra = ["--model", str(tiny_run)] if args[0] != "chords" else []
     assert_one_line_error(run_cli(*args, *extra, cwd=files), fragment)
+
+
+def test_chord_track_on_generate(files, tiny_run):
+    out = files / "ct.mid"
+    run_ok(
+        "generate", "a hymn", "-o", out, "--bars", 2, "--chords", "F C", "--key", "F major",
+        "--chord-track", "--model", tiny_run, "--seed", 1,
+    )  # fmt: skip
+    s = symusic.Score(str(out))
+    assert s.tracks[-1].name == "Chords"
+    assert {n.pitch % 12 for n in s.tracks[-1].notes} == {5, 9, 0, 7, 4}  # F A C, C E G

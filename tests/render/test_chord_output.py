@@ -57,3 +57,18 @@ def test_musicxml_has_chord_symbols_once_per_change(tmp_path):
     assert path.read_text().count("<harmony") == 3  # the second C is not written again
     notes = json.loads(repeated.save(tmp_path / "n.json").read_text())
     assert [c["symbol"] for c in notes["chords"]] == ["C", "C", "Am", "F"]
+
+
+def test_a_chord_track_holds_the_chords_as_block_chords(tmp_path):
+    piece = Piece(cadence(), Controls(key="C major"), chords=parse_progression("C | Am | F | G7/B"))
+    path = piece.save(tmp_path / "c.mid", chord_track=True)
+    s = symusic.Score(str(path))
+    assert [t.name for t in s.tracks][-1] == "Chords" and len(s.tracks) == 5
+    by_start: dict[int, list[int]] = {}
+    for n in s.tracks[-1].notes:
+        by_start.setdefault(int(n.time), []).append(int(n.pitch))
+    assert [sorted(v) for _, v in sorted(by_start.items())] == [
+        [48, 60, 64, 67], [57, 60, 64, 69], [53, 60, 65, 69], [59, 62, 65, 67, 71]
+    ]  # fmt: skip
+    plain = symusic.Score(str(piece.save(tmp_path / "p.mid")))
+    assert len(plain.tracks) == 4

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..errors import BadInputError
 from . import options as opt
-from .parts import Chords
+from .parts import Chords, ChordTrack
 from .ui import out, task
 
 
@@ -49,6 +49,7 @@ def generate_cmd(
     seconds: opt.Seconds = None,
     style: opt.Style = None,
     chords: Chords = None,
+    chord_track: ChordTrack = False,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -109,7 +110,7 @@ def generate_cmd(
             progress=lambda done, total: update(done, total, "bars"),
             chords=progression,
         )
-    piece.save(output)
+    piece.save(output, chord_track=chord_track)
     out.print(
         f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) "
         f"in {time.time() - t0:.1f} s"
@@ -128,6 +129,7 @@ def continue_cmd(
         help="A: bring the input back (the reprise gate); B: a contrast to it.",
     ),
     chords: Chords = None,
+    chord_track: ChordTrack = False,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -160,7 +162,7 @@ def continue_cmd(
             **sampling,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
-    piece.save(output)
+    piece.save(output, chord_track=chord_track)
     out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
 
 
@@ -200,6 +202,7 @@ def generate_long_cmd(
     cfg: opt.Cfg = None,
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
+    chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
     model: opt.Model = None,
@@ -229,7 +232,7 @@ def generate_long_cmd(
             key=key, meter=meter, tempo=tempo, instruments=instruments, style=style,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
-    piece.save(output)
+    piece.save(output, chord_track=chord_track)
     if report is not None:
         from ..fileio import atomic_write_json
 

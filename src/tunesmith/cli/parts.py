@@ -30,6 +30,13 @@ Chords = Annotated[
     ),
 ]
 Prompt = Annotated[str, typer.Option("--prompt", help="Optional text to steer the music.")]
+ChordTrack = Annotated[
+    bool,
+    typer.Option(
+        "--chord-track",
+        help="MIDI output: add the chords as a track of their own (block chords).",
+    ),
+]
 
 
 def _input(path: Path, what: str = "input MIDI") -> Path:
@@ -38,8 +45,8 @@ def _input(path: Path, what: str = "input MIDI") -> Path:
     return path
 
 
-def _finish(piece, output: Path, t0: float) -> None:
-    piece.save(output)
+def _finish(piece, output: Path, t0: float, chord_track: bool = False) -> None:
+    piece.save(output, chord_track=chord_track)
     if piece.notice:
         out.print(f"note: {piece.notice}")
     out.print(
@@ -67,6 +74,7 @@ def harmonize_cmd(
     cfg: opt.Cfg = None,
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
+    chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
 ) -> None:
     """Harmonize a melody: it is kept exactly as the top voice, the model writes the rest."""
@@ -92,7 +100,7 @@ def harmonize_cmd(
             melody, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
             candidates=candidates or 1, **sampling,
         )  # fmt: skip
-    _finish(piece, output, t0)
+    _finish(piece, output, t0, chord_track)
 
 
 def add_part_cmd(
@@ -113,6 +121,7 @@ def add_part_cmd(
     cfg: opt.Cfg = None,
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
+    chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
 ) -> None:
     """Add a part (a bass under a melody, a counter-melody, ...) to a piece."""
@@ -133,7 +142,7 @@ def add_part_cmd(
             midi, instrument, key=key, chords=chords, prompt=prompt,
             candidates=candidates or 1, **sampling,
         )  # fmt: skip
-    _finish(piece, output, t0)
+    _finish(piece, output, t0, chord_track)
 
 
 def infill_cmd(
@@ -152,6 +161,7 @@ def infill_cmd(
     cfg: opt.Cfg = None,
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
+    chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
 ) -> None:
     """Write one part of a piece anew against the others, which are kept exactly."""
@@ -172,7 +182,7 @@ def infill_cmd(
             midi, part=part, key=key, chords=chords, prompt=prompt,
             candidates=candidates or 1, **sampling,
         )  # fmt: skip
-    _finish(piece, output, t0)
+    _finish(piece, output, t0, chord_track)
 
 
 def chords_cmd(

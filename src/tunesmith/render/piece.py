@@ -14,6 +14,8 @@ from ..music.chords import Chord, ChordSpan
 from ..tokens.tokenizer import MusicTokenizer
 
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
+CHORD_TRACK_PROGRAM = 0  # acoustic grand piano: the chord track a DAW user mutes or swaps
+CHORD_VELOCITY = 50
 
 
 def _clip_to_bars(score: symusic.Score, bars: int) -> None:
@@ -79,6 +81,30 @@ class Piece:
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------
+    def chord_track(self, program: int = CHORD_TRACK_PROGRAM) -> symusic.Track:
+        """The piece's chords (`chord_spans`) as held block chords on a track of their own:
+        the bass note in the octave below middle C, the chord tones closely voiced above
+        it, softly, so a DAW user hears and sees the harmony."""
+        track = symusic.Track(program=program, name="Chords")
+        for span in self.chord_spans():
+            if span.chord is None or span.end <= span.start:
+                continue
+            pitches = {48 + span.chord.bass_pitch_class}
+            pitches |= {60 + pc for pc in span.chord.pitch_classes}
+            for pitch in sorted(pitches):
+                track.notes.append(
+                    symusic.Note(span.start, span.end - span.start, pitch, CHORD_VELOCITY)
+                )
+        return track
+
+    def with_chord_track(self) -> symusic.Score:
+        """A copy of the score with `chord_track` added as the last track."""
+        from ..music.metrics import as_tick_score
+
+        score = as_tick_score(self.score).copy()
+        score.tracks.append(self.chord_track())
+        return score
+
     def chord_spans(self) -> list[ChordSpan]:
         """The piece's chords: the requested progression laid on its bars (several chords
         in a bar share it equally), or, when none was requested, one per bar by analysis."""
@@ -109,21 +135,24 @@ class Piece:
     def duration_s(self) -> float:
         return float(self.score.to("second").end()) if self.num_notes else 0.0
 
-    def midi_bytes(self) -> bytes:
+    def midi_bytes(self, chord_track: bool = False) -> bytes:
+        """The piece as a standard MIDI file (with `chord_track`, the chords on a track
+        of their own after the parts)."""
         import os
         import tempfile
 
         fd, tmp = tempfile.mkstemp(suffix=".mid")
         os.close(fd)
         try:
-            self.score.dump_midi(tmp)
+            (self.with_chord_track() if chord_track else self.score).dump_midi(tmp)
             return Path(tmp).read_bytes()
         finally:
             Path(tmp).unlink(missing_ok=True)
 
     # -- output ------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write .mid, .wav, .musicxml (or .json notes), chosen by the file extension."""
+    def save(self, path: str | Path, chord_track: bool = False) -> Path:
+        """Write .mid, .wav, .musicxml (or .json notes), chosen by the file extension.
+        `chord_track`: a MIDI file also gets the chords as a track (`chord_track()`)."""
         path = Path(path)
         ext = path.suffix.lower()
         if ext not in FORMATS:
@@ -133,7 +162,7 @@ class Piece:
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         if ext in (".mid", ".midi"):
-            atomic_write_bytes(path, self.midi_bytes())
+            atomic_write_bytes(path, self.midi_bytes(chord_track))
         elif ext == ".wav":
             from .audio import render_wav
 

@@ -28,6 +28,7 @@ import symusic
 from numpy.typing import ArrayLike
 
 from ..errors import BadInputError
+from .gate import check_score
 from .keys import estimate_key
 
 DEFAULT_GRID = 16  # onset positions per bar for GS: sixteenth notes in 4/4, as in Pop1K7
@@ -71,7 +72,9 @@ def load_midi(path: str | os.PathLike) -> symusic.Score:
     """Parse a MIDI file into a tick-based symusic Score.
 
     Any unreadable, non-MIDI or corrupt file raises BadInputError with one line; the file
-    is parsed as MIDI whatever its extension, so a stray .abc or .txt is refused too.
+    is parsed as MIDI whatever its extension, so a stray .abc or .txt is refused too, and
+    a file outside the gate's bounds (gate.py: division, length, tempo, tracks, notes) is
+    refused before anything works on it.
     """
     p = Path(path)
     try:
@@ -79,10 +82,11 @@ def load_midi(path: str | os.PathLike) -> symusic.Score:
     except OSError as e:
         raise BadInputError(f"{p}: cannot read file ({e.strerror or e})") from None
     try:
-        return symusic.Score.from_midi(data)
+        score = symusic.Score.from_midi(data)
     except Exception as e:  # symusic raises RuntimeError/ValueError with parser details
         detail = " ".join(str(e).split())
         raise BadInputError(f"{p}: not a valid MIDI file ({detail})") from None
+    return check_score(score, str(p))
 
 
 # -- bars and time ------------------------------------------------------------------------

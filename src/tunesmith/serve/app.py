@@ -611,7 +611,9 @@ async def _read_midi(file: UploadFile, settings: ServeSettings) -> symusic.Score
         raise BadInputError("the uploaded file is not a valid MIDI file") from None
     if not any(len(t.notes) for t in score.tracks):
         raise BadInputError("the uploaded MIDI file has no notes")
-    return score
+    from ..music.gate import check_score
+
+    return check_score(score, "the uploaded MIDI file")
 
 
 def _warm_up(composer: Composer) -> None:

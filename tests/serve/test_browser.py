@@ -3,7 +3,9 @@
 The server runs in this process (uvicorn on a free loopback port) with the tiny model. The
 test types a prompt, presses Generate, waits for the piano roll and the audio element,
 checks the downloads and the live tab's graceful message, and saves a screenshot
-(to $TUNESMITH_SCREENSHOT_DIR when set, else the test's temporary folder).
+(to $TUNESMITH_SCREENSHOT_DIR when set, else the test's temporary folder). Another test
+generates with a chord progression (the chord lane under the roll), rewrites part 1
+(/v1/infill), adds a part (/v1/add-part) and goes Back (docs/images/serve-parts.png).
 
 CI installs Debian's chromium and chromium-driver (.ci/run); where they cannot be installed
 the test is skipped and says so.
@@ -264,3 +266,158 @@ def test_live_mode_plays_a_stream_and_sends_controls(stream_server, browser, tmp
     _wait(d, lambda d: not session.running, 20, "the session did not stop")
     _wait(d, lambda d: status.text == "stopped", 10)
     assert d.find_element(By.ID, "live-start").is_enabled()
+
+
+def _track_notes(driver, instrument: str) -> list:
+    """(pitch, start) of the current piece's notes in the track playing `instrument`."""
+    return driver.execute_script(
+        """const j = current.json;
+           const t = j.tracks.find((t) => t.instrument === arguments[0]);
+           return j.notes.filter((n) => n.track === t.index)
+                         .map((n) => [n.pitch, Math.round(n.start * 1000)]).sort();""",
+        instrument,
+    )
+
+
+def test_chords_and_part_editing_in_the_browser(server, browser, tmp_path):
+    """A progression shows in the chord lane; rewrite part 1, add a part, go back."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(server + "/")
+    _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#key option")) == 25, 60)
+    _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#add-instrument option")) > 10, 60)
+    # group words are not offered for one new part
+    offered = [
+        o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#add-instrument option")
+    ]
+    assert "cello" in offered and "flute" in offered and "string quartet" not in offered
+    chords_input = d.find_element(By.ID, "chords")
+    assert "I IV V I" in chords_input.get_attribute("placeholder")
+    assert "numerals" in d.find_element(By.ID, "chords-hint").text
+    assert d.find_element(By.ID, "parts").get_attribute("disabled") is not None
+    assert not d.find_elements(By.CSS_SELECTOR, "#track-list li")
+
+    prompt = d.find_element(By.ID, "prompt")
+    prompt.clear()
+    prompt.send_keys("a reel in C major for violin and cello")
+    Select(d.find_element(By.ID, "key")).select_by_value("C major")
+    d.find_element(By.ID, "bars").send_keys("4")
+    d.find_element(By.ID, "instruments").send_keys("violin, cello")
+    d.find_element(By.ID, "seed").send_keys("5")
+    chords_input.send_keys("C Am F G7")
+    d.find_element(By.ID, "generate").click()
+    status = d.find_element(By.ID, "status")
+    _wait(d, lambda d: status.text.startswith("done"), 120, f"no piece: {status.text!r}")
+
+    # the chord lane: the progression's symbols in order, on the roll's time axis
+    lane = d.find_element(By.ID, "chord-lane")
+    assert lane.is_displayed()
+    labels = d.find_elements(By.CSS_SELECTOR, "#chord-lane .chord")
+    assert [e.text for e in labels] == ["C", "Am", "F", "G7"]
+    roll = d.find_element(By.ID, "pianoroll")
+    geometry = d.execute_script(
+        """const c = arguments[0], r = c.getBoundingClientRect(), L = rollLayout(c);
+           const s = r.width / c.width;
+           return {left: r.left, scale: s, x0: L.left, x1: L.right, dur: roll.duration,
+                   starts: current.json.chords.map((ch) => ch.start_s)};""",
+        roll,
+    )
+    for e, start in zip(labels, geometry["starts"], strict=True):
+        x = geometry["left"] + geometry["scale"] * (
+            geometry["x0"] + start / geometry["dur"] * (geometry["x1"] - geometry["x0"])
+        )
+        assert abs(e.rect["x"] - x) <= 2, (e.text, e.rect["x"], x)
+    for a, b in zip(labels[:-1], labels[1:], strict=True):
+        assert a.rect["x"] + a.rect["width"] <= b.rect["x"] + 1  # no overlap
+    assert "C | Am | F | G7" in d.find_element(By.ID, "piece-chords").text
+    # the chord under the playback cursor is marked
+    d.execute_script("paintRoll(2.5)")
+    assert [e.text for e in labels if "now" in e.get_attribute("class")] == ["Am"]
+    d.execute_script("paintRoll(-1)")
+
+    # rewrite part 1: a new piece, the same number of parts, the other part kept
+    tracks = d.find_elements(By.CSS_SELECTOR, "#track-list li")
+    assert len(tracks) == 2 and "Violin" in tracks[0].text and "Cello" in tracks[1].text
+    assert tracks[0].find_element(By.TAG_NAME, "input").is_selected()
+    before = d.execute_script("return current.json.midi_base64")
+    cello = _track_notes(d, "Cello")
+    assert d.find_element(By.ID, "undo").get_attribute("disabled") is not None
+    d.find_element(By.ID, "rewrite-part").click()
+    _wait(
+        d, lambda d: status.text.startswith("part 1 rewritten"), 120, f"no rewrite: {status.text!r}"
+    )
+    assert "error" not in status.get_attribute("class")
+    assert d.execute_script("return current.json.midi_base64") != before
+    assert len(d.find_elements(By.CSS_SELECTOR, "#track-list li")) == 2
+    assert d.execute_script("return current.json.tracks.length") == 2
+    assert _track_notes(d, "Cello") == cello
+    assert len(d.find_elements(By.CSS_SELECTOR, "#chord-lane .chord")) == 4
+    _wait(
+        d,
+        lambda d: (d.find_element(By.ID, "player").get_attribute("src") or "").startswith("blob:"),
+        60,
+    )
+    rewritten = d.execute_script("return current.json.midi_base64")
+
+    # add a part: one more track
+    Select(d.find_element(By.ID, "add-instrument")).select_by_value("flute")
+    d.find_element(By.ID, "add-part").click()
+    _wait(
+        d,
+        lambda d: status.text.startswith("flute part added"),
+        120,
+        f"no new part: {status.text!r}",
+    )
+    items = d.find_elements(By.CSS_SELECTOR, "#track-list li")
+    assert len(items) == 3 and any("Flute" in li.text for li in items)
+    assert d.find_element(By.ID, "track-list").get_attribute("data-tracks") == "3"
+    assert "Flute" in d.find_element(By.ID, "piece-desc").text
+    assert d.find_element(By.ID, "undo").is_enabled()
+    # the new part is the chosen one; a click on a part in the roll's legend picks it
+    new = d.execute_script("return selectedTrack")
+    assert d.execute_script("return current.json.tracks[selectedTrack].instrument") == "Flute"
+    assert "selected" in items[new].get_attribute("class")
+    other = 1 if new != 1 else 0
+    d.execute_script(
+        """const c = arguments[0], r = c.getBoundingClientRect(), s = r.width / c.width;
+           const box = roll.legend[arguments[1]];
+           c.dispatchEvent(new MouseEvent('click', {bubbles: true,
+             clientX: r.left + s * (box.x0 + box.x1) / 2, clientY: r.top + s * (box.y0 + box.y1) / 2}));""",
+        roll,
+        other,
+    )
+    assert d.execute_script("return selectedTrack") == other
+    assert d.find_elements(By.CSS_SELECTOR, "#track-list li input")[other].is_selected()
+    d.execute_script("window.scrollTo(0, arguments[0].offsetTop - 20)", chords_input)
+    _save_screenshot(d, tmp_path, "serve-parts.png")
+
+    # Back: the piece before the new part, with its track count
+    d.find_element(By.ID, "undo").click()
+    _wait(d, lambda d: status.text.startswith("back to"), 60, f"no undo: {status.text!r}")
+    assert len(d.find_elements(By.CSS_SELECTOR, "#track-list li")) == 2
+    assert d.execute_script("return current.json.midi_base64") == rewritten
+    assert len(d.find_elements(By.CSS_SELECTOR, "#chord-lane .chord")) == 4
+
+
+def test_part_errors_show_the_servers_message(server, browser):
+    """Rewriting the only part is refused by the server: its detail in the status line."""
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(server + "/")
+    _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#add-instrument option")) > 10, 60)
+    d.find_element(By.ID, "bars").send_keys("2")
+    d.find_element(By.ID, "instruments").send_keys("flute")
+    d.find_element(By.ID, "seed").send_keys("1")
+    d.find_element(By.ID, "generate").click()
+    status = d.find_element(By.ID, "status")
+    _wait(d, lambda d: status.text.startswith("done"), 120, f"no piece: {status.text!r}")
+    # one part: the button says why it is off; the route's own message if forced
+    rewrite = d.find_element(By.ID, "rewrite-part")
+    assert not rewrite.is_enabled() and "another part" in rewrite.get_attribute("title")
+    d.execute_script("arguments[0].disabled = false; arguments[0].click()", rewrite)
+    _wait(d, lambda d: "error" in status.get_attribute("class"), 60, "no error shown")
+    assert "part" in status.text and "\n" not in status.text
+    assert d.find_element(By.ID, "undo").get_attribute("disabled") is not None

@@ -16,7 +16,7 @@ import typer
 
 from ..errors import BadInputError, TunesmithError
 from . import data, evaluate, generate, live, parts, train
-from .ui import err
+from .ui import err, out
 
 app = typer.Typer(
     help="tunesmith: text (and optional attributes or a MIDI to continue) in, music out.",
@@ -24,6 +24,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"tunesmith {version('tunesmith')}", markup=False, highlight=False)
+        except PackageNotFoundError:  # a source tree that was never installed
+            out.print("tunesmith (not installed)", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Show the version and exit.",
+        is_eager=True,
+        callback=_show_version,
+    ),
+) -> None:
+    """tunesmith: text (and optional attributes or a MIDI to continue) in, music out."""
+
+
 data.register(app)
 evaluate.register(app)  # metrics, evaluate
 train.register(app)
@@ -63,6 +89,8 @@ def error_line(e: TunesmithError, argv: list[str]) -> str:
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if len(sys.argv) == 1:  # `tunesmith` alone: the help, and success
+        sys.argv.append("--help")
     try:
         app(standalone_mode=False)
     except TunesmithError as e:

@@ -81,6 +81,23 @@ class Piece:
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        """A one-line summary (the tokens and the score are too long to print)."""
+        from ..conditioning.instruments import program_name
+
+        c = self.controls
+        parts = [
+            "drums" if t.is_drum else program_name(int(t.program))
+            for t in self.score.tracks
+            if t.note_num()
+        ]
+        bars = c.bars if c.bars else "?"
+        facts = [f"{bars} bars", c.key or "key ?", c.meter or "meter ?"]
+        if c.tempo:
+            facts.append(f"{c.tempo:g} bpm")
+        facts.append(f"parts: {', '.join(parts) or 'none'}")
+        return f"Piece({', '.join(facts)}; {self.num_notes} notes, {self.duration_s:.1f} s)"
+
     def chord_track(self, program: int = CHORD_TRACK_PROGRAM) -> symusic.Track:
         """The piece's chords (`chord_spans`) as held block chords on a track of their own:
         the bass note in the octave below middle C, the chord tones closely voiced above

@@ -1,6 +1,8 @@
 // tunesmith web page: plain JavaScript, no build step.
 // Compose: POST /v1/generate (format json) -> piano roll; the MIDI it returns is rendered
-// to WAV (and MusicXML on demand) through POST /v1/render.
+// to WAV (and MusicXML on demand) through POST /v1/render. The answer's chords are shown in
+// a lane under the roll; Rewrite part / Add part send the current MIDI to POST /v1/infill /
+// /v1/add-part and the answer replaces the piece (Back restores the one before).
 // Live: GET /v1/stream (server-sent events read with fetch) -> Web Audio synth + live roll.
 "use strict";
 
@@ -111,6 +113,12 @@ async function loadInfo() {
     opt.value = w;
     words.appendChild(opt);
   }
+  const pick = $("add-instrument");
+  // one instrument per new part: leave out the words for groups ("string quartet")
+  const GROUP = /\b(trio|quartet|quintet|satb|band)\b|^woodwinds$/;
+  fillSelect(pick, INFO.instruments.words.filter((w) => !GROUP.test(w)), false);
+  if (INFO.instruments.words.includes("cello")) pick.value = "cello";
+  updatePartButtons();
   const lim = INFO.limits;
   $("bars").max = lim.max_bars;
   $("bars").placeholder = `auto (max ${lim.max_bars})`;
@@ -122,7 +130,12 @@ async function loadInfo() {
 }
 
 // ---------------------------------------------------------------- compose
-let current = null; // {json, midiBlob, urls: []}
+// current: the piece on screen; history: the pieces before it (Back restores the last one).
+let current = null; // {json, midiBlob, wavBlob, urls: []}
+const history = [];
+const HISTORY_MAX = 20;
+let busy = false;
+let selectedTrack = 0; // index into current.json.tracks
 
 function requestBody() {
   const attributes = {};
@@ -146,8 +159,28 @@ function requestBody() {
     },
     format: "json",
   };
+  const chords = $("chords").value.trim();
+  if (chords) body.chords = chords;
   if ($("seed").value !== "") body.seed = Number($("seed").value);
   return body;
+}
+
+// The multipart form of the parts routes (/v1/infill, /v1/add-part): the current MIDI, the
+// form's sampling fields and seed, its chords (if any) and the piece's key.
+function partsForm(extra) {
+  const form = new FormData();
+  form.append("file", current.midiBlob, "piece.mid");
+  for (const [k, v] of Object.entries(extra)) form.append(k, String(v));
+  form.append("format", "json");
+  form.append("prompt", $("prompt").value.trim());
+  form.append("preset", $("preset").value);
+  for (const f of ["temperature", "top_k", "top_p", "cfg", "candidates"]) form.append(f, $(f).value);
+  if ($("seed").value !== "") form.append("seed", $("seed").value);
+  const chords = $("chords").value.trim();
+  if (chords) form.append("chords", chords);
+  const key = (current.json.controls && current.json.controls.key) || $("key").value;
+  if (key) form.append("key", key);
+  return form;
 }
 
 function releaseUrls() {
@@ -161,9 +194,9 @@ function setLink(a, url, name) {
   a.removeAttribute("aria-disabled");
 }
 
-async function render(format, json) {
+async function render(format, json, midiBlob) {
   const form = new FormData();
-  form.append("file", current.midiBlob, "piece.mid");
+  form.append("file", midiBlob || current.midiBlob, "piece.mid");
   form.append("format", format);
   if (json.controls && json.controls.key) form.append("key", json.controls.key);
   form.append("title", json.prompt || "tunesmith");
@@ -172,44 +205,86 @@ async function render(format, json) {
   return await resp.blob();
 }
 
-$("compose-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
+function setBusy(on) {
+  busy = on;
+  $("generate").disabled = on;
+  updatePartButtons();
+}
+
+// Show a piece (new, or restored by Back): roll, chords, description, parts, downloads and
+// audio. `wavBlob` is known for a restored piece; else the MIDI is rendered to WAV.
+async function showPiece(entry, status, doneText) {
+  releaseUrls();
+  const json = entry.json;
+  current = { json, midiBlob: entry.midiBlob, wavBlob: entry.wavBlob || null, urls: [] };
+  if (entry.selected !== undefined) selectedTrack = entry.selected;
+  if (selectedTrack >= json.tracks.length) selectedTrack = Math.max(0, json.tracks.length - 1);
+  if (json.tracks[selectedTrack] && !json.tracks[selectedTrack].num_notes) {
+    const first = json.tracks.findIndex((t) => t.num_notes > 0);
+    selectedTrack = Math.max(0, first);
+  }
+  drawPiece(json);
+  describe(json);
+  showTracks(json);
+  const stem = `tunesmith-${slug(json.prompt)}-${json.seed}`;
+  const midiUrl = URL.createObjectURL(current.midiBlob);
+  current.urls.push(midiUrl);
+  setLink($("download-midi"), midiUrl, stem + ".mid");
+  $("download-musicxml").disabled = false;
+  const mine = current;
+  if (!mine.wavBlob) {
+    setStatus(status, `rendering audio… (${json.num_notes} notes written in ${json.elapsed_s.toFixed(1)} s)`, "busy");
+    mine.wavBlob = await render("wav", json, mine.midiBlob);
+    if (current !== mine) return; // replaced meanwhile
+  }
+  const wavUrl = URL.createObjectURL(mine.wavBlob);
+  mine.urls.push(wavUrl);
+  $("player").src = wavUrl;
+  setLink($("download-wav"), wavUrl, stem + ".wav");
+  setStatus(status, doneText);
+}
+
+function remember() {
+  if (!current) return;
+  history.push({
+    json: current.json, midiBlob: current.midiBlob, wavBlob: current.wavBlob, selected: selectedTrack,
+  });
+  while (history.length > HISTORY_MAX) history.shift();
+}
+
+// POST `url` (JSON or multipart), make the answer the current piece (the one before goes to
+// the history) and report in the status line.
+// `choose(json)`, if given, returns the track to select in the new piece.
+async function replacePiece(url, init, busyText, doneWord, choose) {
   const status = $("status");
-  const button = $("generate");
-  button.disabled = true;
-  setStatus(status, "writing…", "busy");
+  setBusy(true);
+  setStatus(status, busyText, "busy");
   const t0 = performance.now();
   try {
-    const resp = await fetch("/v1/generate", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(requestBody()),
-    });
+    const resp = await fetch(url, init);
     if (!resp.ok) throw new Error(await errorText(resp));
     const json = await resp.json();
-    releaseUrls();
-    const midiBlob = base64ToBlob(json.midi_base64, "audio/midi");
-    current = { json, midiBlob, urls: [] };
-    drawPiece(json);
-    describe(json);
-    const stem = `tunesmith-${slug(json.prompt)}-${json.seed}`;
-    const midiUrl = URL.createObjectURL(midiBlob);
-    current.urls.push(midiUrl);
-    setLink($("download-midi"), midiUrl, stem + ".mid");
-    $("download-musicxml").disabled = false;
-    setStatus(status, `rendering audio… (${json.num_notes} notes written in ${json.elapsed_s.toFixed(1)} s)`, "busy");
-    const wav = await render("wav", json);
-    const wavUrl = URL.createObjectURL(wav);
-    current.urls.push(wavUrl);
-    $("player").src = wavUrl;
-    setLink($("download-wav"), wavUrl, stem + ".wav");
+    remember();
+    const entry = { json, midiBlob: base64ToBlob(json.midi_base64, "audio/midi") };
+    if (choose) entry.selected = choose(json);
+    await showPiece(entry, status, "");
     const total = ((performance.now() - t0) / 1000).toFixed(1);
-    setStatus(status, `done in ${total} s · seed ${json.seed}`);
+    setStatus(status, `${doneWord} in ${total} s · seed ${json.seed}`);
   } catch (e) {
     setStatus(status, e.message, "error");
   } finally {
-    button.disabled = false;
+    setBusy(false);
   }
+}
+
+$("compose-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (busy) return;
+  replacePiece("/v1/generate", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(requestBody()),
+  }, "writing…", "done");
 });
 
 $("download-musicxml").addEventListener("click", async () => {
@@ -232,6 +307,17 @@ $("download-musicxml").addEventListener("click", async () => {
   }
 });
 
+// chords as text: bars by " | ", chords within a bar by spaces
+function chordLine(chords) {
+  const bars = [];
+  let lastBar = null;
+  for (const c of chords || []) {
+    if (c.bar !== lastBar) { bars.push([]); lastBar = c.bar; }
+    bars[bars.length - 1].push(c.symbol);
+  }
+  return bars.map((b) => b.join(" ")).join(" | ");
+}
+
 function describe(json) {
   const c = json.controls || {};
   const parts = [
@@ -244,11 +330,115 @@ function describe(json) {
     json.tracks.map((t) => t.instrument).join(", ") || null,
     `seed ${json.seed}`,
   ].filter(Boolean);
-  $("piece-info").textContent = parts.join(" · ");
+  $("piece-desc").textContent = parts.join(" · ");
+  const line = chordLine(json.chords);
+  $("piece-chords").textContent = line ? `chords: ${line}` : "";
 }
 
+// ---------------------------------------------------------------- parts: rewrite, add, back
+// The routes number parts from 1, counting only tracks with notes.
+function partNumber(json, index) {
+  if (!json.tracks[index] || !json.tracks[index].num_notes) return 0;
+  return json.tracks.slice(0, index + 1).filter((t) => t.num_notes > 0).length;
+}
+
+function partsWithNotes(json) {
+  return json.tracks.filter((t) => t.num_notes > 0).length;
+}
+
+function showTracks(json) {
+  $("parts").disabled = false;
+  const list = $("track-list");
+  list.innerHTML = "";
+  json.tracks.forEach((t, i) => {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "part";
+    radio.value = String(i);
+    radio.checked = i === selectedTrack;
+    radio.disabled = !t.num_notes;
+    radio.addEventListener("change", () => selectTrack(i));
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = TRACK_COLORS[t.index % TRACK_COLORS.length];
+    const n = partNumber(json, i);
+    const text = document.createElement("span");
+    text.textContent = `${n ? n + " · " : ""}${t.instrument}`;
+    const count = document.createElement("span");
+    count.className = "hint";
+    count.textContent = t.num_notes ? `${t.num_notes} notes` : "no notes";
+    label.append(radio, swatch, text, count);
+    li.appendChild(label);
+    li.classList.toggle("selected", i === selectedTrack);
+    list.appendChild(li);
+  });
+  list.dataset.tracks = String(json.tracks.length);
+  updatePartButtons();
+}
+
+function selectTrack(i) {
+  if (!current || !current.json.tracks[i] || !current.json.tracks[i].num_notes) return;
+  selectedTrack = i;
+  for (const li of $("track-list").children) {
+    const on = li.querySelector("input").value === String(i);
+    li.classList.toggle("selected", on);
+    li.querySelector("input").checked = on;
+  }
+  paintRoll(lastCursor);
+  updatePartButtons();
+}
+
+function updatePartButtons() {
+  const json = current && current.json;
+  const rewrite = $("rewrite-part");
+  rewrite.disabled = busy || !json || !partNumber(json, selectedTrack) || partsWithNotes(json) < 2;
+  if (json && partsWithNotes(json) < 2) rewrite.title = "rewriting a part needs another part to keep: add one first";
+  else rewrite.title = "write the chosen part anew against the others (uses the sampling settings and seed above)";
+  $("add-part").disabled = busy || !json || !$("add-instrument").value;
+  $("undo").disabled = busy || !history.length;
+  $("undo").textContent = history.length > 1 ? `Back (${history.length})` : "Back";
+}
+
+$("rewrite-part").addEventListener("click", () => {
+  if (!current || busy) return;
+  const part = partNumber(current.json, selectedTrack);
+  const name = current.json.tracks[selectedTrack].instrument;
+  replacePiece("/v1/infill", { method: "POST", body: partsForm({ part }) },
+    `rewriting part ${part} (${name})…`, `part ${part} rewritten`);
+});
+
+$("add-part").addEventListener("click", () => {
+  if (!current || busy) return;
+  const instrument = $("add-instrument").value;
+  const old = new Set(current.json.tracks.map((t) => `${t.program}/${t.name}`));
+  // select the new part: the track that was not there before
+  const choose = (json) => {
+    const i = json.tracks.findIndex((t) => !old.has(`${t.program}/${t.name}`) && t.num_notes > 0);
+    return i >= 0 ? i : selectedTrack;
+  };
+  replacePiece("/v1/add-part", { method: "POST", body: partsForm({ instrument }) },
+    `adding a ${instrument} part…`, `${instrument} part added`, choose);
+});
+
+$("undo").addEventListener("click", async () => {
+  if (busy || !history.length) return;
+  const status = $("status");
+  setBusy(true);
+  try {
+    const entry = history.pop();
+    await showPiece(entry, status, `back to the previous piece (seed ${entry.json.seed})`);
+  } catch (e) {
+    setStatus(status, e.message, "error");
+  } finally {
+    setBusy(false);
+  }
+});
+
 // ---------------------------------------------------------------- the piano roll
-const roll = { json: null, lo: 48, hi: 84, duration: 1, labelEvery: 4 };
+const roll = { json: null, lo: 48, hi: 84, duration: 1, labelEvery: 4, legend: [] };
+let lastCursor = -1;
 
 function rollLayout(canvas) {
   return { left: 40, top: 8, right: canvas.width - 8, bottom: canvas.height - 18 };
@@ -269,10 +459,70 @@ function drawPiece(json) {
   const bars = (json.controls && json.controls.bars) || 0;
   roll.duration = Math.max(json.duration_s, bars * barS, 0.5);
   roll.labelEvery = bars && bars <= 16 ? 1 : 4;
+  lastCursor = -1;
   paintRoll(-1);
+  layChords(json);
   canvas.dataset.notes = String(json.notes.length);
   canvas.dataset.drawn = "true";
 }
+
+// The chord lane under the roll: one label per chord, placed on the roll's time axis (in
+// per cent of the canvas width, so it scales with the canvas).
+function layChords(json) {
+  const lane = $("chord-lane");
+  const canvas = $("pianoroll");
+  const L = rollLayout(canvas);
+  const pct = (t) => (100 * (L.left + (Math.min(t, roll.duration) / roll.duration) * (L.right - L.left))) / canvas.width;
+  lane.innerHTML = "";
+  const chords = json.chords || [];
+  for (const c of chords) {
+    if (c.start_s >= roll.duration - 1e-6) continue;
+    const el = document.createElement("span");
+    el.className = "chord";
+    el.textContent = c.symbol;
+    el.title = `bar ${c.bar}${c.beat ? ", beat " + c.beat : ""}: ${c.symbol}`
+      + (c.bass && c.bass !== c.root ? ` (bass ${c.bass})` : "");
+    el.style.left = pct(c.start_s) + "%";
+    el.style.width = Math.max(0, pct(c.end_s) - pct(c.start_s)) + "%";
+    el.dataset.start = String(c.start_s);
+    el.dataset.end = String(c.end_s);
+    lane.appendChild(el);
+  }
+  lane.dataset.chords = String(lane.children.length);
+  lane.classList.toggle("empty", !lane.children.length);
+}
+
+function markChord(cursor) {
+  for (const el of $("chord-lane").children) {
+    const on = cursor >= 0 && cursor >= Number(el.dataset.start) && cursor < Number(el.dataset.end);
+    el.classList.toggle("now", on);
+  }
+}
+
+// a click on the roll picks the part of the note under the pointer (or of a legend entry)
+$("pianoroll").addEventListener("click", (ev) => {
+  const json = roll.json;
+  if (!json || !current) return;
+  const canvas = $("pianoroll");
+  const r = canvas.getBoundingClientRect();
+  const x = ((ev.clientX - r.left) / r.width) * canvas.width;
+  const y = ((ev.clientY - r.top) / r.height) * canvas.height;
+  for (const box of roll.legend) {
+    if (x >= box.x0 && x <= box.x1 && y >= box.y0 && y <= box.y1) { selectTrack(box.track); return; }
+  }
+  const L = rollLayout(canvas);
+  const rowH = (L.bottom - L.top) / (roll.hi - roll.lo + 1);
+  const t = ((x - L.left) / (L.right - L.left)) * roll.duration;
+  const pitch = roll.lo - 1 + Math.ceil((L.bottom - y) / rowH);
+  let best = null;
+  let bestD = Infinity;
+  for (const n of json.notes) {
+    if (t < n.start - 0.05 || t > n.start + n.duration + 0.05) continue;
+    const d = Math.abs(n.pitch - pitch);
+    if (d < bestD) { bestD = d; best = n; }
+  }
+  if (best && bestD <= 2) selectTrack(best.track);
+});
 
 function paintRoll(cursor) {
   const canvas = $("pianoroll");
@@ -314,10 +564,17 @@ function paintRoll(cursor) {
       ctx.fillText(String(bar), x + 2, canvas.height - 5);
     }
   }
-  // notes
+  // chord changes: faint lines
+  ctx.fillStyle = "#3a4556";
+  for (const c of json.chords || []) {
+    if (c.start_s > 0 && c.start_s < roll.duration) ctx.fillRect(xOf(c.start_s), L.bottom - 6, 1, 6);
+  }
+  // notes (parts other than the chosen one a little dimmer when there are several)
+  const several = json.tracks.length > 1;
   for (const n of json.notes) {
     const color = TRACK_COLORS[n.track % TRACK_COLORS.length];
-    ctx.globalAlpha = 0.55 + 0.45 * (n.velocity / 127);
+    const dim = several && n.track !== selectedTrack ? 0.6 : 1;
+    ctx.globalAlpha = dim * (0.55 + 0.45 * (n.velocity / 127));
     ctx.fillStyle = color;
     const x = xOf(n.start);
     const w = Math.max(2, xOf(n.start + n.duration) - x - 1);
@@ -326,19 +583,28 @@ function paintRoll(cursor) {
   ctx.globalAlpha = 1;
   // legend
   let lx = L.left + 6;
+  roll.legend = [];
   for (const t of json.tracks) {
+    const n = partNumber(json, t.index);
+    const label = `${n ? n + " " : ""}${t.instrument}`;
+    const w = ctx.measureText(label).width;
+    ctx.fillStyle = "rgba(20, 24, 31, 0.75)";
+    ctx.fillRect(lx - 3, L.top + 1, w + 20, 16);
     ctx.fillStyle = TRACK_COLORS[t.index % TRACK_COLORS.length];
     ctx.fillRect(lx, L.top + 4, 10, 10);
-    ctx.fillStyle = "#d0d6e0";
-    const label = t.instrument;
+    ctx.fillStyle = t.index === selectedTrack && json.tracks.length > 1 ? "#ffffff" : "#d0d6e0";
     ctx.fillText(label, lx + 14, L.top + 13);
-    lx += 22 + ctx.measureText(label).width;
+    if (t.index === selectedTrack && json.tracks.length > 1) ctx.fillRect(lx + 14, L.top + 15, w, 1);
+    roll.legend.push({ track: t.index, x0: lx - 3, x1: lx + 17 + w, y0: L.top + 1, y1: L.top + 17 });
+    lx += 22 + w;
   }
   // playback cursor
   if (cursor >= 0) {
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(xOf(Math.min(cursor, roll.duration)), L.top, 2, L.bottom - L.top);
   }
+  lastCursor = cursor;
+  markChord(cursor);
 }
 
 (function followPlayback() {

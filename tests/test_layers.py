@@ -19,6 +19,7 @@ LAYERS = [
     {"tokens"},
     {"model"},
     {"render"},
+    {"arrange"},
     {"generate"},
     {"data"},
     {"training"},

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import symusic
 
+from .arrange.arranger import arrange
+from .arrange.library import find_style
+from .arrange.plan import ArrangementPlan, plan_for
 from .conditioning.chords import chords_for_bars
 from .conditioning.controls import Controls, normalize_key
 from .conditioning.instruments import one_program
@@ -122,6 +125,7 @@ class Composer:
         seed: int | None = None,
         key_guidance: float | None = None,
         chords: str | None = None,
+        arrangement: str = "auto",
         progress=None,
         **attributes,
     ) -> Piece:
@@ -129,14 +133,52 @@ class Composer:
         seconds, style. With candidates > 1, the best by the scorer is returned.
         `key_guidance` scales the pull toward a requested key (0: off). `chords`: a
         progression ("Am F C G", "I IV V I" in the key, bars by '|') that repeats to the
-        piece's length; the music is pulled toward it."""
+        piece's length; the music is pulled toward it. `arrangement`: "auto" adds a band
+        from the groove library when the prompt asks for one ("a bossa nova", "a pop
+        band"), "none" never does, a style name (`tunesmith styles`) always does; the
+        model then writes the melody and the library the drums, bass and comping."""
         controls = self.controls_for(prompt, **attributes)
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
         )  # fmt: skip
         controls, progression = self.progression_for(controls, chords)
-        return self.generate_with(controls, sampling, prompt, candidates, progress, progression)
+        controls, plan = self.arrangement_for(controls, prompt, arrangement, progression)
+        piece = self.generate_with(controls, sampling, prompt, candidates, progress, progression)
+        return self.arranged(piece, plan)
+
+    def arrangement_for(
+        self,
+        controls: Controls,
+        prompt: str = "",
+        arrangement: str | None = "auto",
+        progression: list[list[Chord]] | None = None,
+    ) -> tuple[Controls, ArrangementPlan | None]:
+        """The arrangement a request asks for (None: none) and the controls the model then
+        gets: only the melody's instruments (the band comes from the library), and the
+        style's meter and tempo where the request gives none."""
+        plan = plan_for(controls, prompt, arrangement, requested_chords=progression is not None)
+        if plan is None:
+            return controls, None
+        controls = replace(
+            controls,
+            instruments=plan.model_instruments[: int(VOICES.high)],
+            meter=controls.meter or plan.meter,
+            tempo=controls.tempo if controls.tempo is not None else plan.tempo,
+        )
+        return controls.validated(), plan
+
+    @staticmethod
+    def arranged(piece: Piece, plan: ArrangementPlan | None) -> Piece:
+        """The piece with the plan's band added (drums, bass, comping, pads from the groove
+        library, on `piece.chord_spans()`); the model's tracks are kept as they are."""
+        if plan is None:
+            return piece
+        piece.score = arrange(
+            piece.score, piece.chord_spans(), plan.style, plan.meter, plan.tempo,
+            roles=plan.library_roles(),
+        )  # fmt: skip
+        return piece
 
     def generate_with(
         self,
@@ -200,14 +242,20 @@ class Composer:
         key_guidance: float | None = None,
         section: str | None = None,
         chords: str | None = None,
+        arrangement: str = "none",
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
         meter, tempo and instruments (the prompt may add style or other attributes).
         `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
         bar), "B" asks for a contrast to it; None: a plain continuation. `chords`: a
-        progression counted from the input's first bar (as in `generate`)."""
+        progression counted from the input's first bar (as in `generate`).
+        `arrangement`: "none" (default), "auto" or a style name: a band from the groove
+        library under the whole result, the input's parts kept as the melody."""
         from .music.metrics import compute_metrics, load_midi
+
+        if arrangement.strip().lower() not in ("auto", "none"):
+            find_style(arrangement)  # an unknown style costs no work
 
         if section is not None and section not in ("A", "B"):
             raise BadInputError(
@@ -244,13 +292,17 @@ class Composer:
         )
         controls = input_controls.validated()
         progression = self.progression(chords, controls.key) if chords else None
+        plan = plan_for(
+            controls, prompt, arrangement, melody=[p for p in controls.instruments or [] if p >= 0],
+            requested_chords=progression is not None,
+        )  # fmt: skip
         # The input's tokens are kept exactly; the grammar state is advanced over them and
         # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
             controls, prompt, candidates, sampling, prompt_music=music, progress=progress,
             theme=music if section else None, chords=progression,
         )  # fmt: skip
-        return self._best(results, controls, prompt, progression)
+        return self.arranged(self._best(results, controls, prompt, progression), plan)
 
     def generate_long(
         self,

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from ..errors import BadInputError, TunesmithError
-from . import data, evaluate, generate, live, parts, train
+from . import arrange, data, evaluate, generate, live, parts, train
 from .ui import err, out
 
 app = typer.Typer(
@@ -55,6 +55,7 @@ evaluate.register(app)  # metrics, evaluate
 train.register(app)
 generate.register(app)
 parts.register(app)  # harmonize, add-part, infill, chords
+arrange.register(app)  # styles
 live.register(app)
 
 # The flags (and old spellings) under which a setting named in an error can be given.

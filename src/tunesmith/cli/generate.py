@@ -19,8 +19,14 @@ from .parts import Chords, ChordTrack
 from .ui import out, task
 
 
-def explain_cmd(prompt: str = typer.Argument(..., help="A prompt to analyse.")) -> None:
-    """Show which attributes the prompt parser understood."""
+def explain_cmd(
+    prompt: str = typer.Argument(..., help="A prompt to analyse."),
+    arrangement: str = typer.Option(
+        "auto", "--arrangement", help="auto, none or a style (tunesmith styles)."
+    ),
+) -> None:
+    """Show which attributes the prompt parser understood, and the arrangement plan."""
+    from ..arrange.plan import plan_for
     from ..conditioning.prompt import explain, parse_prompt
 
     parsed = parse_prompt(prompt)
@@ -32,9 +38,29 @@ def explain_cmd(prompt: str = typer.Argument(..., help="A prompt to analyse.")) 
         out.print("no explicit attributes found; the whole prompt goes to the text encoder")
     else:
         out.print(table)
+    plan = plan_for(parsed.controls, prompt, arrangement)
+    if plan is None:
+        out.print("arrangement: none (the model writes every part)")
+        return
+    band = Table("arrangement", "")
+    for label, value in plan.rows():
+        band.add_row(label, value)
+    out.print(band)
 
 
 BatchDir = Annotated[Path | None, typer.Option("--out-dir", help="Batch mode: output folder.")]
+ARRANGEMENT_HELP = (
+    "A band from the groove library under the model's melody: auto (when the prompt asks "
+    "for one), none, or a style (tunesmith styles)."
+)
+
+
+def _check_arrangement(arrangement: str) -> None:
+    """An unknown style is one error line before the model loads."""
+    if arrangement.strip().lower() not in ("auto", "none"):
+        from ..arrange.library import find_style
+
+        find_style(arrangement)
 
 
 def generate_cmd(
@@ -50,6 +76,7 @@ def generate_cmd(
     style: opt.Style = None,
     chords: Chords = None,
     chord_track: ChordTrack = False,
+    arrangement: str = typer.Option("auto", "--arrangement", help=ARRANGEMENT_HELP),
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -96,10 +123,12 @@ def generate_cmd(
 
     CANDIDATES.check(candidates, field="candidates")
     settings = Composer.sampling_for(**sampling)  # checked before the model loads
+    _check_arrangement(arrangement)
     composer = Composer.load(model)
     # Validate everything before the progress bar starts, so an error is one clean line.
     controls = composer.controls_for(prompt, **attributes)
     controls, progression = composer.progression_for(controls, chords)
+    controls, plan = composer.arrangement_for(controls, prompt, arrangement, progression)
     t0 = time.time()
     with task("generating", controls.bars) as update:
         piece = composer.generate_with(
@@ -110,9 +139,11 @@ def generate_cmd(
             progress=lambda done, total: update(done, total, "bars"),
             chords=progression,
         )
+    piece = composer.arranged(piece, plan)
     piece.save(output, chord_track=chord_track)
+    band = f", arranged as {plan.style}" if plan is not None else ""
     out.print(
-        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) "
+        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s{band}) "
         f"in {time.time() - t0:.1f} s"
     )
 
@@ -130,6 +161,7 @@ def continue_cmd(
     ),
     chords: Chords = None,
     chord_track: ChordTrack = False,
+    arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -153,13 +185,14 @@ def continue_cmd(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
     Composer.sampling_for(**sampling)  # checked before the model loads
+    _check_arrangement(arrangement)
     if not midi.is_file():
         raise BadInputError(f"input MIDI {str(midi)!r} does not exist")
     composer = Composer.load(model)
     with task("continuing", bars) as update:
         piece = composer.continue_midi(
             midi, bars, prompt, candidates=candidates, section=section, chords=chords,
-            **sampling,
+            arrangement=arrangement, **sampling,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
     piece.save(output, chord_track=chord_track)

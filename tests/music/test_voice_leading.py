@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import symusic
 
-from tunesmith.music.voice_leading import voice_leading
+from tunesmith.music.voice_leading import (
+    SATB_RANGES,
+    satb_range_faults,
+    spacing_faults,
+    voice_leading,
+)
 
 
 def _two_voices(upper, lower, program=52):
@@ -35,3 +40,29 @@ def test_crossings_and_ranges():
     assert crossing["crossings"] == 1
     low_choir = voice_leading(_two_voices([72, 71, 72], [30, 31, 30]))
     assert low_choir["range_faults"] == 3
+
+
+def _voices(*lines):
+    score = symusic.Score(480)
+    for line in lines:
+        t = symusic.Track(program=52)
+        for i, p in enumerate(line):
+            t.notes.append(symusic.Note(i * 480, 480, p, 80))
+        score.tracks.append(t)
+    return score
+
+
+def test_spacing_counts_wide_upper_pairs_only():
+    # S-A: 12 (fine), 14 (wide); A-T: 7, 19 (wide); T-B wide twice but not judged.
+    score = _voices([72, 76], [60, 62], [53, 43], [30, 30])
+    assert spacing_faults(score) == 2
+    assert spacing_faults(score, upper=4) == 4
+    assert spacing_faults(_voices([72, 76])) == 0
+
+
+def test_satb_ranges_per_voice():
+    lows = [lo for lo, _ in SATB_RANGES]
+    assert satb_range_faults(_voices(*[[p] for p in lows])) == [0, 0, 0, 0]
+    # soprano one step too high, alto too low twice, tenor fine, bass too high
+    score = _voices([80, 72], [54, 50], [60, 60], [61, 48])
+    assert satb_range_faults(score) == [1, 2, 0, 1]

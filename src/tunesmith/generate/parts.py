@@ -18,7 +18,7 @@ from ..conditioning.controls import MAX_VOICES, Controls
 from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
 from ..music.chords import Chord
-from ..music.metrics import compute_metrics
+from ..music.metrics import as_tick_score, bar_grid, compute_metrics
 from .engine import Engine, GenerationResult
 from .fixed import FixedParts
 from .sampling import SamplingConfig
@@ -84,6 +84,13 @@ def melody_line(score: symusic.Score) -> tuple[symusic.Score, str | None]:
     return out, notice
 
 
+def _bars_spanned(score: symusic.Score, bars_with_onsets: int) -> int:
+    """Bars the piece spans: a last note held past the last bar in which a note starts
+    (a final fermata after a pickup) needs its bar too, or it would be cut at the barline."""
+    end = max((n.time + n.duration for t in score.tracks for n in t.notes), default=0)
+    return max(bars_with_onsets, len(bar_grid(as_tick_score(score), max(int(end), 1))[0]))
+
+
 def _piece_controls(score: symusic.Score, bars: int, key: str | None) -> Controls:
     """Meter, tempo, key and length of an input piece."""
     ts = score.time_signatures[0] if len(score.time_signatures) else None
@@ -133,7 +140,7 @@ def harmonize(
     line, notice = melody_line(melody)
     encoded = engine.tok.encode_music(line)
     word, programs = HARMONY_STYLES[style]
-    base = _piece_controls(line, len(encoded.bar_starts), key)
+    base = _piece_controls(line, _bars_spanned(line, len(encoded.bar_starts)), key)
     controls = replace(
         base, style=word, instruments=list(programs[:voices]), section="start"
     ).validated()
@@ -162,7 +169,7 @@ def add_part(
         raise BadInputError(f"the piece already has {len(tracks)} parts (at most {MAX_VOICES})")
     encoded = engine.tok.encode_music(score)
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + [program]
-    base = _piece_controls(score, len(encoded.bar_starts), key)
+    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key)
     controls = replace(base, instruments=programs, section="start").validated()
     kept = list(range(len(tracks)))
     ids = [int(i) for i in encoded.ids]
@@ -190,7 +197,7 @@ def rewrite_part(
         raise BadInputError("rewriting a part needs at least one other part to keep")
     encoded = engine.tok.encode_music(score)
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
-    base = _piece_controls(score, len(encoded.bar_starts), key)
+    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key)
     controls = replace(base, instruments=programs, section="start").validated()
     kept = [s for s in range(len(tracks)) if s != part]
     ids = [int(i) for i in encoded.ids]

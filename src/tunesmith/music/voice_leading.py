@@ -5,6 +5,10 @@ to the next such moment, consecutive perfect fifths or octaves (unisons included
 similar motion count as parallels. A crossing is a moment where two voices sound in the
 opposite order to their usual one (by median pitch). A range fault is a note outside the
 voice's instrument family range (MIDI 28-100 for anything unknown).
+
+For four-part writing, `spacing_faults` and `satb_range_faults` take the voices in track
+order (soprano first): more than an octave between adjacent upper voices, and notes
+outside each voice's textbook range (`SATB_RANGES`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ RANGES = {
     range(42, 43): (36, 84),  # cello
     range(43, 44): (28, 67),  # contrabass
 }
+
+
+# Textbook SATB ranges (lowest, highest MIDI pitch): soprano C4-G5, alto G3-D5,
+# tenor C3-G4, bass E2-C4 (Kostka & Payne).
+SATB_RANGES: tuple[tuple[int, int], ...] = ((60, 79), (55, 74), (48, 67), (40, 60))
 
 
 def _range_for(program: int) -> tuple[int, int]:
@@ -93,3 +102,36 @@ def voice_leading(score: symusic.Score) -> dict[str, float]:
         "range_rate": range_rate,
         "score": float(max(0.0, 1.0 - penalty)),
     }
+
+
+def _voices(score: symusic.Score) -> list[np.ndarray]:
+    """The notes of each pitched track with notes, in track order."""
+    score = as_tick_score(score)
+    return [t.notes.numpy() for t in score.tracks if not t.is_drum and t.note_num()]
+
+
+def spacing_faults(score: symusic.Score, max_gap: int = 12, upper: int = 3) -> int:
+    """Moments where two adjacent voices among the first `upper` (in track order: S-A and
+    A-T by default) are more than `max_gap` semitones apart. A moment is any onset in
+    any voice; each pair that is too wide there counts once."""
+    notes = _voices(score)[:upper]
+    if len(notes) < 2:
+        return 0
+    times = np.unique(np.concatenate([n["time"] for n in notes]))
+    grid = np.stack([_sounding(n, times) for n in notes])
+    faults = 0
+    for i in range(len(notes) - 1):
+        a, b = grid[i], grid[i + 1]
+        faults += int((((a >= 0) & (b >= 0)) & (a - b > max_gap)).sum())
+    return faults
+
+
+def satb_range_faults(
+    score: symusic.Score, ranges: tuple[tuple[int, int], ...] = SATB_RANGES
+) -> list[int]:
+    """Notes outside its voice's range, per voice in track order (`ranges[i]` for voice
+    i; voices past the last range are not judged)."""
+    out = []
+    for n, (lo, hi) in zip(_voices(score), ranges, strict=False):
+        out.append(int(((n["pitch"] < lo) | (n["pitch"] > hi)).sum()))
+    return out

@@ -116,7 +116,8 @@ def generated(args) -> dict:
     composer = Composer.load(args.model)
     reqs = requests(args.synthetic)[: args.limit]
     seeds = [int(s) for s in args.seeds.split(",")]
-    variants = {"key_guide_default": None, "key_guidance_0": 0.0}
+    known = {"key_guide_default": None, "key_guidance_0": 0.0, "cadence": None}
+    variants = {v: known[v] for v in args.variants.split(",")}
     rows: dict[str, list[dict]] = {v: [] for v in variants}
     parsed_key_differs = []
     t0 = time.time()
@@ -129,6 +130,8 @@ def generated(args) -> dict:
         for seed in seeds:
             for variant, strength in variants.items():
                 sampling = composer.sampling_for(seed=seed, key_guidance=strength)
+                if variant == "cadence":  # the key stated by harmony: I ... V7 I
+                    sampling = sampling.with_(cadence=True)
                 piece = composer.generate_with(controls, sampling, req["prompt"])
                 row = verdicts(score_histogram(piece.score), req["key"])
                 row.update(id=req["id"], set=req["set"], seed=seed, requested=req["key"])
@@ -284,6 +287,11 @@ def main() -> None:
     ap.add_argument("--chorales", type=int, default=10_000, help="at most this many chorales")
     ap.add_argument("--folk", type=int, default=10_000, help="at most this many test folk tunes")
     ap.add_argument("--skip-generated", action="store_true")
+    ap.add_argument(
+        "--variants",
+        default="key_guide_default,key_guidance_0",
+        help="comma-separated: key_guide_default, key_guidance_0, cadence (I ... V7 I)",
+    )
     ap.add_argument("--out", default="benchmarks/results/key_panel.json")
     args = ap.parse_args()
 

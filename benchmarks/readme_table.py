@@ -103,6 +103,35 @@ def rows() -> list[Row]:
             f"chorale beats"
         )
 
+    @row(
+        "requested key by a panel of four key-finding profiles (65 keyed prompts)",
+        ["benchmarks/results/key_panel.json"],
+    )
+    def _(d):
+        g = d["generated"]
+        guide, cad = g["key_guide_default"], g["cadence"]
+        return (
+            f"majority {pct(guide['majority_match'])} (KK alone {pct(guide['match']['Krumhansl-Kessler'])}); "
+            f"closes on the tonic {pct(guide['closes_on_tonic'])}, "
+            f"{pct(cad['closes_on_tonic'])} with the opt-in cadence frame "
+            f"(majority {pct(cad['majority_match'])})"
+        )
+
+    @row(
+        "harmonize Bach's test-split chorale melodies (v1 model, soprano kept)",
+        ["benchmarks/results/harmonize.json"],
+    )
+    def _(d):
+        t = d["splits"]["test"]["summary"]
+        ours, bach = t["ours_seeds_pooled"], t["bach"]
+        return (
+            f"{ours['per_bar']['all']:.2f} voice-leading faults per bar (Bach "
+            f"{bach['per_bar']['all']:.2f}); chord = Bach's on {pct(ours['chord_agreement'])} "
+            f"of beats (tonic triad everywhere: {pct(bach['tonic_triad_beat_share'])}); "
+            f"{d['splits']['test']['chorales']} chorales, melody kept exactly in "
+            f"{d['soprano_kept']['exactly_incl_durations']} of {d['soprano_kept']['runs']} runs"
+        )
+
     @row("requested key matched (KK estimate)", ["benchmarks/results/key_accuracy.json"])
     def _(d):
         return (

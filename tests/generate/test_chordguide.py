@@ -61,3 +61,21 @@ def test_generation_with_chords_follows_them_more(composer):
         follow[name] = hits
     assert follow["with"] > follow["without"]
     assert follow["with"] >= 8  # of 12 bars, even for the 30-step tiny model
+
+
+def test_a_cadence_frame_states_the_key_and_closes_on_it(composer):
+    from tunesmith.generate.engine import cadence_frame
+
+    frame = cadence_frame("A minor", 6)
+    assert [[c.symbol for c in bar] for bar in frame] == [["Am"], [], [], [], ["E7"], ["Am"]]
+    g = Grammar(composer.tokenizer)
+    guide = ChordGuide(g, frame)
+    assert guide.chord_at(2, 0, 32) is None  # a free bar: no bias
+    state = g.new_state("4/4", [0], 6, 6)
+    for _ in range(3):
+        state.update(g.bar_id)
+        state.update(g.timesig_id["4/4"])
+    for tid in (g.position_id[0], g.program_id[0]):
+        state.update(tid)
+    logits = torch.zeros(1, g.V)
+    assert torch.equal(guide.apply(logits, [state]), logits)

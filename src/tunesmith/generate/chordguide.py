@@ -37,8 +37,8 @@ class ChordGuide:
         bass_slot: int | None = None,
         strength: float = 1.0,
     ) -> None:
-        if not bars or any(not b for b in bars):
-            raise ValueError("a progression needs at least one chord in every bar")
+        if not bars or not any(bars):
+            raise ValueError("a progression needs at least one chord")
         self.g = grammar
         self.bars = [list(b) for b in bars]
         self.bass_slot = bass_slot
@@ -48,9 +48,12 @@ class ChordGuide:
         self.pitch_pcs = torch.tensor([grammar.pitch_of[i] % 12 for i in pitch_ids])
         self._bias: dict[tuple[Chord, str, bool], torch.Tensor] = {}
 
-    def chord_at(self, bar: int, position: int, bar_len: int) -> Chord:
-        """The chord at 0-based `bar` and `position` (of `bar_len` positions)."""
+    def chord_at(self, bar: int, position: int, bar_len: int) -> Chord | None:
+        """The chord at 0-based `bar` and `position` (of `bar_len` positions); None in a
+        bar left free (an empty bar of the progression)."""
         chords = self.bars[bar % len(self.bars)]
+        if not chords:
+            return None
         k = min(len(chords) - 1, max(0, position) * len(chords) // max(bar_len, 1))
         return chords[k]
 
@@ -87,6 +90,9 @@ class ChordGuide:
             else:
                 level = "offbeat"
             chord = self.chord_at(s.bar - 1, position, s.bar_len)
+            if chord is None:
+                rows.append(None)
+                continue
             rows.append(self._bias_for(chord, level, s.current_program == self.bass_slot))
         if all(r is None for r in rows):
             return logits

@@ -18,6 +18,7 @@ from ..conditioning.controls import MAX_BARS, Controls
 from ..errors import BadInputError
 from ..model.transformer import MusicTransformer
 from ..music.chords import Chord
+from ..music.keys import key_pitch_class
 from ..tokens.tokenizer import MusicTokenizer
 from .chordguide import ChordGuide
 from .fixed import FixedParts
@@ -156,6 +157,8 @@ class Engine:
             for t in music:
                 for b in range(n):
                     guide.observe(b, t)
+        if not chords and sampling.cadence and controls.key and target_bars >= 3:
+            chords = cadence_frame(controls.key, target_bars)
         reprise = None
         label = theme_label or controls.section
         if theme and self.gate and label in self.gate.labels:
@@ -233,3 +236,12 @@ def _token_budget(bars: int, controls: Controls) -> int:
     """A generous cap on generated tokens for `bars` bars (the grammar ends sooner)."""
     voices = len(controls.instruments) if controls.instruments else 4
     return int(bars * (40 + 60 * voices)) + 64
+
+
+def cadence_frame(key: str, bars: int) -> list[list[Chord]]:
+    """A progression that states the key and closes on it: the tonic in the first bar,
+    the dominant seventh then the tonic in the last two, the bars between left free."""
+    tonic, mode = key_pitch_class(key)
+    home = Chord(tonic, "maj" if mode == "major" else "min")
+    dominant = Chord((tonic + 7) % 12, "7")  # major in minor keys too (the leading tone)
+    return [[home]] + [[] for _ in range(bars - 3)] + [[dominant], [home]]

@@ -45,6 +45,7 @@ class SamplingConfig:
     key_guidance: float = 0.5  # key guide's constant strength (0 = off); keyguide.py
     key_guide_args: dict = field(default_factory=dict)  # KeyGuide step/max_strength (studies)
     chord_guidance: float = 1.0  # chord guide's strength when chords are given; chordguide.py
+    cadence: bool = False  # with a key and no chords: I in bar 1, V7 then I in the last two
     speculative: bool = True  # batch 1: n-gram drafts verified in one pass (same output law)
     seed: int | None = None
     max_bars: int = 16  # used when the controls name no length

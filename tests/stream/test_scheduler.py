@@ -96,3 +96,39 @@ def test_all_notes_off_releases_what_sounds():
         ("control_change", 1, ALL_NOTES_OFF),
     ]
     assert sched.sounding() == [] and sched.next_time() is None
+
+
+def test_a_late_note_keeps_its_length_and_a_hopeless_one_is_dropped():
+    mem = MemoryOutput()
+    sched = Scheduler([mem], [40], tempo=60)  # 1 s per quarter note
+    sched.anchor(0.0, 0.0)
+    sched.add(Note(0.0, 1.0, 60, 0))  # due at 0 s, for 1 s
+    sched.add(Note(0.0, 0.25, 62, 0))  # due at 0 s, for 0.25 s
+    sched.add(Note(2.0, 1.0, 64, 0))  # on time
+    sched.flush_due(0.5)  # the generator was 0.5 s behind
+    play_from(sched, 0.5, 4.0)
+    ons = {m.note: t for t, m in mem.messages if m.type == "note_on"}
+    offs = {m.note: t for t, m in mem.messages if m.type == "note_off"}
+    assert ons[60] == 0.5 and offs[60] == 1.5  # its full second, from when it sounded
+    assert 62 not in ons and sched.dropped_late == 1  # over before it could start
+    assert ons[64] == 2.0 and offs[64] == 3.0
+    assert all(offs[p] > ons[p] for p in ons)  # never a note-off at its note-on's instant
+
+
+def test_jitter_below_the_tolerance_keeps_the_written_end():
+    mem = MemoryOutput()
+    sched = Scheduler([mem], [40], tempo=60)
+    sched.anchor(0.0, 0.0)
+    sched.add(Note(0.0, 1.0, 60, 0))
+    sched.flush_due(0.01)
+    play_from(sched, 0.01, 2.0)
+    assert [(round(t, 2), m.type) for t, m in mem.messages if m.type != "program_change"] == [
+        (0.01, "note_on"), (1.0, "note_off")
+    ]  # fmt: skip
+
+
+def play_from(sched: Scheduler, start: float, until: float, step: float = 0.01) -> None:
+    t = start
+    while t <= until + 1e-9:
+        sched.flush_due(round(t, 6))
+        t += step

@@ -5,6 +5,12 @@ anchor turns them into seconds, so a tempo change re-times everything not yet pl
 Note-offs sort before note-ons at the same time (a repeated pitch re-attacks), a key that
 is still sounding is released before it is struck again, and every sounding note is
 tracked, so stop and panic leave nothing hanging.
+
+A note whose note-on goes out late (the generator fell behind) keeps its written length
+from the moment it sounds: its note-off moves by the same lateness, so a late note is
+never a click with its note-off in the same instant. A note later than its whole written
+length would have been over before it started: it is dropped, not played, and counted
+(`dropped_late`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from .decoder import Note, channel_for
 from .outputs import Output
 
 ALL_NOTES_OFF = 123  # MIDI control change number
+LATE_TOLERANCE_S = 0.02  # lateness below this is jitter: the note keeps its written end
 
 
 @dataclass
@@ -29,6 +36,7 @@ class _Scheduled:
     on_sent: bool = False
     dropped: bool = False
     events_left: int = 2  # its note-on and note-off in the heap
+    off_beat: float | None = None  # where its note-off moved after a late note-on
 
 
 class Scheduler:
@@ -46,6 +54,8 @@ class Scheduler:
         self._channels_ready: set[int] = set()
         self.sent_notes = 0
         self.max_late = 0.0  # seconds an event went out after its time
+        self.late_tolerance = LATE_TOLERANCE_S
+        self.dropped_late = 0  # notes later than their whole written length: not played
 
     # -- time ------------------------------------------------------------------------------
     @property
@@ -109,7 +119,20 @@ class Scheduler:
             if when > now + 1e-9:
                 break
             self._pop()
-            self.max_late = max(self.max_late, now - when)
+            if not is_on and s.off_beat is not None and beat != s.off_beat:
+                continue  # the note-off that a late note-on moved later
+            late = now - when
+            if is_on and late > self.late_tolerance:
+                length = s.note.duration * 60.0 / self.tempo
+                if late >= length:  # it would be over before it starts
+                    s.dropped = True
+                    self.dropped_late += 1
+                    continue
+                # Keep its written length from now: move its note-off by the lateness.
+                s.off_beat = s.note.start + s.note.duration + late * self.tempo / 60.0
+                s.events_left += 1
+                heapq.heappush(self._heap, (s.off_beat, 0, nid, nid))
+            self.max_late = max(self.max_late, late)
             if is_on:
                 self._note_on(s, nid, now)
             else:

@@ -106,6 +106,7 @@ class StreamReport:
     notes: int = 0
     bars: int = 0
     max_late_ms: float = 0.0
+    notes_dropped_late: int = 0  # later than their whole written length: not played
     window_shifts: int = 0
     shift_ms_mean: float = 0.0
     shift_ms_max: float = 0.0
@@ -372,6 +373,7 @@ class StreamSession:
         r.notes = sched.sent_notes
         r.bars = self._bars_decoded
         r.max_late_ms = round(sched.max_late * 1000, 2)
+        r.notes_dropped_late = sched.dropped_late
         shifts = self.stream.shift_seconds
         r.window_shifts = len(shifts)
         if shifts:

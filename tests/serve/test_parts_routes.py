@@ -72,3 +72,14 @@ def test_bad_requests_are_422_with_one_line(client, route, data, fragment):
 
 def test_an_empty_upload_is_refused(client):
     assert_one_line(post(client, "/v1/harmonize", {}, b""), 422, "empty")
+
+
+def test_generate_with_an_arrangement_adds_the_band(client):
+    body = {"prompt": "a tune", "attributes": {"bars": 2}, "seed": 1, "arrangement": "reggae"}
+    r = client.post("/v1/generate", json=body)
+    assert r.status_code == 200, r.text
+    tracks = r.json()["tracks"]
+    assert any(t["is_drum"] for t in tracks) and len(tracks) >= 3
+    assert "reggae" in client.get("/v1/info").json()["arrangements"]
+    r = client.post("/v1/generate", json={**body, "arrangement": "bebopp"})
+    assert_one_line(r, 422, "no arrangement style 'bebopp'")

@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from ..api import Composer
+from ..arrange.library import style_names
 from ..conditioning.controls import METERS, STYLES
 from ..conditioning.instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS
 from ..conditioning.limits import (
@@ -335,6 +336,7 @@ def create_app(
             "keys": list(KEYS),
             "meters": list(METERS),
             "styles": list(STYLES),
+            "arrangements": style_names(),
             "instruments": {
                 "words": sorted(INSTRUMENT_WORDS),
                 "programs": [{"program": i, "name": n} for i, n in enumerate(GM_PROGRAM_NAMES)],
@@ -385,6 +387,7 @@ def create_app(
         )  # fmt: skip
         _check_bars(settings, controls.bars or sampling.max_bars)
         controls, progression = c.progression_for(controls, body.chords)
+        controls, plan = c.arrangement_for(controls, body.prompt, body.arrangement, progression)
 
         def job(stop: threading.Event):
             t0 = time.perf_counter()
@@ -392,6 +395,7 @@ def create_app(
                 controls, sampling, body.prompt, s.candidates, progress=stop_checker(stop),
                 chords=progression,
             )  # fmt: skip
+            piece = c.arranged(piece, plan)
             elapsed = time.perf_counter() - t0
             return render(piece, body.format, seed, elapsed, settings, _stem(body.prompt, seed))
 

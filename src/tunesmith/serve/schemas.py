@@ -99,6 +99,13 @@ class GenerateRequest(_Strict):
         description="a progression to follow: 'Am F C G', 'I IV V I' (in the key), bars by '|'",
         examples=["C Am F G7"],
     )
+    arrangement: str = Field(
+        default="none",
+        max_length=40,
+        description="'none', 'auto' (a band when the prompt asks for one) or a style from "
+        "the groove library (GET /v1/info 'styles'); docs/ARRANGE.md",
+        examples=["bossa-nova"],
+    )
     format: Format = "json"
 
 

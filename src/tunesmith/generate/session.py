@@ -2,9 +2,10 @@
 
 A `DecodingSession` owns everything that decides the next tokens of a batch of rows: the
 model behind a backend (its KV cache), one grammar state per row, the sampler and the
-guides (classifier-free guidance, repetition penalty, the key guide, the reprise gate,
-the missing-voice bonus). Generation, continuation, best-of-N, long-form and streaming
-all drive it the same way:
+guides (classifier-free guidance, repetition penalty, the key guide, the chord guide, the
+reprise gate, the missing-voice bonus), and the voices a request keeps (fixed.py: forced
+where they belong). Generation, continuation, best-of-N, long-form, harmonizing and
+streaming all drive it the same way:
 
     session = DecodingSession(...)          # rows start from their music so far
     while not session.finished:
@@ -91,8 +92,8 @@ def copy_state(s: SequenceState) -> SequenceState:
 class DecodingSession:
     """A batch of rows being decoded under one set of conditions.
 
-    `rows`: each row's music so far (kept exactly; the grammar and guides have already
-    seen it through `observe_music`). `window(row, music)` gives the tokens the model sees
+    `music`: every row's music so far (kept exactly; the caller has advanced the grammar
+    states and the guides over it). `window(row, music)` gives the tokens the model sees
     for a row when the cache is (re)built: the conditioning prefix and the part of the
     music that fits the block. `max_new`: a cap on the tokens appended per row (None:
     endless). `text_emb` with `sampling.cfg_scale != 1` doubles the batch for

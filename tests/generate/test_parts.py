@@ -98,3 +98,20 @@ def test_bad_requests_are_refused(composer):
         harmonize(composer.engine, melody(), s, voices=9)
     with pytest.raises(BadInputError, match="no pitched notes"):
         harmonize(composer.engine, symusic.Score(480), s)
+
+
+def test_add_part_keeps_a_drum_track_exactly(composer):
+    duo = make_score(0, (4, 4), 1, 2, [40], seed=2)
+    drums = symusic.Track(program=0, is_drum=True, name="drums")
+    for beat in range(8):
+        drums.notes.append(symusic.Note(beat * 480, 240, 36 if beat % 2 == 0 else 38, 90))
+    duo.tracks.append(drums)
+    req = add_part(composer.engine, duo, 32, SamplingConfig(seed=3))
+    enc = composer.tokenizer.encode_music(duo).ids
+    tok = composer.tokenizer
+    hits = [tok.token(int(t)) for t in enc if tok.token(int(t)).startswith("PitchDrum")]
+    out = [
+        tok.token(int(t)) for t in req.results[0].ids if tok.token(int(t)).startswith("PitchDrum")
+    ]
+    assert out == hits and len(hits) == 8  # the drum hits, in order, and no new ones
+    assert voice_notes(tok, req.results[0].ids, 0) == voice_notes(tok, enc, 0)

@@ -25,6 +25,8 @@ import torch
 
 from .grammar import Grammar, SequenceState
 
+PITCH_KINDS = ("Pitch", "PitchDrum")  # a drum hit's pitch is a PitchDrum token
+
 
 @dataclass(frozen=True)
 class FixedNote:
@@ -69,7 +71,7 @@ class FixedParts:
                 position = int(g.value_of[t])
             elif kind == "Program":
                 program = int(g.value_of[t])
-            elif kind == "Pitch":
+            elif kind in PITCH_KINDS:
                 pitch = t
             elif kind == "Duration" and pitch is not None and program is not None:
                 if keep is None or program in keep:
@@ -91,7 +93,7 @@ class FixedParts:
 
     def observe(self, row: int, state: SequenceState, token: int) -> None:
         """Account for `token` appended to `row` (`state`: the grammar before it)."""
-        if state.last == "Pitch" and state.current_program in self.slots:
+        if state.last in PITCH_KINDS and state.current_program in self.slots:
             note = self.pending(row)
             if note is not None and self.g.type_of[token] == "Duration":
                 self.next[row] += 1
@@ -103,7 +105,7 @@ class FixedParts:
         kept_voice = state.current_program in self.slots
         if nxt is not None and kept_voice and last == "Program":
             return ("pitch", nxt.pitch_id)
-        if nxt is not None and kept_voice and last == "Pitch":
+        if nxt is not None and kept_voice and last in PITCH_KINDS:
             return ("duration", nxt.duration_id)
         here = nxt is not None and nxt.bar == state.bar and nxt.position == state.position
         if last == "Position" or (last == "Duration" and here):

@@ -105,6 +105,12 @@ def _piece_controls(score: symusic.Score, bars: int, key: str | None) -> Control
     )
 
 
+def _programs(tracks: Sequence[symusic.Track], kept: list[int]) -> list[int]:
+    """The Program values the kept tracks have in the token stream: their voice slot, or
+    the drum program for a drum track (the tokenizer keeps drums as drums)."""
+    return [DRUMS if tracks[i].is_drum else i for i in kept]
+
+
 def _generate(
     engine: Engine,
     controls: Controls,
@@ -173,7 +179,7 @@ def add_part(
     controls = replace(base, instruments=programs, section="start").validated()
     kept = list(range(len(tracks)))
     ids = [int(i) for i in encoded.ids]
-    results = _generate(engine, controls, ids, kept, text, n, sampling, chords)
+    results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
     return PartsRequest(controls, results, kept)
 
 
@@ -201,5 +207,5 @@ def rewrite_part(
     controls = replace(base, instruments=programs, section="start").validated()
     kept = [s for s in range(len(tracks)) if s != part]
     ids = [int(i) for i in encoded.ids]
-    results = _generate(engine, controls, ids, kept, text, n, sampling, chords)
+    results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
     return PartsRequest(controls, results, kept)

@@ -12,18 +12,19 @@ import symusic
 from .arrange.arranger import arrange
 from .arrange.library import find_style
 from .arrange.plan import ArrangementPlan, plan_for
-from .conditioning.chords import chords_for_bars
+from .conditioning.chords import chords_for_bars, looks_roman, parse_progression
 from .conditioning.controls import Controls, normalize_key
 from .conditioning.instruments import one_program
 from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO, TEMPO, VOICES
 from .conditioning.prompt import apply_overrides, parse_prompt
 from .errors import BadInputError, CheckpointError, TunesmithError
+from .generate import parts
 from .generate.engine import Engine, GenerationResult
 from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
 from .model.folder import resolve_model_dir
 from .model.transformer import MusicTransformer
-from .music.chords import Chord, ChordSpan
+from .music.chords import Chord, ChordSpan, analyse_chords
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
 
@@ -202,8 +203,6 @@ class Composer:
         """The progression a request asks for: `chords` if given, else one named in the
         prompt (the parser keeps it in `controls.extra["chords"]`). Roman numerals with
         no key give the piece a key: C major, or A minor when the first numeral is minor."""
-        from .conditioning.chords import looks_roman
-
         chords = chords or controls.extra.get("chords")
         if not chords:
             return controls, None
@@ -216,8 +215,6 @@ class Composer:
     @staticmethod
     def progression(chords: str, key: str | None = None) -> list[list[Chord]]:
         """A progression string as bars of chords (Roman numerals are read in `key`)."""
-        from .conditioning.chords import parse_progression
-
         try:
             return parse_progression(chords, key)
         except BadInputError as e:
@@ -368,8 +365,6 @@ class Composer:
         """Voices under a melody that is kept exactly as the top voice (`voices` in all,
         2-4; `style`: chorale, hymn, quartet, strings, madrigal, brass). A melody with
         chords in it is reduced to its top line; `piece.notice` says so."""
-        from .generate.parts import harmonize
-
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
@@ -378,7 +373,7 @@ class Composer:
         score = self._score(melody)
         key = normalize_key(key) if key else None
         progression = self.progression(chords, key or compute_key(score)) if chords else None
-        req = harmonize(
+        req = parts.harmonize(
             self.engine, score, sampling, voices, style, key, progression, prompt, candidates
         )
         piece = self._best(req.results, req.controls, prompt, progression)
@@ -405,8 +400,6 @@ class Composer:
     ) -> Piece:
         """A new part for `instrument` (a word such as "cello", a GM name or number)
         written against the piece's parts, which are all kept exactly."""
-        from .generate.parts import add_part
-
         program = one_program(str(instrument))
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
@@ -416,7 +409,9 @@ class Composer:
         score = self._score(midi)
         key = normalize_key(key) if key else None
         progression = self.progression(chords, key or compute_key(score)) if chords else None
-        req = add_part(self.engine, score, program, sampling, key, progression, prompt, candidates)
+        req = parts.add_part(
+            self.engine, score, program, sampling, key, progression, prompt, candidates
+        )
         return self._best(req.results, req.controls, prompt, progression)
 
     def infill(
@@ -439,8 +434,6 @@ class Composer:
     ) -> Piece:
         """Part `part` (1-based, in track order, counting tracks with notes) written anew
         against the other parts, which are kept exactly."""
-        from .generate.parts import rewrite_part
-
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
@@ -449,7 +442,7 @@ class Composer:
         score = self._score(midi)
         key = normalize_key(key) if key else None
         progression = self.progression(chords, key or compute_key(score)) if chords else None
-        req = rewrite_part(
+        req = parts.rewrite_part(
             self.engine, score, part - 1, sampling, key, progression, prompt, candidates
         )
         return self._best(req.results, req.controls, prompt, progression)
@@ -457,8 +450,6 @@ class Composer:
     @staticmethod
     def chords(midi: str | Path | symusic.Score, per: str = "bar") -> list[ChordSpan]:
         """The chord of every bar (or beat, `per="beat"`) of a piece."""
-        from .music.chords import analyse_chords
-
         if per not in ("bar", "beat"):
             raise BadInputError(f"per must be 'bar' or 'beat', not {per!r}", field="per")
         return analyse_chords(Composer._score(midi), per)

@@ -14,7 +14,7 @@ import re
 
 from ..errors import BadInputError
 from ..music.chords import Chord, parse_symbol
-from ..music.keys import key_pitch_class
+from ..music.keys import key_name, key_pitch_class
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor; V and vii° are raised below
@@ -65,8 +65,6 @@ def parse_numeral(text: str, key: str) -> Chord:
 
 
 def _major_of(chord: Chord) -> str:
-    from ..music.keys import key_name
-
     return key_name(chord.root, "major")
 
 
@@ -83,7 +81,7 @@ def parse_progression(text: str, key: str | None = None) -> list[list[Chord]]:
     text = text.strip()
     if not text:
         raise BadInputError("the chord progression is empty")
-    bars_text = [b for b in text.split("|")] if "|" in text else None
+    bars_text = text.split("|") if "|" in text else None
     words_of = (
         [_words(b) for b in bars_text] if bars_text is not None else [[w] for w in _words(text)]
     )

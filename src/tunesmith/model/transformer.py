@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,17 @@ import torch.nn.functional as F
 
 from ..conditioning.text import TEXT_DIM
 from ..errors import BadInputError, CheckpointError
+
+# Far beyond any model this project trains or loads (the shipped one: 6 layers, 256 wide).
+SIZE_BOUNDS = {
+    "vocab_size": 1_000_000,
+    "n_layer": 256,
+    "n_head": 256,
+    "d_model": 16_384,
+    "block_size": 1_048_576,
+    "n_prefix": 256,
+    "text_dim": 16_384,
+}
 
 
 @dataclass
@@ -41,13 +52,20 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        # Checked before anything is allocated: a config.json may come from anywhere, and
+        # n_layer 1e9 would otherwise grow memory until the process is killed.
+        for name, high in SIZE_BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise BadInputError(f"model {name} must be a whole number, not {value!r}")
+            if not 0 < value <= high:
+                raise BadInputError(f"model {name} must be between 1 and {high:,}, not {value:,}")
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise BadInputError("model dropout must be in [0, 1)")
         if self.d_model % self.n_head:
             raise BadInputError("model d_model must be divisible by n_head")
         if self.conditioning not in ("prefix", "cross"):
             raise BadInputError("model conditioning must be 'prefix' or 'cross'")
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "block_size"):
-            if getattr(self, name) <= 0:
-                raise BadInputError(f"model {name} must be positive")
 
     @property
     def prefix_len(self) -> int:
@@ -404,6 +422,24 @@ class MusicTransformer(nn.Module):
             folder / "config.json", {"model": asdict(self.cfg), **(extra_config or {})}
         )
 
+    @staticmethod
+    def check_folder(folder: str | Path) -> ModelConfig:
+        """The folder's config, when it and the weights' shapes agree; nothing is loaded
+        (safetensors headers only). A server checks its model this way before it starts."""
+        from safetensors import SafetensorError, safe_open
+
+        folder = Path(folder)
+        try:
+            cfg = ModelConfig.from_dict(
+                json.loads((folder / "config.json").read_text(encoding="utf-8"))["model"]
+            )
+            with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+                shapes = {k: _Shape(f.get_slice(k).get_shape()) for k in f.keys()}
+        except (json.JSONDecodeError, KeyError, SafetensorError, OSError, BadInputError) as e:
+            raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt: {e}") from None
+        _check_shapes(folder, cfg, shapes)
+        return cfg
+
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> MusicTransformer:
         from safetensors import SafetensorError
@@ -421,6 +457,7 @@ class MusicTransformer(nn.Module):
             state = load_file(str(weights), device=device)
         except (json.JSONDecodeError, KeyError, SafetensorError, OSError, BadInputError) as e:
             raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt: {e}") from None
+        _check_shapes(folder, cfg, state)  # before the model is built and memory is taken
         model = cls(cfg).to(device)
         state["lm_head.weight"] = state["tok_emb.weight"]
         try:
@@ -432,3 +469,28 @@ class MusicTransformer(nn.Module):
             ) from None
         model.eval()
         return model
+
+
+class _Shape:
+    """Stands in for a tensor where only its shape is known (a safetensors header)."""
+
+    def __init__(self, shape: list[int]) -> None:
+        self.shape = tuple(shape)
+
+
+def _check_shapes(folder: Path, cfg: ModelConfig, state: Mapping[str, Any]) -> None:
+    """The weights agree with the config's sizes (layers, width, vocabulary, positions)."""
+    where = f"checkpoint {str(folder)!r}"
+    layers = {k.split(".")[1] for k in state if k.startswith("blocks.")}
+    if len(layers) != cfg.n_layer:
+        raise CheckpointError(
+            f"{where}: config says {cfg.n_layer} layers, weights hold {len(layers)}"
+        )
+    expected = {
+        "tok_emb.weight": (cfg.vocab_size, cfg.d_model),
+        "pos_emb.weight": (cfg.max_positions, cfg.d_model),
+    }
+    for name, shape in expected.items():
+        got = tuple(state[name].shape) if name in state else None
+        if got != shape:
+            raise CheckpointError(f"{where}: {name} is {got}, the config implies {shape}")

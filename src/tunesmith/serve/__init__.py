@@ -39,6 +39,7 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI |
     """
     from ..errors import BadInputError
     from ..model.folder import resolve_model_dir
+    from ..model.transformer import MusicTransformer
 
     settings = settings.validated()
     if workers < 1:
@@ -47,7 +48,8 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI |
         # The small model's decode loop is many tiny steps: one thread per generation is
         # faster and far steadier than torch's default (measured in docs/SERVE.md).
         settings.torch_threads = 1
-    resolve_model_dir(settings.model)  # raises CheckpointError with one line
+    # A bad model folder is one clear line now, not a traceback after "serving on".
+    MusicTransformer.check_folder(resolve_model_dir(settings.model))
     if workers == 1:
         return create_app(None, settings, default_routers()), {}
     os.environ[SETTINGS_ENV] = settings.to_env()  # read by each worker's app factory

@@ -168,6 +168,10 @@ def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path)
         "dist.all_gather(gathered, flat)\n"
         "assert torch.equal(gathered[0], gathered[1]), 'ranks differ'\n"
         "print('RANK', dist.get_rank(), 'OK', float(flat.abs().sum()))\n"
+        # leave the group before exit: gloo's threads torn down at interpreter exit can
+        # abort the process ("terminate called without an active exception")
+        "dist.barrier()\n"
+        "dist.destroy_process_group()\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [
@@ -177,7 +181,7 @@ def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path)
         "--nproc_per_node",
         "2",
         "--master_port",
-        "29517",
+        str(_free_port()),
         str(script),
     ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -213,3 +217,12 @@ def test_tiny_config_trains_on_a_fresh_checkout(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "data" / "tiny" / "pieces.jsonl").is_file()
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+def _free_port() -> int:
+    """A TCP port nothing listens on now (a fixed one can still be held by a previous run)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -43,6 +43,7 @@ def train_cmd(
     total = cfg.optim.max_steps
     if rank != 0:
         trainer.run()
+        _leave_process_group()
         return
     with task(f"training {cfg.name}", total) as update:
         update(trainer.step, total)
@@ -56,10 +57,21 @@ def train_cmd(
 
         trainer.on_step = on_step
         last = trainer.run()
+    _leave_process_group()
     out.print(
         f"done: step {trainer.step}, val loss {last.get('val_loss', float('nan')):.4f}; "
         f"model in {run_dir / 'model'}"
     )
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, leave the process group before exit: gloo's threads torn down at
+    interpreter exit can abort a process that finished its work."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def train_reprise_cmd(

@@ -173,14 +173,8 @@ def add_part(
         raise BadInputError("the MIDI holds no notes")
     if len(tracks) >= MAX_VOICES:
         raise BadInputError(f"the piece already has {len(tracks)} parts (at most {MAX_VOICES})")
-    encoded = engine.tok.encode_music(score)
-    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + [program]
-    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key)
-    controls = replace(base, instruments=programs, section="start").validated()
     kept = list(range(len(tracks)))
-    ids = [int(i) for i in encoded.ids]
-    results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
-    return PartsRequest(controls, results, kept)
+    return _keep_parts(engine, score, tracks, kept, [program], sampling, key, chords, text, n)
 
 
 def rewrite_part(
@@ -201,11 +195,28 @@ def rewrite_part(
         )
     if len(tracks) < 2:
         raise BadInputError("rewriting a part needs at least one other part to keep")
+    kept = [s for s in range(len(tracks)) if s != part]
+    return _keep_parts(engine, score, tracks, kept, [], sampling, key, chords, text, n)
+
+
+def _keep_parts(
+    engine: Engine,
+    score: symusic.Score,
+    tracks: list[symusic.Track],
+    kept: list[int],
+    new_programs: list[int],
+    sampling: SamplingConfig,
+    key: str | None,
+    chords: Sequence[Sequence[Chord]] | None,
+    text: str,
+    n: int,
+) -> PartsRequest:
+    """The piece's parts (`kept` among them kept exactly) plus `new_programs` as new
+    voices after them, under the piece's own meter, tempo, length and key."""
     encoded = engine.tok.encode_music(score)
-    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
+    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + new_programs
     base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key)
     controls = replace(base, instruments=programs, section="start").validated()
-    kept = [s for s in range(len(tracks)) if s != part]
     ids = [int(i) for i in encoded.ids]
     results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
     return PartsRequest(controls, results, kept)

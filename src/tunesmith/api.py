@@ -6,6 +6,7 @@ import logging
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import symusic
 
@@ -365,14 +366,12 @@ class Composer:
         """Voices under a melody that is kept exactly as the top voice (`voices` in all,
         2-4; `style`: chorale, hymn, quartet, strings, madrigal, brass). A melody with
         chords in it is reduced to its top line; `piece.notice` says so."""
-        sampling = self.sampling_for(
-            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
-            key_guidance=key_guidance,
+        sampling, score, key, progression = self._parts_inputs(
+            melody, key, chords, candidates,
+            dict(preset=preset, temperature=temperature, top_k=top_k, top_p=top_p,
+                 repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
+                 key_guidance=key_guidance),
         )  # fmt: skip
-        CANDIDATES.check(candidates, field="candidates")
-        score = self._score(melody)
-        key = normalize_key(key) if key else None
-        progression = self.progression(chords, key or compute_key(score)) if chords else None
         req = parts.harmonize(
             self.engine, score, sampling, voices, style, key, progression, prompt, candidates
         )
@@ -401,14 +400,12 @@ class Composer:
         """A new part for `instrument` (a word such as "cello", a GM name or number)
         written against the piece's parts, which are all kept exactly."""
         program = one_program(str(instrument))
-        sampling = self.sampling_for(
-            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
-            key_guidance=key_guidance,
+        sampling, score, key, progression = self._parts_inputs(
+            midi, key, chords, candidates,
+            dict(preset=preset, temperature=temperature, top_k=top_k, top_p=top_p,
+                 repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
+                 key_guidance=key_guidance),
         )  # fmt: skip
-        CANDIDATES.check(candidates, field="candidates")
-        score = self._score(midi)
-        key = normalize_key(key) if key else None
-        progression = self.progression(chords, key or compute_key(score)) if chords else None
         req = parts.add_part(
             self.engine, score, program, sampling, key, progression, prompt, candidates
         )
@@ -434,18 +431,34 @@ class Composer:
     ) -> Piece:
         """Part `part` (1-based, in track order, counting tracks with notes) written anew
         against the other parts, which are kept exactly."""
-        sampling = self.sampling_for(
-            preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
-            key_guidance=key_guidance,
+        sampling, score, key, progression = self._parts_inputs(
+            midi, key, chords, candidates,
+            dict(preset=preset, temperature=temperature, top_k=top_k, top_p=top_p,
+                 repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
+                 key_guidance=key_guidance),
         )  # fmt: skip
-        CANDIDATES.check(candidates, field="candidates")
-        score = self._score(midi)
-        key = normalize_key(key) if key else None
-        progression = self.progression(chords, key or compute_key(score)) if chords else None
         req = parts.rewrite_part(
             self.engine, score, part - 1, sampling, key, progression, prompt, candidates
         )
         return self._best(req.results, req.controls, prompt, progression)
+
+    def _parts_inputs(
+        self,
+        midi: str | Path | symusic.Score,
+        key: str | None,
+        chords: str | None,
+        candidates: int,
+        sampling_options: dict[str, Any],
+    ) -> tuple[SamplingConfig, symusic.Score, str | None, list[list[Chord]] | None]:
+        """What harmonize, add_part and infill share: checked sampling and candidates
+        (before the file is read), the score, the key asked for, and the progression
+        (numerals read in that key, else in the piece's own)."""
+        sampling = self.sampling_for(**sampling_options)
+        CANDIDATES.check(candidates, field="candidates")
+        score = self._score(midi)
+        key = normalize_key(key) if key else None
+        progression = self.progression(chords, key or compute_key(score)) if chords else None
+        return sampling, score, key, progression
 
     @staticmethod
     def chords(midi: str | Path | symusic.Score, per: str = "bar") -> list[ChordSpan]:

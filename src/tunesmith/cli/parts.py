@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import BadInputError
 from . import options as opt
 from .ui import out, task
+
+if TYPE_CHECKING:  # the model and torch load only when a command runs
+    from ..api import Composer
+    from ..render.piece import Piece
 
 Chords = Annotated[
     str | None,
@@ -45,7 +50,34 @@ def _input(path: Path, what: str = "input MIDI") -> Path:
     return path
 
 
-def _finish(piece, output: Path, t0: float, chord_track: bool = False) -> None:
+def _run(
+    model: Path | None,
+    path: Path,
+    what: str,
+    sampling: dict,
+    candidates: int | None,
+    description: str,
+    output: Path,
+    chord_track: bool,
+    call: Callable[[Composer, int], Piece],
+) -> None:
+    """Check what can be checked before the model loads, load it, run `call(composer,
+    candidates)` under a progress line, and save the piece."""
+    from ..api import Composer
+    from ..conditioning.limits import CANDIDATES
+
+    n = candidates or 1
+    Composer.sampling_for(**sampling)  # a typo costs no model load
+    CANDIDATES.check(n, field="candidates")
+    _input(path, what)
+    composer = Composer.load(model)
+    t0 = time.time()
+    with task(description):
+        piece = call(composer, n)
+    _finish(piece, output, t0, chord_track)
+
+
+def _finish(piece: Piece, output: Path, t0: float, chord_track: bool = False) -> None:
     piece.save(output, chord_track=chord_track)
     if piece.notice:
         out.print(f"note: {piece.notice}")
@@ -78,7 +110,6 @@ def harmonize_cmd(
     candidates: opt.Candidates = None,
 ) -> None:
     """Harmonize a melody: it is kept exactly as the top voice, the model writes the rest."""
-    from ..api import Composer
     from ..generate.parts import HARMONY_STYLES
 
     output = opt.output_file(output)
@@ -91,16 +122,13 @@ def harmonize_cmd(
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
-    Composer.sampling_for(**sampling)  # checked before the model loads
-    _input(melody, "melody")
-    composer = Composer.load(model)
-    t0 = time.time()
-    with task("harmonizing"):
-        piece = composer.harmonize(
+    _run(
+        model, melody, "melody", sampling, candidates, "harmonizing", output, chord_track,
+        lambda c, n: c.harmonize(
             melody, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
-            candidates=candidates or 1, **sampling,
-        )  # fmt: skip
-    _finish(piece, output, t0, chord_track)
+            candidates=n, **sampling,
+        ),
+    )  # fmt: skip
 
 
 def add_part_cmd(
@@ -125,7 +153,6 @@ def add_part_cmd(
     candidates: opt.Candidates = None,
 ) -> None:
     """Add a part (a bass under a melody, a counter-melody, ...) to a piece."""
-    from ..api import Composer
     from ..conditioning.instruments import one_program
 
     output = opt.output_file(output)
@@ -133,16 +160,12 @@ def add_part_cmd(
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
-    Composer.sampling_for(**sampling)
-    _input(midi)
-    composer = Composer.load(model)
-    t0 = time.time()
-    with task("adding a part"):
-        piece = composer.add_part(
-            midi, instrument, key=key, chords=chords, prompt=prompt,
-            candidates=candidates or 1, **sampling,
-        )  # fmt: skip
-    _finish(piece, output, t0, chord_track)
+    _run(
+        model, midi, "input MIDI", sampling, candidates, "adding a part", output, chord_track,
+        lambda c, n: c.add_part(
+            midi, instrument, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
+        ),
+    )  # fmt: skip
 
 
 def infill_cmd(
@@ -165,7 +188,6 @@ def infill_cmd(
     candidates: opt.Candidates = None,
 ) -> None:
     """Write one part of a piece anew against the others, which are kept exactly."""
-    from ..api import Composer
 
     output = opt.output_file(output)
     if part < 1:
@@ -173,16 +195,13 @@ def infill_cmd(
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
-    Composer.sampling_for(**sampling)
-    _input(midi)
-    composer = Composer.load(model)
-    t0 = time.time()
-    with task(f"rewriting part {part}"):
-        piece = composer.infill(
-            midi, part=part, key=key, chords=chords, prompt=prompt,
-            candidates=candidates or 1, **sampling,
-        )  # fmt: skip
-    _finish(piece, output, t0, chord_track)
+    _run(
+        model, midi, "input MIDI", sampling, candidates, f"rewriting part {part}", output,
+        chord_track,
+        lambda c, n: c.infill(
+            midi, part=part, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
+        ),
+    )  # fmt: skip
 
 
 def chords_cmd(

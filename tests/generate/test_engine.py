@@ -194,3 +194,29 @@ def test_every_requested_voice_plays(engine):
         playing = {-1 if t.is_drum else t.program for t in piece.score.tracks if t.note_num()}
         assert playing == {40, 42, 73, -1}
         assert engine.tok.tokens(r.ids).count("Bar_None") == 3
+
+
+def test_a_session_keeps_and_forks_rows_with_their_cache(tiny_run):
+    """select_rows: a forked row carries its cache, grammar state and guides along."""
+    import torch
+
+    from tunesmith import Composer
+    from tunesmith.generate.sampling import SamplingConfig
+
+    c = Composer.load(tiny_run)
+    controls = c.controls_for("a chorale in G major", bars=4, instruments="choir,choir")
+    session = c.engine.session(controls, 3, SamplingConfig(seed=4, cfg_scale=1.5), "a chorale")
+    for _ in range(12):
+        session.advance()
+    assert session.logits is not None
+    before = session.logits.clone()  # rows 0-2 with the text, 3-5 without (guidance)
+    rows = [list(r) for r in session.rows]
+    session.select_rows([2, 2])
+    assert session.n == 2 and session.rows == [rows[2], rows[2]]
+    assert torch.equal(session.logits, before[[2, 2, 5, 5]])
+    assert session.guide is not None and session.guide.hist.shape[0] == 2
+    while not session.finished:
+        session.advance()
+    for row, state in zip(session.rows, session.states, strict=True):
+        assert row[: len(rows[2])] == rows[2] and state.done
+        assert sum(1 for t in row if t == c.tokenizer.bar_id) == 4

@@ -54,7 +54,6 @@ class TorchBackend:
     def __init__(self, model: MusicTransformer) -> None:
         self.model = model.eval()
         self.device = next(model.parameters()).device
-        self.block_size = model.cfg.block_size
 
     def new_cache(self, batch: int, left_pad: Sequence[int]) -> KVCache:
         cache = self.model.new_cache(batch)
@@ -172,6 +171,7 @@ class DecodingSession:
         return max(s.bars_done() for s in self.states)
 
     # -- the model ----------------------------------------------------------------------
+    @torch.inference_mode()
     def prefill(self) -> None:
         """A fresh cache holding each row's window; the logits after it."""
         windows = [self.window(b, row) for b, row in enumerate(self.rows)]
@@ -292,6 +292,7 @@ class DecodingSession:
         assert self.logits is not None
         return self.sample(self.logits)
 
+    @torch.inference_mode()
     def advance(self) -> list[list[int]]:
         """Decide the next token of every row and the tokens the grammar then forces, and
         feed them to the model; returns each row's new tokens (none for a finished row)."""

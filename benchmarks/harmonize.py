@@ -276,6 +276,10 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a busy box)"
     )
+    ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    ap.add_argument(
+        "--baseline", default=None, help="a second model run on the same chorales and seeds"
+    )
     ap.add_argument("--out", default="benchmarks/results/harmonize.json")
     args = ap.parse_args()
     import torch
@@ -290,15 +294,19 @@ def main() -> None:
     splits = tuple(args.splits.split(","))
     found, left_out = chorales(splits)
     print({s: len(v) for s, v in found.items()}, "four-part chorales", file=sys.stderr)
-    c = Composer.load()
+    c = Composer.load(args.model)
+    base = Composer.load(args.baseline) if args.baseline else None
     warm = found[splits[0]][0]
-    c.harmonize(melody_of(bach_score(warm["work"])), voices=4, style="chorale", seed=0)
-    results = {}
+    for composer in (c, base) if base else (c,):
+        composer.harmonize(melody_of(bach_score(warm["work"])), voices=4, style="chorale", seed=0)
+    results, baseline = {}, {}
     for k, split in enumerate(splits):
         items = found[split][: args.limit] if args.limit else found[split]
         candidates = args.candidates if k == 0 else 0  # best-of-N on the first split only
         results[split] = run_split(c, items, seeds, candidates, split)
         results[split]["chorale_files"] = [i["path"] for i in items]
+        if base is not None:  # the same chorales, seeds and candidates, in the same run
+            baseline[split] = run_split(base, items, seeds, candidates, f"{split} baseline")
     runs = sum(r["soprano_kept"]["runs"] for r in results.values())
     same_notes = sum(r["soprano_kept"]["onsets_and_pitches"] for r in results.values())
     exact = sum(r["soprano_kept"]["exactly"] for r in results.values())
@@ -307,7 +315,9 @@ def main() -> None:
         {
             "benchmark": "harmonize",
             "machine": machine(),
-            "model": "shipped (v1): soprano forced through the grammar, alto/tenor/bass sampled",
+            "model": args.model or "shipped",
+            "method": "the melody kept exactly as the soprano (fixed parts); with a v2 model "
+            "it is also given ahead of the texture (the part-infill layout)",
             "request": {"voices": 4, "style": "chorale", "seeds": seeds},
             "candidates": args.candidates,
             "satb_ranges": {v: list(r) for v, r in zip(VOICES, SATB_RANGES, strict=True)},
@@ -321,7 +331,13 @@ def main() -> None:
             "wall_s": round(time.perf_counter() - t_start, 1),
             "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
             "splits": results,
+            **(
+                {"baseline": {"model": args.baseline, "splits": baseline}}
+                if base is not None
+                else {}
+            ),
         },
+        model={"model": args.model, **({"baseline": args.baseline} if base else {})},
     )
     assert same_notes == runs, "a harmonization changed the soprano's onsets or pitches"
     if exact < runs:

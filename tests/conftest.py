@@ -119,6 +119,31 @@ def tiny_run(tiny_corpus, tiny_tokens, tmp_path_factory) -> Path:
     return out
 
 
+V2_EXTENSIONS = ("harmony", "infill")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokens_v2(tiny_corpus) -> Path:
+    """The synthetic corpus in model v2's layout: a Harmony token per bar, infill markers."""
+    from tunesmith.data.dataset import build_token_dataset
+
+    return build_token_dataset(tiny_corpus, "REMI", workers=1, extensions=V2_EXTENSIONS)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_v2(tiny_corpus, tiny_tokens_v2, tiny_run, tmp_path_factory) -> Path:
+    """A tiny v2 model: the tiny v1 model fine-tuned 30 steps with the infill objectives
+    (its vocabulary grown by the Harmony and Infill tokens), as configs/v2.yaml does."""
+    from tunesmith.training.trainer import RunConfig, train
+
+    out = tmp_path_factory.mktemp("run_v2")
+    cfg = dict(TINY_RUN, name="tiny-v2", init_from=str(tiny_run / "model"))
+    cfg["data"] = {"tokenization": "REMI", "extensions": list(V2_EXTENSIONS)}
+    cfg["augment"] = {"p_infill_bars": 0.3, "p_infill_part": 0.3}
+    train(RunConfig.from_dict(cfg), out, data_dir=tiny_corpus)
+    return out
+
+
 def run_cli(*args, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`tunesmith ARGS...` in a fresh process, as a user runs it."""
     return subprocess.run(

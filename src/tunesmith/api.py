@@ -415,7 +415,8 @@ class Composer:
         self,
         midi: str | Path | symusic.Score,
         *,
-        part: int,
+        part: int | None = None,
+        bars: str | tuple[int, int] | None = None,
         key: str | None = None,
         chords: str | None = None,
         prompt: str = "",
@@ -430,13 +431,26 @@ class Composer:
         key_guidance: float | None = None,
     ) -> Piece:
         """Part `part` (1-based, in track order, counting tracks with notes) written anew
-        against the other parts, which are kept exactly."""
+        against the other parts, which are kept exactly; or bars `bars` ("5-8", "5", or
+        (5, 8), 1-based and inclusive) written anew with the music before and after them
+        in view (a v2 model), every other bar kept exactly. Give one of the two."""
+        if (part is None) == (bars is None):
+            raise BadInputError("say what to write anew: a part or a span of bars (one of them)")
+        span = parse_bars(bars) if bars is not None else None
         sampling, score, key, progression = self._parts_inputs(
             midi, key, chords, candidates,
             dict(preset=preset, temperature=temperature, top_k=top_k, top_p=top_p,
                  repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
                  key_guidance=key_guidance),
         )  # fmt: skip
+        if span is not None:
+            breq = parts.infill_bars(
+                self.engine, score, *span, sampling, key, progression, prompt, candidates
+            )
+            piece = self._best(breq.results, breq.controls, prompt, progression)
+            parts.close_seams(piece.score, breq.first, breq.last)
+            return piece
+        assert part is not None
         req = parts.rewrite_part(
             self.engine, score, part - 1, sampling, key, progression, prompt, candidates
         )
@@ -508,6 +522,27 @@ class Composer:
         audio = piece.audio(sample_rate)
         data = audio.T if audio.ndim == 2 else audio
         return Audio(data, rate=sample_rate)
+
+
+def parse_bars(bars: str | tuple[int, int]) -> tuple[int, int]:
+    """A span of bars, 1-based and inclusive, from "5-8", "5" or (5, 8)."""
+    if isinstance(bars, tuple):
+        first, last = bars
+    else:
+        text = str(bars).strip()
+        a, sep, b = text.partition("-")
+        try:
+            first = int(a)
+            last = int(b) if sep else first
+        except ValueError:
+            raise BadInputError(
+                f"bars must look like 5-8 or 5, not {text!r}", field="bars"
+            ) from None
+    if first < 1 or last < first:
+        raise BadInputError(
+            f"bars {first}-{last} are not a span of bars (1 = the first bar)", field="bars"
+        )
+    return first, last
 
 
 def load(path: str | Path | None = None, device: str | None = None) -> Composer:

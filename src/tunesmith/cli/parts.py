@@ -3,7 +3,8 @@
 
 `harmonize` keeps a melody exactly as the top voice and writes the voices under it;
 `add-part` writes one more part against all the parts of a piece; `infill --part N`
-writes part N anew against the others. `chords` prints the chord chart of any MIDI.
+writes part N anew against the others, `infill --bars 5-8` bars 5 to 8 with the music on
+both sides in view. `chords` prints the chord chart of any MIDI.
 Each command checks its options before the model loads and calls the Python API.
 """
 
@@ -169,9 +170,17 @@ def add_part_cmd(
 
 
 def infill_cmd(
-    midi: Path = typer.Argument(..., help="MIDI file; every part but --part is kept."),
+    midi: Path = typer.Argument(
+        ..., help="MIDI file; everything but --part or --bars is kept exactly."
+    ),
     output: opt.Output = None,
-    part: int = typer.Option(..., "--part", help="The part to write anew (1 = the first)."),
+    part: int = typer.Option(None, "--part", help="The part to write anew (1 = the first)."),
+    bars: str = typer.Option(
+        None,
+        "--bars",
+        help="Bars to write anew, e.g. 5-8 or 5 (1 = the first bar), with the music "
+        "before and after them in view (a v2 model).",
+    ),
     key: opt.Key = None,
     chords: Chords = None,
     prompt: Prompt = "",
@@ -187,19 +196,25 @@ def infill_cmd(
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
 ) -> None:
-    """Write one part of a piece anew against the others, which are kept exactly."""
+    """Write one part (--part N) or some bars (--bars 5-8) of a piece anew; everything
+    else is kept exactly."""
+    from ..api import parse_bars
 
     output = opt.output_file(output)
-    if part < 1:
+    if (part is None) == (bars is None):
+        raise BadInputError("give --part N or --bars I-J (one of them)", field="part")
+    if part is not None and part < 1:
         raise BadInputError("part must be 1 or more (1 = the first part)", field="part")
+    span = parse_bars(bars) if bars is not None else None
+    what = f"rewriting part {part}" if span is None else f"writing bars {span[0]}-{span[1]}"
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
     _run(
-        model, midi, "input MIDI", sampling, candidates, f"rewriting part {part}", output,
-        chord_track,
+        model, midi, "input MIDI", sampling, candidates, what, output, chord_track,
         lambda c, n: c.infill(
-            midi, part=part, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
+            midi, part=part, bars=span, key=key, chords=chords, prompt=prompt, candidates=n,
+            **sampling,
         ),
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ import torch
 
 from ..conditioning.controls import MAX_BARS, MAX_TEMPO, MIN_TEMPO, Controls
 from ..music.keys import transpose_key
+from ..tokens.layouts import bar_infill_context, infill_marker_ids, part_context, part_notes
 from .dataset import TokenDataset, transpose_table
 from .sections import context_first_bar, phrase_length, section_of_bar
 
@@ -38,6 +39,13 @@ class AugmentConfig:
     # labelled Section_A. The corpus keeps tunes as notated, repeats unexpanded, so
     # without this a literal return of the theme is rare in training.
     p_repeat_phrase: float = 0.0
+    # Model v2 (a tokenizer with infill tokens; tokens/layouts.py): how often a crop is a
+    # bar-infill example (1..max_hole_bars bars to write, with bars before and after in
+    # view) or a part-infill example (some voices given first, then the whole texture).
+    p_infill_bars: float = 0.0
+    p_infill_part: float = 0.0
+    max_hole_bars: int = 4
+    p_melody_given: float = 0.5  # in a part-infill example: the top voice alone is given
 
 
 class BatchSampler:
@@ -67,6 +75,16 @@ class BatchSampler:
         self._transpose: dict[int, np.ndarray] = {}
         self._control_ids = set(range(self.tok.music_vocab_size, self.tok.vocab_size))
         self._sections: dict[int, dict[int, str]] = {}  # piece -> {bar: "A" | "B"}
+        self._markers = np.asarray(infill_marker_ids(self.tok), dtype=np.int64)
+        # Pieces with two or more parts: where part-infill examples come from.
+        poly = [len(ds.pieces[i]["controls"].get("instruments") or []) >= 2 for i in self.indexes]
+        self._poly = self.indexes[np.asarray(poly, dtype=bool)]
+        self._poly_weights = self.weights[np.asarray(poly, dtype=bool)]
+        if len(self._poly):
+            self._poly_weights = self._poly_weights / self._poly_weights.sum()
+        self._program_slot = {
+            i: int(self.tok.token(i).split("_")[1]) for i in self.tok.ids_with_prefix("Program_")
+        }
 
     def sections(self, piece: int) -> dict[int, str]:
         if piece not in self._sections:
@@ -85,9 +103,116 @@ class BatchSampler:
             self._transpose[k] = transpose_table(self.tok, k)
         return self._transpose[k]
 
+    # -- infill examples (model v2) -----------------------------------------------------------
+    def _transposition(self, info: dict, rng: np.random.Generator, aug: AugmentConfig) -> int:
+        rows = info["caption_rows"]
+        if aug.transpose and len(rows) > 1:
+            return int(rng.choice([int(x) for x in rows]))
+        return 0
+
+    def _conditions(self, info: dict, k: int, bars: int, rng: np.random.Generator, aug):
+        """(prefix ids, caption row, text kept?) for an infill example of `bars` bars."""
+        c = info["controls"]
+        controls = Controls(
+            style=c.get("style"),
+            key=transpose_key(c["key"], k) if c.get("key") else None,
+            meter=c.get("meter"),
+            tempo=c.get("tempo"),
+            bars=max(1, min(MAX_BARS, bars)),
+            instruments=c.get("instruments") or None,
+        )
+        keep_text = True
+        if aug is not None:
+            for name in ("style", "key", "meter", "tempo", "bars", "instruments"):
+                if rng.random() < aug.p_drop_control:
+                    setattr(controls, name, None)
+            keep_text = rng.random() >= aug.p_drop_text
+        caption_rows = info["caption_rows"][str(k)]
+        row = int(caption_rows[int(rng.integers(0, len(caption_rows)))]) if caption_rows else -1
+        return self.tok.prefix_ids(controls), row, keep_text and row >= 0
+
+    def infill_example(self, piece: int, kind: str, rng: np.random.Generator, aug=None):
+        """A bar-infill (`kind="bars"`) or part-infill (`"part"`) example of a piece, or None
+        when the piece cannot make one (too short, one voice, a hole too long)."""
+        info = self.ds.pieces[piece]
+        ids = self.ds.piece_ids(piece).astype(np.int64)
+        bars = self.ds.piece_bars(piece)
+        n_bars = len(bars)
+        if n_bars < 2:
+            return None
+        k = self._transposition(info, rng, aug) if aug is not None else 0
+        if k:
+            ids = self._table(k)[ids]
+        bounds = [*bars.tolist(), len(ids)]
+        if kind == "bars":
+            hole = int(rng.integers(1, min(aug.max_hole_bars if aug else 4, n_bars - 1) + 1))
+            i = int(rng.integers(0, n_bars - hole + 1))
+            j = i + hole
+            prefix, row, keep = self._conditions(info, k, hole, rng, aug)
+            middle = ids[bounds[i] : bounds[j]]
+            room = self.block_size + 1 - len(prefix) - 3 - len(middle) - 1
+            if room < 0:
+                return None
+            # Bars before the hole get up to 60 % of the room, whole bars nearest the hole.
+            a = i
+            while a > 0 and bounds[i] - bounds[a - 1] <= 0.6 * room:
+                a -= 1
+            before = ids[bounds[a] : bounds[i]]
+            room -= len(before)
+            b = j
+            while b < n_bars and bounds[b + 1] - bounds[j] <= room:
+                b += 1
+            after = ids[bounds[j] : bounds[b]]
+            body = bar_infill_context(self.tok, before.tolist(), after.tolist())
+            seq = prefix + body + middle.tolist() + [self.tok.eos_id]
+            return seq, len(prefix), row, keep
+        slots = sorted({self._program_slot[t] for t in ids.tolist() if t in self._program_slot})
+        pitched = [s for s in slots if s >= 0]
+        if len(slots) < 2 or not pitched:
+            return None
+        if rng.random() < (aug.p_melody_given if aug else 1.0):
+            given = [pitched[0]]
+        else:
+            n_given = int(rng.integers(1, len(slots)))
+            given = sorted(rng.choice(slots, size=n_given, replace=False).tolist())
+        start = 0 if rng.random() < 0.35 else int(rng.integers(0, n_bars))
+        prefix, row, keep = self._conditions(info, k, n_bars - start, rng, aug)
+        # Both the given notes and the texture cover bars start..end, as many as fit.
+        room = self.block_size + 1 - len(prefix) - 2
+        end, used, given_ids = start, 0, []
+        while end < n_bars:
+            bar = ids[bounds[end] : bounds[end + 1]]
+            notes = part_notes(self.tok, bar.tolist(), given)
+            if used + len(bar) + len(notes) > room and end > start:
+                break
+            given_ids += notes
+            used += len(bar) + len(notes)
+            end += 1
+        texture = ids[bounds[start] : bounds[end]].tolist()
+        seq = prefix + part_context(self.tok, given_ids) + texture
+        if end == n_bars:
+            seq.append(self.tok.eos_id)
+        return seq[: self.block_size + 1], len(prefix), row, keep
+
     # -- one example ------------------------------------------------------------------------
     def example(self, piece: int, rng: np.random.Generator, train: bool):
         """(token ids, caption embedding row or -1, text kept?) for one piece."""
+        aug0 = self.augment if train else None
+        if aug0 is not None and self.tok.has_infill:
+            r = rng.random()
+            kind = (
+                "bars"
+                if r < aug0.p_infill_bars
+                else "part"
+                if r < aug0.p_infill_bars + aug0.p_infill_part
+                else None
+            )
+            if kind == "part" and len(self._poly):
+                piece = int(rng.choice(self._poly, p=self._poly_weights))
+            if kind is not None:
+                made = self.infill_example(piece, kind, rng, aug0)
+                if made is not None:
+                    return made
         info = self.ds.pieces[piece]
         ids = self.ds.piece_ids(piece).astype(np.int64)
         bars = self.ds.piece_bars(piece)
@@ -185,8 +310,11 @@ class BatchSampler:
             n = len(seq) - 1
             idx[b, :n] = seq[:-1]
             targets[b, :n] = seq[1:]
-            # Positions that predict control tokens carry no loss: controls are given.
+            # Positions that predict control tokens carry no loss: controls are given; so
+            # are the infill markers.
             targets[b, : n_prefix - 1] = IGNORE
+            if len(self._markers):
+                targets[b][np.isin(targets[b], self._markers)] = IGNORE
             if row >= 0:
                 text[b] = self.ds.text_emb[row]
             use_text[b] = keep

@@ -28,7 +28,9 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes, atomic_write_json
+from ..music.chords import bar_harmony
 from ..music.keys import transpose_key
+from ..tokens.layouts import insert_harmony
 from ..tokens.tokenizer import MusicTokenizer
 from .records import PieceRecord, load_records
 
@@ -72,9 +74,9 @@ class TokenDataset:
 _worker_tokenizer: MusicTokenizer | None = None
 
 
-def _init_worker(name: str) -> None:
+def _init_worker(name: str, extensions: tuple[str, ...] = ()) -> None:
     global _worker_tokenizer
-    _worker_tokenizer = MusicTokenizer(name)
+    _worker_tokenizer = MusicTokenizer(name, extensions)
 
 
 def _tokenize_one(path: str) -> tuple[np.ndarray, np.ndarray] | str:
@@ -83,13 +85,18 @@ def _tokenize_one(path: str) -> tuple[np.ndarray, np.ndarray] | str:
 
     try:
         score = symusic.Score(path)
-        assert _worker_tokenizer is not None  # set by the pool initializer
-        piece = _worker_tokenizer.encode_music(score)
+        tok = _worker_tokenizer
+        assert tok is not None  # set by the pool initializer
+        piece = tok.encode_music(score)
+        ids, bar_starts = piece.ids, piece.bar_starts
+        if tok.has_harmony:  # model v2: each bar states its chord (tokens/layouts.py)
+            ids = insert_harmony(tok, ids, bar_harmony(score))
+            bar_starts = np.flatnonzero(ids == tok.bar_id).astype(np.int32)
     except Exception as e:  # a bad file is reported and skipped, never fatal
         return f"{type(e).__name__}: {e}"
-    if len(piece.ids) == 0:
+    if len(ids) == 0:
         return "no tokens"
-    return piece.ids, piece.bar_starts
+    return ids, bar_starts
 
 
 def tokenize_files(
@@ -97,19 +104,22 @@ def tokenize_files(
     tokenization: str,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    extensions: tuple[str, ...] = (),
 ) -> list[tuple[np.ndarray, np.ndarray] | str]:
     """Tokenize MIDI files in parallel; each result is (ids, bar_starts) or an error."""
     workers = max(1, workers or os.cpu_count() or 1)
     results: list = []
     if workers == 1:
-        _init_worker(tokenization)
+        _init_worker(tokenization, extensions)
         for i, p in enumerate(paths):
             results.append(_tokenize_one(p))
             if progress:
                 progress(i + 1, len(paths))
         return results
     chunk = max(1, min(64, len(paths) // (workers * 8) or 1))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(tokenization,)) as ex:
+    with ProcessPoolExecutor(
+        workers, initializer=_init_worker, initargs=(tokenization, extensions)
+    ) as ex:
         for i, r in enumerate(ex.map(_tokenize_one, paths, chunksize=chunk)):
             results.append(r)
             if progress:
@@ -152,21 +162,24 @@ def build_token_dataset(
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     embed_text: bool = True,
+    extensions: tuple[str, ...] = (),
 ) -> Path:
-    """Tokenize a prepared corpus and embed its captions; returns the tokens folder.
+    """Tokenize a prepared corpus and embed its captions; returns the tokens folder
+    (`tokens/<tokenization>[-<extension>...]`).
 
     `progress(stage, done, total)` is called for 'tokenize' and 'embed'.
     """
     corpus_dir = Path(corpus_dir)
     records = load_records(corpus_dir)
-    tokenizer = MusicTokenizer(tokenization)
-    out = corpus_dir / "tokens" / tokenization
+    tokenizer = MusicTokenizer(tokenization, extensions)
+    out = corpus_dir / "tokens" / tokenizer.dir_name
     paths = [str(corpus_dir / r.midi_path) for r in records]
     results = tokenize_files(
         paths,
         tokenization,
         workers,
         (lambda d, t: progress("tokenize", d, t)) if progress else None,
+        tokenizer.extensions,
     )
     pitch_of = _pitch_table(tokenizer)
     tokens, bars, pieces = [], [], []
@@ -243,6 +256,10 @@ def transpose_table(tokenizer: MusicTokenizer, semitones: int) -> np.ndarray:
             pitch = int(tokenizer.token(i).split("_")[1]) + semitones
             name = f"{prefix}{pitch}"
             table[i] = tokenizer.token_id(name) if name in tokenizer._vocab else -1
+    for i in tokenizer.ids_with_prefix("Harmony_"):
+        root, sep, quality = tokenizer.token(i)[len("Harmony_") :].partition(":")
+        if sep:  # a chord moves with the notes; Harmony_none stays
+            table[i] = tokenizer.token_id(f"Harmony_{(int(root) + semitones) % 12}:{quality}")
     return table
 
 

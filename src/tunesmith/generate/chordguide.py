@@ -24,6 +24,7 @@ IN_CHORD = 4.5  # bonus for a chord tone
 OUT_OF_CHORD = 6.0  # penalty for any other pitch class
 ROOT = 2.25  # extra bonus for the root: it tells the chord from its neighbours (C / Am)
 BASS = 7.5  # extra bonus for the chord's bass note in the lowest voice
+HARMONY_FORCE = 1e4  # a requested chord is written, not suggested
 METRIC_WEIGHT = {"downbeat": 1.0, "beat": 1.0, "offbeat": 0.6}
 
 
@@ -47,6 +48,13 @@ class ChordGuide:
         self.pitch_ids = torch.tensor(pitch_ids, dtype=torch.long)
         self.pitch_pcs = torch.tensor([grammar.pitch_of[i] % 12 for i in pitch_ids])
         self._bias: dict[tuple[Chord, str, bool], torch.Tensor] = {}
+        # Model v2 writes each bar's chord as a Harmony token after its TimeSig: the
+        # requested chord (the bar's first) is written there, so the model plans with it.
+        self.harmony = {
+            grammar.tok.token(i)[len("Harmony_") :]: i
+            for i in grammar.tok.ids_with_prefix("Harmony_")
+        }
+        self._harmony: dict[int, torch.Tensor | None] = {}
 
     def chord_at(self, bar: int, position: int, bar_len: int) -> Chord | None:
         """The chord at 0-based `bar` and `position` (of `bar_len` positions); None in a
@@ -75,10 +83,26 @@ class ChordGuide:
             bias = self._bias[key] = bias.to(self.g.device)
         return bias
 
+    def _harmony_bias(self, bar: int) -> torch.Tensor | None:
+        """A bias that writes bar `bar`'s requested chord as its Harmony token."""
+        chords = self.bars[bar % len(self.bars)]
+        if not chords:
+            return None
+        chord = chords[0]
+        tid = self.harmony[f"{chord.root}:{chord.quality}"]
+        if tid not in self._harmony:
+            bias = torch.zeros(self.g.V)
+            bias[tid] = HARMONY_FORCE
+            self._harmony[tid] = bias.to(self.g.device)
+        return self._harmony[tid]
+
     def apply(self, logits: torch.Tensor, states: Sequence[SequenceState]) -> torch.Tensor:
         """Logits [rows, V] with each row's pitch tokens biased toward its current chord."""
         rows: list[torch.Tensor | None] = []
         for s in states:
+            if s.last == "TimeSig" and self.harmony and s.bar >= 1:
+                rows.append(self._harmony_bias(s.bar - 1))
+                continue
             if s.last != "Program" or s.bar < 1:  # only a pitch comes next after Program
                 rows.append(None)
                 continue

@@ -30,6 +30,10 @@ from .session import DecodingSession, TorchBackend
 
 log = logging.getLogger(__name__)
 
+# What a v2 sequence carries between its controls and the music being written (the infill
+# layouts of tokens/layouts.py), for a window whose music starts at a given bar (0-based).
+ContextFn = Callable[[int], list[int]]
+
 
 @dataclass
 class GenerationResult:
@@ -78,6 +82,7 @@ class Engine:
         theme_label: str | None = None,
         chords: Sequence[Sequence[Chord]] | None = None,
         fixed: FixedParts | None = None,
+        context: ContextFn | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -91,11 +96,12 @@ class Engine:
         `chords`: a progression, bars of chords from the piece's first bar (repeating),
         that the chord guide pulls the pitches toward (chordguide.py).
         `fixed`: notes of kept voices that come out exactly (fixed.py); its rows must
-        match `n`.
+        match `n`. `context`: the infill context the model sees after the controls (a v2
+        model; ContextFn). The results hold the controls and the music, not the context.
         """
         session = self.session(
             controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label,
-            chords, fixed,
+            chords, fixed, context,
         )  # fmt: skip
         target = session.states[0].target_bars or sampling.max_bars
         while not session.finished:
@@ -128,6 +134,7 @@ class Engine:
         theme_label: str | None = None,
         chords: Sequence[Sequence[Chord]] | None = None,
         fixed: FixedParts | None = None,
+        context: ContextFn | None = None,
     ) -> DecodingSession:
         """A decoding session for `n` rows under `controls`, after `prompt_music` (see
         `generate` for the arguments); the caller drives it with `advance()`."""
@@ -173,7 +180,7 @@ class Engine:
                     reprise.observe(b, t)
 
         def window(row: int, tokens: list[int]) -> list[int]:
-            return self._window(prefix, controls, tokens, target_bars)
+            return self._window(prefix, controls, tokens, target_bars, context)
 
         return DecodingSession(
             self.backend,
@@ -205,31 +212,41 @@ class Engine:
         return ChordGuide(self.grammar, chords, bass, sampling.chord_guidance)
 
     def _window(
-        self, prefix: list[int], controls: Controls, row: list[int], target_bars: int
+        self,
+        prefix: list[int],
+        controls: Controls,
+        row: list[int],
+        target_bars: int,
+        context: ContextFn | None = None,
     ) -> list[int]:
-        """A row's context: prefix + the tail of its music from a barline.
+        """A row's context: prefix + [infill context] + the tail of its music from a barline.
 
         When a row fits in the block it is used whole. Otherwise the tail keeps about half
-        the block, starting at a barline, and the Bars control says how many bars remain,
-        exactly like a training crop that starts mid-piece.
+        the block left after the infill context, starting at a barline, and the Bars
+        control says how many bars remain, exactly like a training crop that starts
+        mid-piece; the infill context is asked for again from the tail's first bar.
         """
         block = self.model.cfg.block_size
-        if len(prefix) + len(row) < block:
-            return prefix + row
+        extra = context(0) if context else []
+        if len(prefix) + len(extra) + len(row) < block:
+            return prefix + extra + row
         bar_starts = (
             [i for i, t in enumerate(row) if t == self.tok.bar_id]
             if self.tok.bar_id is not None
             else []
         )
-        cut = len(row) - block // 2
+        cut = len(row) - (block - len(extra)) // 2
         later = [i for i in bar_starts if i >= cut]
         start = later[0] if later else cut
         bars_before = sum(1 for i in bar_starts if i < start)
         remaining = max(1, target_bars - bars_before)
-        c = Controls(
-            **{**controls.to_dict(), "bars": min(remaining, MAX_BARS), "section": "middle"}
-        )
-        return self.tok.prefix_ids(c) + row[start:]
+        section = "middle" if context is None else controls.section
+        c = Controls(**{**controls.to_dict(), "bars": min(remaining, MAX_BARS), "section": section})
+        head = self.tok.prefix_ids(c) + (context(bars_before) if context else [])
+        tail = row[start:]
+        if len(head) + len(tail) >= block:  # a context longer than the first one
+            tail = tail[len(head) + len(tail) - block + 1 :]
+        return head + tail
 
 
 def _token_budget(bars: int, controls: Controls) -> int:

@@ -110,7 +110,9 @@ class FixedParts:
         here = nxt is not None and nxt.bar == state.bar and nxt.position == state.position
         if last == "Position" or (last == "Duration" and here):
             return ("programs", nxt.slot if here and nxt is not None else None)
-        if last not in ("TimeSig", "Duration", "Rest"):
+        if last == "TimeSig" and "Harmony" in self.g.masks:
+            return None  # the bar's chord comes first (model v2)
+        if last not in ("TimeSig", "Harmony", "Duration", "Rest"):
             return None
         if nxt is None:
             return ("free", last == "Duration")

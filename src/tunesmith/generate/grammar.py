@@ -3,8 +3,8 @@
 One `Grammar` object per tokenization precomputes id sets per token type; one
 `SequenceState` per sequence tracks where the piece is (bar, position, open notes) and
 answers "which ids may come next". The rules enforce what the user asked for:
-- structure: the tokenization's own order (Bar, TimeSig, Position, Program, Pitch,
-  Duration for REMI; NoteOn/NoteOff/TimeShift for MIDILike), positions strictly rising
+- structure: the tokenization's own order (Bar, TimeSig, [Harmony, model v2], Position,
+  Program, Pitch, Duration for REMI; NoteOn/NoteOff/TimeShift for MIDILike), positions strictly rising
   inside a bar and inside the bar's length;
 - meter: only the requested time signature;
 - instruments: only the requested voice slots (drums only where drums were asked for);
@@ -172,7 +172,9 @@ class SequenceState:
                 m[g.timesig_id[self.meter]] = True
             else:
                 m |= g.masks["TimeSig"]
-        elif self.last in ("TimeSig", "Duration", "Rest", "Chord", "Position"):
+        elif self.last == "TimeSig" and "Harmony" in g.masks:
+            m |= g.masks["Harmony"]  # model v2: every bar states its chord first
+        elif self.last in ("TimeSig", "Harmony", "Duration", "Rest", "Chord", "Position"):
             if self.last == "Position" or self.last == "Chord":
                 m |= self._program_mask(missing)
                 if self.last == "Position" and "Chord" in g.masks:

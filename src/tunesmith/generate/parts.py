@@ -1,9 +1,14 @@
-"""Work on the parts of a piece: harmonize a melody, add a part, rewrite one part.
+"""Work on the parts of a piece: harmonize a melody, add a part, rewrite one part, and
+write some bars anew.
 
-All three keep some voices exactly (fixed.py) and let the model write the others in one
-pass through the piece, under the piece's own meter, tempo and length (and its key, or
-the one asked for). They return the controls and the generated sequences; turning them
-into Pieces and choosing among candidates is the API's job.
+The part operations keep some voices exactly (fixed.py) and let the model write the
+others in one pass through the piece, under the piece's own meter, tempo and length (and
+its key, or the one asked for). A v2 model (a tokenizer with infill tokens) also sees the
+kept voices ahead of where it writes: the part-infill layout (tokens/layouts.py) puts
+their notes before the texture, bar by bar from the window's first bar. Bar infill (v2
+only) writes bars i..j with the bars before and after them in view and splices them in.
+They return the controls and the generated sequences; turning them into Pieces and
+choosing among candidates is the API's job.
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ import symusic
 from ..conditioning.controls import MAX_VOICES, Controls
 from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
-from ..music.chords import Chord
+from ..music.chords import Chord, bar_harmony
 from ..music.metrics import as_tick_score, bar_grid, compute_metrics
-from .engine import Engine, GenerationResult
+from ..tokens.layouts import bar_infill_context, insert_harmony, part_context, part_notes
+from .engine import ContextFn, Engine, GenerationResult
 from .fixed import FixedParts
 from .sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TEMPO = 100.0
+GIVEN_SHARE = 4  # the given parts' notes may fill a quarter of the block (part infill)
+BEFORE_SHARE = 0.6  # bar infill: the bars before the hole may fill 60 % of the room left
 # Harmonization styles: the voices' GM programs, melody first, and the style word the
 # model knows the texture by.
 HARMONY_STYLES: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -124,7 +132,41 @@ def _generate(
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
         raise BadInputError("the parts to keep hold no notes")
-    return engine.generate(controls, text, n, sampling, chords=chords, fixed=fixed)
+    context = given_parts_context(engine, ids, kept)
+    if context is not None:  # trained without a Section control
+        controls = replace(controls, section=None)
+    return engine.generate(controls, text, n, sampling, chords=chords, fixed=fixed, context=context)
+
+
+def _split_bars(ids: Sequence[int], bar_id: int) -> list[list[int]]:
+    """Music ids cut at each Bar token (anything before the first bar is dropped)."""
+    bars: list[list[int]] = []
+    for t in ids:
+        if t == bar_id:
+            bars.append([])
+        if bars:
+            bars[-1].append(int(t))
+    return bars
+
+
+def given_parts_context(engine: Engine, ids: Sequence[int], kept: list[int]) -> ContextFn | None:
+    """The part-infill context for the kept voice slots of a piece (None for a v1 model):
+    from a window's first bar on, as many bars of their notes as fit in a quarter block."""
+    tok = engine.tok
+    if not tok.has_infill or tok.bar_id is None:
+        return None
+    given = [part_notes(tok, bar, kept) for bar in _split_bars(ids, tok.bar_id)]
+    room = engine.model.cfg.block_size // GIVEN_SHARE - 2
+
+    def context(first_bar: int) -> list[int]:
+        out: list[int] = []
+        for notes in given[first_bar:]:
+            if out and len(out) + len(notes) > room:
+                break
+            out += notes
+        return part_context(tok, out[:room])
+
+    return context
 
 
 def harmonize(
@@ -220,3 +262,97 @@ def _keep_parts(
     ids = [int(i) for i in encoded.ids]
     results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
     return PartsRequest(controls, results, kept)
+
+
+@dataclass
+class BarsRequest:
+    """What `infill_bars` decided: the results hold the whole piece, the new bars spliced
+    between the kept ones; `first`..`last` are the bars written (1-based)."""
+
+    controls: Controls
+    results: list[GenerationResult]
+    first: int
+    last: int
+
+
+def infill_bars(
+    engine: Engine,
+    score: symusic.Score,
+    first: int,
+    last: int,
+    sampling: SamplingConfig,
+    key: str | None = None,
+    chords: Sequence[Sequence[Chord]] | None = None,
+    text: str = "",
+    n: int = 1,
+) -> BarsRequest:
+    """Bars `first`..`last` (1-based, inclusive) written anew with the bars before and
+    after them in view (a v2 model's bar-infill layout); every other bar is kept exactly."""
+    tok = engine.tok
+    if not tok.has_infill or tok.bar_id is None:
+        raise BadInputError(
+            "this model was trained without infill (a v1 model): it can rewrite a part but "
+            "not bars; use a v2 model"
+        )
+    tracks = [t for t in score.tracks if len(t.notes)]
+    if not tracks:
+        raise BadInputError("the MIDI holds no notes")
+    encoded = tok.encode_music(score)
+    ids = encoded.ids
+    if tok.has_harmony:
+        ids = insert_harmony(tok, ids, bar_harmony(score))
+    bars = _split_bars(ids.tolist(), tok.bar_id)
+    if not 1 <= first <= last <= len(bars):
+        raise BadInputError(
+            f"bars {first}-{last} are outside the piece, which has {len(bars)} bars"
+        )
+    programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
+    hole = last - first + 1
+    base = _piece_controls(score, hole, key)
+    controls = replace(base, instruments=programs).validated()
+    prefix = tok.prefix_ids(controls)
+    # Room for the bars around the hole, after an estimate of the new bars' length.
+    mean_bar = sum(len(b) for b in bars) / len(bars)
+    room = engine.model.cfg.block_size - len(prefix) - 4 - int(1.2 * mean_bar * hole)
+    before: list[int] = []
+    for bar in reversed(bars[: first - 1]):
+        if len(before) + len(bar) > BEFORE_SHARE * room:
+            break
+        before = bar + before
+    after: list[int] = []
+    for bar in bars[last:]:
+        if len(before) + len(after) + len(bar) > room:
+            break
+        after += bar
+    context = bar_infill_context(tok, before, after)
+    shifted = [list(chords[(first - 1 + i) % len(chords)]) for i in range(hole)] if chords else None
+    results = engine.generate(
+        controls, text, n, sampling, chords=shifted, context=lambda _bar: context
+    )
+    head = [t for bar in bars[: first - 1] for t in bar]
+    tail = [t for bar in bars[last:] for t in bar]
+    whole = replace(controls, bars=len(bars))
+    whole_prefix = tok.prefix_ids(whole)
+    spliced = []
+    for r in results:
+        middle = [t for t in r.ids[r.music_start :] if t != tok.eos_id]
+        ids_out = whole_prefix + head + middle + tail + [tok.eos_id]
+        spliced.append(GenerationResult(ids_out, len(whole_prefix), r.logprob, r.n_sampled))
+    return BarsRequest(whole, spliced, first, last)
+
+
+def close_seams(score: symusic.Score, first: int, last: int) -> int:
+    """Notes that start in bars `first`..`last` (1-based) end by the end of bar `last`
+    (a new note may not hang into the kept bars after it); returns how many were cut."""
+    starts, lengths = bar_grid(as_tick_score(score), max(1, int(score.end())))
+    if last > len(starts):
+        return 0
+    begin = int(starts[first - 1])
+    end = int(starts[last - 1] + lengths[last - 1])
+    cut = 0
+    for track in score.tracks:
+        for note in track.notes:
+            if begin <= note.time < end and note.time + note.duration > end:
+                note.duration = end - note.time
+                cut += 1
+    return cut

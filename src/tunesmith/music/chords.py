@@ -265,3 +265,17 @@ def chord_chart(spans: list[ChordSpan]) -> str:
         shown = [n if i == 0 or n != names[i - 1] else "." for i, n in enumerate(names)]
         lines.append(f"{bar + 1:>4} | {' '.join(shown)}")
     return "\n".join(lines)
+
+
+def bar_harmony(score: symusic.Score) -> list[Chord | None]:
+    """The chord of every bar, for training: the texture's chord when two or more pitched
+    parts play; None for every bar of a single line. A line's implied chord per bar was
+    measured against the four-part texture on Bach chorales (soprano alone vs all parts,
+    benchmarks/implied_harmony.py): template matching agrees on only about a fifth of the
+    bars, whatever the filter, so no chord is claimed for a single line."""
+    score = as_tick_score(score)
+    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    spans = analyse_chords(score, per="bar")
+    if len(pitched) >= 2:
+        return [s.chord for s in spans]
+    return [None] * len(spans)

@@ -492,12 +492,20 @@ def create_app(
     @app.post("/v1/infill", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
     async def infill(
         request: Request,
-        file: UploadFile = File(..., description="a MIDI file; every part but `part` is kept"),
-        part: int = Form(..., ge=1, le=16, description="the part to write anew (1 = first)"),
+        file: UploadFile = File(
+            ..., description="a MIDI file; all but `part` or `bars` is kept exactly"
+        ),
+        part: int | None = Form(None, ge=1, le=16, description="the part to write anew"),
+        bars: str | None = Form(
+            None,
+            max_length=20,
+            pattern=r"^\s*\d+\s*(-\s*\d+\s*)?$",
+            description="bars to write anew, e.g. 5-8 (a v2 model)",
+        ),
         form: PartsForm = Depends(parts_form),
     ) -> Response:
-        """One part of the upload written anew against the others."""
-        return await parts_job(request, file, form, "infill", part=part)
+        """One part, or a span of bars, of the upload written anew; the rest is kept."""
+        return await parts_job(request, file, form, "infill", part=part, bars=bars)
 
     @app.post("/v1/chords", tags=["parts"], responses={422: {}, 413: {}, 429: {}, 504: {}})
     async def chords_(

@@ -4,6 +4,12 @@ Sequence layout, the same in training and generation:
 
     BOS  Style_* Key_* Meter_* Tempo_* Bars_* Section_* Instr_*...  Controls_end  music...  EOS
 
+Extensions (model v2, `extensions=("harmony", "infill")`; a v1 tokenizer has none, so v1
+models keep loading): `Harmony_<root>:<quality>` (or `Harmony_none`) right after each
+bar's TimeSig token, the chord of that bar (harmony.py), and the infill markers of
+harmony.py's sequence layouts. Both are appended after the control tokens, so the ids of
+every v1 token are unchanged and a v1 model's weights carry over into a v2 fine-tune.
+
 Voices: MidiTok merges tracks that share a program when it writes one token stream, which
 would fold a 4-voice chorale (four choir parts) into one track. So the Program tokens in
 the music carry *voice slots* (track 0, 1, 2, ... -> Program_0, Program_1, ...; drums keep
@@ -26,11 +32,30 @@ from ..conditioning.controls import MAX_VOICES, Controls, control_token_names, c
 from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError, CheckpointError
 from ..fileio import atomic_write_json
+from ..music.chords import QUALITIES
 
 TOKENIZATIONS = ("REMI", "REMI+", "MIDILike")
 TICKS_PER_QUARTER = 480
 DEFAULT_VELOCITY = 80
 _TIME_SIGNATURES = {8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6], 2: [2, 3, 4]}
+EXTENSIONS = ("harmony", "infill")
+HARMONY_NONE = "Harmony_none"
+# Infill layouts (harmony.py): bars before the hole, bars after it, the parts given, and
+# where the music to write begins.
+INFILL_TOKENS = ("Infill_before", "Infill_after", "Infill_part", "Infill_begin")
+
+
+def harmony_token_names() -> list[str]:
+    return [HARMONY_NONE] + [f"Harmony_{r}:{q}" for r in range(12) for q in QUALITIES]
+
+
+def extension_token_names(extensions: tuple[str, ...]) -> list[str]:
+    names: list[str] = []
+    if "harmony" in extensions:
+        names += harmony_token_names()
+    if "infill" in extensions:
+        names += list(INFILL_TOKENS)
+    return names
 
 
 def _miditok_config(name: str) -> TokenizerConfig:
@@ -66,12 +91,20 @@ class TokenizedPiece:
 class MusicTokenizer:
     """A MidiTok tokenizer with tunesmith's control tokens appended to its vocabulary."""
 
-    def __init__(self, name: str = "REMI") -> None:
+    def __init__(self, name: str = "REMI", extensions: tuple[str, ...] = ()) -> None:
         if name not in TOKENIZATIONS:
             raise BadInputError(
                 f"unknown tokenization {name!r}; choose one of: {', '.join(TOKENIZATIONS)}"
             )
+        unknown = [e for e in extensions if e not in EXTENSIONS]
+        if unknown:
+            raise BadInputError(
+                f"unknown tokenizer extension {unknown[0]!r}; choose from: {', '.join(EXTENSIONS)}"
+            )
+        if extensions and name != "REMI":
+            raise BadInputError("harmony and infill tokens are defined for the REMI tokenization")
         self.name = name
+        self.extensions = tuple(e for e in EXTENSIONS if e in extensions)
         cls = MIDILike if name == "MIDILike" else REMI
         self.miditok = cls(_miditok_config(name))
         base = self.miditok.vocab  # token string -> id
@@ -80,6 +113,8 @@ class MusicTokenizer:
         self._vocab: dict[str, int] = dict(base)
         for i, tok in enumerate(self.control_names):
             self._vocab[tok] = self.music_vocab_size + i
+        for tok in extension_token_names(self.extensions):
+            self._vocab[tok] = len(self._vocab)
         self._id_to_token = {i: t for t, i in self._vocab.items()}
         self.pad_id = base["PAD_None"]
         self.bos_id = base["BOS_None"]
@@ -91,6 +126,19 @@ class MusicTokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self._vocab)
+
+    @property
+    def has_harmony(self) -> bool:
+        return "harmony" in self.extensions
+
+    @property
+    def has_infill(self) -> bool:
+        return "infill" in self.extensions
+
+    @property
+    def dir_name(self) -> str:
+        """The token dataset folder name: the tokenization, then its extensions."""
+        return "-".join([self.name, *self.extensions])
 
     def token_id(self, token: str) -> int:
         return self._vocab[token]
@@ -253,6 +301,7 @@ class MusicTokenizer:
             "tokenization": self.name,
             "miditok": self.miditok.config.to_dict(serialize=True),
             "controls": self.control_names,
+            **({"extensions": list(self.extensions)} if self.extensions else {}),
         }
 
     def save(self, folder: str | Path) -> Path:
@@ -271,7 +320,10 @@ class MusicTokenizer:
             raise CheckpointError(f"cannot read tokenizer {str(path)!r}: {e}") from None
         if data.get("format") != "tunesmith-tokenizer/1":
             raise CheckpointError(f"{str(path)!r} is not a tunesmith tokenizer file")
-        tok = cls(data["tokenization"])
+        try:
+            tok = cls(data["tokenization"], tuple(data.get("extensions", ())))
+        except BadInputError as e:
+            raise CheckpointError(f"tokenizer {str(path)!r}: {e}") from None
         current = json.loads(json.dumps(tok.to_dict()))
         if current["controls"] != data["controls"] or current["miditok"] != data["miditok"]:
             raise CheckpointError(

@@ -207,14 +207,16 @@ def train_reprise(
     if out.exists() and not out.is_dir():
         raise BadInputError(f"the output folder {str(out)!r} is a file", field="out_dir")
     tokenizer = MusicTokenizer.load(folder)
-    tokens_dir = Path(corpus) / "tokens" / tokenizer.name
+    tokens_dir = Path(corpus) / "tokens" / tokenizer.dir_name
     if not (tokens_dir / "index.json").is_file():
         if not (Path(corpus) / "pieces.jsonl").is_file():
             raise BadInputError(
                 f"{str(corpus)!r} is not a prepared corpus (no pieces.jsonl); "
                 "make one with 'tunesmith prepare'"
             )
-        build_token_dataset(corpus, tokenizer.name, progress=progress)  # as 'train' does
+        build_token_dataset(
+            corpus, tokenizer.name, progress=progress, extensions=tokenizer.extensions
+        )  # as 'train' does
     ds = load_token_dataset(tokens_dir)
     if ds.tokenizer.vocab_size != tokenizer.vocab_size:
         raise BadInputError("the corpus was tokenized with another vocabulary than the model's")

@@ -20,7 +20,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ..data.dataset import TokenDataset, build_token_dataset, load_token_dataset
 from ..errors import BadInputError, CheckpointError
 from ..fileio import atomic_write_bytes, read_yaml_mapping
 from ..model.transformer import ModelConfig, MusicTransformer
+from ..tokens.tokenizer import MusicTokenizer
 from .checkpoint import (
     load_tensors,
     optimizer_from_tensors,
@@ -207,6 +208,32 @@ def reinit_token_rows(model, tokenizer, names: list[str], seed: int) -> None:
     log.info("re-drew the embeddings of %s", ", ".join(names))
 
 
+def _vocab_extends(source: MusicTokenizer, target: MusicTokenizer) -> bool:
+    """True when `target` has every token of `source` at the same id (and more)."""
+    return target.vocab_size >= source.vocab_size and all(
+        target.token(i) == source.token(i) for i in range(source.vocab_size)
+    )
+
+
+def _grow_embeddings(state: dict, vocab_size: int, seed: int) -> dict:
+    """A state dict whose (tied) token embedding has rows for `vocab_size` tokens: the
+    source's rows kept, each new row the source rows' mean plus a random offset half as
+    long as their typical distance from it (distinct, and not far from where trained
+    tokens live)."""
+    state = dict(state)
+    old = state["tok_emb.weight"]
+    center = old.float().mean(0)
+    spread = (old.float() - center).norm(dim=1).mean()
+    gen = torch.Generator().manual_seed(seed)
+    offsets = torch.randn(vocab_size - old.shape[0], old.shape[1], generator=gen)
+    offsets = offsets / offsets.norm(dim=1, keepdim=True) * spread * 0.5
+    new = torch.cat([old, (center + offsets).to(old.dtype)])
+    for name in ("tok_emb.weight", "lm_head.weight"):
+        if name in state:
+            state[name] = new
+    return state
+
+
 def loss_fn(model, batch, device, autocast) -> torch.Tensor:
     with autocast():
         logits = model(
@@ -239,8 +266,9 @@ def evaluate_loss(model, sampler: BatchSampler, batch_size: int, batches: int, d
 def resolve_dataset(cfg: RunConfig, data_dir: str | Path | None, progress=None) -> TokenDataset:
     """Load (building or preparing first when needed) the token dataset of a run."""
     tokenization = cfg.data.get("tokenization", "REMI")
+    extensions = tuple(cfg.data.get("extensions") or ())
     corpus = Path(data_dir or cfg.data.get("corpus", "data/music21"))
-    tokens_dir = corpus / "tokens" / tokenization
+    tokens_dir = corpus / "tokens" / MusicTokenizer(tokenization, extensions).dir_name
     if (tokens_dir / "index.json").is_file():
         return load_token_dataset(tokens_dir)
     if not corpus.exists() or not any(corpus.iterdir()):
@@ -256,7 +284,7 @@ def resolve_dataset(cfg: RunConfig, data_dir: str | Path | None, progress=None) 
         prepare_music21(corpus, limit=int(limit))
     if not (corpus / "pieces.jsonl").is_file() and not (corpus / "records").is_dir():
         raise BadInputError(f"{str(corpus)!r} is not a prepared corpus (no pieces.jsonl)")
-    build_token_dataset(corpus, tokenization, progress=progress)
+    build_token_dataset(corpus, tokenization, progress=progress, extensions=extensions)
     return load_token_dataset(tokens_dir)
 
 
@@ -324,12 +352,19 @@ class Trainer:
         """Fine-tuning: start from another model's weights (same architecture)."""
         from ..model.folder import resolve_model_dir
 
-        source = MusicTransformer.load(resolve_model_dir(path), device=str(self.device))
-        if source.cfg != mcfg:
+        folder = resolve_model_dir(path)
+        source = MusicTransformer.load(folder, device=str(self.device))
+        grown = source.cfg.vocab_size < mcfg.vocab_size
+        if replace(source.cfg, vocab_size=mcfg.vocab_size) != mcfg or (
+            grown and not _vocab_extends(MusicTokenizer.load(folder), self.ds.tokenizer)
+        ):
             raise BadInputError(
                 f"init_from {path!r} has another architecture than this config's model"
             )
-        self.model.load_state_dict(source.state_dict())
+        state = source.state_dict()
+        if grown:  # model v2 from v1: the new tokens (Harmony, Infill) get fresh rows
+            state = _grow_embeddings(state, mcfg.vocab_size, self.cfg.seed)
+        self.model.load_state_dict(state)
         log.info("initialised from %s", path)
         if self.cfg.reinit_tokens:
             reinit_token_rows(self.model, self.ds.tokenizer, self.cfg.reinit_tokens, self.cfg.seed)

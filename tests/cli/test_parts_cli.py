@@ -78,6 +78,11 @@ def test_api_harmonize_and_chords(files, tiny_run):
         (["add-part", "{duo}", "-o", "x.mid", "--instrument", "kazooo"], "unknown instrument"),
         (["infill", "{duo}", "-o", "x.mid", "--part", "5"], "part 5 does not exist"),
         (["infill", "{duo}", "-o", "x.mid", "--part", "0"], "part must be 1 or more"),
+        (["infill", "{duo}", "-o", "x.mid"], "give --part N or --bars I-J"),
+        (["infill", "{duo}", "-o", "x.mid", "--part", "1", "--bars", "2"], "one of them"),
+        (["infill", "{duo}", "-o", "x.mid", "--bars", "two-3"], "bars must look like 5-8"),
+        (["infill", "{duo}", "-o", "x.mid", "--bars", "3-2"], "not a span of bars"),
+        (["infill", "{duo}", "-o", "x.mid", "--bars", "2-3"], "trained without infill"),
         (["chords", "{duo}", "--per", "minute"], "per must be"),
         (["chords", "{empty}"], "not a valid MIDI"),
     ],
@@ -101,3 +106,24 @@ def test_chord_track_on_generate(files, tiny_run):
     s = symusic.Score(str(out))
     assert s.tracks[-1].name == "Chords"
     assert {n.pitch % 12 for n in s.tracks[-1].notes} == {5, 9, 0, 7, 4}  # F A C, C E G
+
+
+def test_infill_bars_keeps_the_other_bars(files, tiny_run_v2):
+    out = files / "bars.mid"
+    res = run_ok(
+        "infill", files / "duo.mid", "--bars", "2-3", "-o", out, "--model", tiny_run_v2,
+        "--seed", 2,
+    )  # fmt: skip
+    assert "wrote" in res.stdout
+    bar = 3 * 480  # 3/4
+
+    def kept(path, track):
+        return [n for n in notes(path, track) if not bar <= n[0] < 3 * bar]
+
+    for track in (0, 1):
+        assert kept(out, track) == kept(files / "duo.mid", track)
+    assert_one_line_error(
+        run_cli("infill", files / "duo.mid", "--bars", "3-9", "-o", "x.mid", "--model",
+                tiny_run_v2, cwd=files),
+        "outside the piece, which has 4 bars",
+    )  # fmt: skip

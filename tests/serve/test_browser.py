@@ -421,3 +421,70 @@ def test_part_errors_show_the_servers_message(server, browser):
     _wait(d, lambda d: "error" in status.get_attribute("class"), 60, "no error shown")
     assert "part" in status.text and "\n" not in status.text
     assert d.find_element(By.ID, "undo").get_attribute("disabled") is not None
+
+
+@pytest.fixture(scope="module")
+def server_v2(request):
+    """The app on the tiny v2 model (trained with the infill layouts)."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from tunesmith.api import Composer
+    from tunesmith.serve import ServeSettings, create_app
+
+    composer = Composer.load(request.getfixturevalue("tiny_run_v2"))
+    yield from _serve(create_app(composer, ServeSettings()))
+
+
+def test_bars_chosen_on_the_roll_are_rewritten(server_v2, browser):
+    """A drag across the roll chooses bars; Rewrite bars replaces them, the rest kept."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(server_v2 + "/")
+    _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#key option")) == 25, 60)
+    d.find_element(By.ID, "bars").send_keys("6")
+    d.find_element(By.ID, "instruments").send_keys("violin, cello")
+    d.find_element(By.ID, "seed").send_keys("3")
+    d.find_element(By.ID, "generate").click()
+    status = d.find_element(By.ID, "status")
+    _wait(d, lambda d: status.text.startswith("done"), 120, f"no piece: {status.text!r}")
+    rewrite = d.find_element(By.ID, "rewrite-bars")
+    assert not rewrite.is_enabled()  # no bars chosen yet
+    # drag from the middle of bar 2 to the middle of bar 3
+    roll = d.find_element(By.ID, "pianoroll")
+    g = d.execute_script(
+        """const c = arguments[0], r = c.getBoundingClientRect(), L = rollLayout(c);
+           return {w: r.width, scale: r.width / c.width, x0: L.left, x1: L.right,
+                   bar: barSeconds(roll.json), dur: roll.duration};""",
+        roll,
+    )
+
+    def offset(t):  # from the element's centre, as ActionChains measures
+        x = g["scale"] * (g["x0"] + t / g["dur"] * (g["x1"] - g["x0"]))
+        return int(x - g["w"] / 2)
+
+    ActionChains(d).move_to_element_with_offset(
+        roll, offset(1.5 * g["bar"]), 0
+    ).click_and_hold().move_by_offset(
+        offset(2.5 * g["bar"]) - offset(1.5 * g["bar"]), 0
+    ).release().perform()
+    assert d.find_element(By.ID, "bars-from").get_attribute("value") == "2"
+    assert d.find_element(By.ID, "bars-to").get_attribute("value") == "3"
+    assert rewrite.is_enabled()
+    before = d.execute_script(
+        "return current.json.notes.map((n) => [n.track, n.pitch, n.start.toFixed(3)])"
+    )
+    rewrite.click()
+    _wait(d, lambda d: status.text.startswith("bars 2-3 rewritten"), 120, status.text)
+    after = d.execute_script(
+        "return current.json.notes.map((n) => [n.track, n.pitch, n.start.toFixed(3)])"
+    )
+    # the notes of bars 1 and 4-6 are the same; the chosen bars stay chosen
+    outside = lambda notes: sorted(  # noqa: E731
+        n for n in notes if not g["bar"] - 1e-3 <= float(n[2]) < 3 * g["bar"] - 1e-3
+    )
+    assert outside(after) == outside(before)
+    assert d.execute_script("return barSel") == {"from": 2, "to": 3}
+    assert d.find_element(By.ID, "undo").is_enabled()

@@ -63,6 +63,9 @@ def test_add_part_infill_and_chords(client):
         ("/v1/add-part", {"instrument": "kazooo"}, "unknown instrument"),
         ("/v1/infill", {"part": "5"}, "part 5 does not exist"),
         ("/v1/infill", {"part": "0"}, "part"),
+        ("/v1/infill", {}, "a part or a span of bars"),
+        ("/v1/infill", {"bars": "1-2"}, "trained without infill"),
+        ("/v1/infill", {"bars": "x"}, "bars"),
         ("/v1/chords", {"per": "minute"}, "per"),
     ],
 )
@@ -83,3 +86,13 @@ def test_generate_with_an_arrangement_adds_the_band(client):
     assert "reggae" in client.get("/v1/info").json()["arrangements"]
     r = client.post("/v1/generate", json={**body, "arrangement": "bebopp"})
     assert_one_line(r, 422, "no arrangement style 'bebopp'")
+
+
+def test_infill_bars_on_a_v2_model(tiny_run_v2):
+    app = create_app(Composer.load(tiny_run_v2), ServeSettings())
+    with TestClient(app) as c:
+        body = make_score(0, (4, 4), 2, 4, [40, 42], seed=6).dumps_midi()
+        r = post(c, "/v1/infill", {"bars": "2-3", "seed": "1"}, body)
+        assert r.status_code == 200, r.text
+        assert r.json()["controls"]["bars"] == 4
+        assert_one_line(post(c, "/v1/infill", {"bars": "4-7"}, body), 422, "outside the piece")

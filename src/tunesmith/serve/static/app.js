@@ -1,8 +1,9 @@
 // tunesmith web page: plain JavaScript, no build step.
 // Compose: POST /v1/generate (format json) -> piano roll; the MIDI it returns is rendered
 // to WAV (and MusicXML on demand) through POST /v1/render. The answer's chords are shown in
-// a lane under the roll; Rewrite part / Add part send the current MIDI to POST /v1/infill /
-// /v1/add-part and the answer replaces the piece (Back restores the one before).
+// a lane under the roll; Rewrite part / Rewrite bars (drag across the roll to choose them) /
+// Add part send the current MIDI to POST /v1/infill / /v1/add-part and the answer replaces
+// the piece (Back restores the one before).
 // Live: GET /v1/stream (server-sent events read with fetch) -> Web Audio synth + live roll.
 "use strict";
 
@@ -136,6 +137,7 @@ const history = [];
 const HISTORY_MAX = 20;
 let busy = false;
 let selectedTrack = 0; // index into current.json.tracks
+let barSel = null; // {from, to}: bars chosen for Rewrite bars (1-based, inclusive)
 
 function requestBody() {
   const attributes = {};
@@ -390,8 +392,51 @@ function selectTrack(i) {
   updatePartButtons();
 }
 
+// ---------------------------------------------------------------- bars: choose and rewrite
+function barSeconds(json) {
+  const [num, den] = (json.time_signature || "4/4").split("/").map(Number);
+  return (num * 4 / den) * 60 / (json.tempo || 120);
+}
+
+function barCount(json) {
+  return Math.max(1, Math.round(roll.duration / barSeconds(json)));
+}
+
+function chosenBars() {
+  const from = Number($("bars-from").value);
+  const to = Number($("bars-to").value);
+  const n = current ? barCount(current.json) : 0;
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to < from || to > n) return null;
+  return { from, to };
+}
+
+function setBars(sel) {
+  barSel = sel;
+  $("bars-from").value = sel ? String(sel.from) : "";
+  $("bars-to").value = sel ? String(sel.to) : "";
+  paintRoll(lastCursor);
+  updatePartButtons();
+}
+
+for (const id of ["bars-from", "bars-to"]) {
+  $(id).addEventListener("input", () => {
+    barSel = chosenBars();
+    paintRoll(lastCursor);
+    updatePartButtons();
+  });
+}
+
+$("rewrite-bars").addEventListener("click", () => {
+  const sel = chosenBars();
+  if (!current || busy || !sel) return;
+  const span = sel.from === sel.to ? `bar ${sel.from}` : `bars ${sel.from}-${sel.to}`;
+  replacePiece("/v1/infill", { method: "POST", body: partsForm({ bars: `${sel.from}-${sel.to}` }) },
+    `rewriting ${span}…`, `${span} rewritten`);
+});
+
 function updatePartButtons() {
   const json = current && current.json;
+  $("rewrite-bars").disabled = busy || !json || !chosenBars();
   const rewrite = $("rewrite-part");
   rewrite.disabled = busy || !json || !partNumber(json, selectedTrack) || partsWithNotes(json) < 2;
   if (json && partsWithNotes(json) < 2) rewrite.title = "rewriting a part needs another part to keep: add one first";
@@ -460,6 +505,11 @@ function drawPiece(json) {
   roll.duration = Math.max(json.duration_s, bars * barS, 0.5);
   roll.labelEvery = bars && bars <= 16 ? 1 : 4;
   lastCursor = -1;
+  if (barSel && barSel.to > barCount(json)) { // the bars chosen are not in this piece
+    barSel = null;
+    $("bars-from").value = "";
+    $("bars-to").value = "";
+  }
   paintRoll(-1);
   layChords(json);
   canvas.dataset.notes = String(json.notes.length);
@@ -499,10 +549,41 @@ function markChord(cursor) {
   }
 }
 
+// a drag across the roll chooses bars (for Rewrite bars); a click picks a part
+let dragFrom = null;
+let dragged = false;
+
+function rollBarAt(ev) {
+  const canvas = $("pianoroll");
+  const r = canvas.getBoundingClientRect();
+  const x = ((ev.clientX - r.left) / r.width) * canvas.width;
+  const L = rollLayout(canvas);
+  const t = ((x - L.left) / (L.right - L.left)) * roll.duration;
+  const bar = Math.floor(t / barSeconds(roll.json)) + 1;
+  return { x, bar: Math.min(Math.max(bar, 1), barCount(roll.json)) };
+}
+
+$("pianoroll").addEventListener("mousedown", (ev) => {
+  if (!roll.json || !current) return;
+  dragFrom = rollBarAt(ev);
+  dragged = false;
+});
+
+$("pianoroll").addEventListener("mousemove", (ev) => {
+  if (!dragFrom) return;
+  const at = rollBarAt(ev);
+  if (Math.abs(at.x - dragFrom.x) < 6 && !dragged) return;
+  dragged = true;
+  setBars({ from: Math.min(dragFrom.bar, at.bar), to: Math.max(dragFrom.bar, at.bar) });
+});
+
+window.addEventListener("mouseup", () => { dragFrom = null; });
+
 // a click on the roll picks the part of the note under the pointer (or of a legend entry)
 $("pianoroll").addEventListener("click", (ev) => {
   const json = roll.json;
   if (!json || !current) return;
+  if (dragged) { dragged = false; return; } // the end of a drag that chose bars
   const canvas = $("pianoroll");
   const r = canvas.getBoundingClientRect();
   const x = ((ev.clientX - r.left) / r.width) * canvas.width;
@@ -563,6 +644,13 @@ function paintRoll(cursor) {
       ctx.fillStyle = "#8a94a6";
       ctx.fillText(String(bar), x + 2, canvas.height - 5);
     }
+  }
+  // bars chosen for Rewrite bars
+  if (barSel) {
+    ctx.fillStyle = "rgba(242, 184, 75, 0.14)";
+    const x0 = xOf((barSel.from - 1) * barS);
+    const x1 = xOf(Math.min(barSel.to * barS, roll.duration));
+    ctx.fillRect(x0, L.top, x1 - x0, L.bottom - L.top);
   }
   // chord changes: faint lines
   ctx.fillStyle = "#3a4556";

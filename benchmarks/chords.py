@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2", help="comma-separated seeds per request")
     ap.add_argument("--strengths", default="1.0", help="chord guidance strengths to compare")
     ap.add_argument("--chorales", type=int, default=40, help="chorales for the analysis check")
+    ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     ap.add_argument("--out", default="benchmarks/results/chords.json")
     args = ap.parse_args()
     from tunesmith import Composer
@@ -147,7 +148,7 @@ def main() -> None:
     from tunesmith.generate.sampling import SamplingConfig
     from tunesmith.render.piece import Piece
 
-    c = Composer.load()
+    c = Composer.load(args.model)
     seeds = [int(s) for s in args.seeds.split(",")]
     strengths = [float(s) for s in args.strengths.split(",")]
     conditions = [("without", 0.0)] + [(f"with_{s:g}", s) for s in strengths]
@@ -213,6 +214,7 @@ def main() -> None:
             "analysis_vs_music21": analysis_check(args.chorales),
             "pieces": rows,
         },
+        model=args.model,
     )
 
 

@@ -26,6 +26,7 @@ from .generate.sampling import SamplingConfig
 from .model.folder import resolve_model_dir
 from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
+from .music.keys import key_of_signature
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
 
@@ -36,9 +37,20 @@ MAX_CANDIDATES = int(CANDIDATES.high)  # the bound of conditioning/limits.py
 
 def seconds_to_bars(seconds: float, tempo: float, meter: str) -> int:
     """Bars needed for `seconds` of music at `tempo` (quarter notes/min) in `meter`."""
+    return max(1, math.ceil(seconds * tempo / 60.0 / _quarters_per_bar(meter) - 1e-6))
+
+
+def _signature_key(score: symusic.Score) -> str | None:
+    """The key of a file's first key signature, when it has one."""
+    if not len(score.key_signatures):
+        return None
+    ks = score.key_signatures[0]
+    return key_of_signature(int(ks.key), int(ks.tonality))
+
+
+def _quarters_per_bar(meter: str) -> float:
     num, den = (int(x) for x in meter.split("/"))
-    quarters_per_bar = num * 4 / den
-    return max(1, math.ceil(seconds * tempo / 60.0 / quarters_per_bar - 1e-6))
+    return num * 4 / den
 
 
 class Composer:
@@ -84,6 +96,14 @@ class Composer:
             if controls.meter is None:
                 controls.meter = DEFAULT_METER
             controls.bars = seconds_to_bars(float(seconds), controls.tempo, controls.meter)
+            if controls.bars > BARS.high:  # say it in the unit the user used
+                longest = BARS.high * 60.0 / controls.tempo * _quarters_per_bar(controls.meter)
+                raise BadInputError(
+                    f"{float(seconds):g} s is {controls.bars} bars at {controls.tempo:g} bpm in "
+                    f"{controls.meter}; at most {BARS.high:g} bars ({longest:.0f} s) can be "
+                    "generated",
+                    field="seconds",
+                )
         return controls.validated()
 
     @staticmethod
@@ -278,7 +298,7 @@ class Composer:
         tracks = [t for t in score.tracks if len(t.notes)]
         ts = score.time_signatures[0] if len(score.time_signatures) else None
         tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
-        key = parsed.controls.key or compute_metrics(score).get("key")
+        key = parsed.controls.key or _signature_key(score) or compute_metrics(score).get("key")
         input_controls = Controls(
             meter=f"{ts.numerator}/{ts.denominator}" if ts else DEFAULT_METER,
             tempo=min(max(tempo, TEMPO.low), TEMPO.high),

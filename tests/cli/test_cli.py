@@ -39,6 +39,20 @@ def test_generate_continue_and_batch(tiny_run, tmp_path):
     src = sorted((n.time, n.pitch) for t in score.tracks for n in t.notes)
     dst = sorted((n.time, n.pitch) for t in longer.tracks for n in t.notes)
     assert set(src) <= set(dst) and len(dst) > len(src)
+    # the key asked for is written as a key signature, and a continuation keeps it, also
+    # from a type-0 file (one track holding the key signature and every note)
+    assert [(k.key, k.tonality) for k in score.key_signatures] == [(2, 0)]
+    assert [(k.key, k.tonality) for k in longer.key_signatures] == [(2, 0)]
+    import mido
+
+    one = mido.MidiFile(str(out))
+    type0 = mido.MidiFile(type=0, ticks_per_beat=one.ticks_per_beat)
+    type0.tracks.append(mido.merge_tracks(one.tracks))
+    type0.save(str(tmp_path / "t0.mid"))
+    run("continue", tmp_path / "t0.mid", "-o", tmp_path / "z.mid", "--bars", 6,
+        "--model", tiny_run, "--seed", "2")  # fmt: skip
+    z = symusic.Score(str(tmp_path / "z.mid"))
+    assert [(k.key, k.tonality) for k in z.key_signatures] == [(2, 0)]
     cfg = tmp_path / "g.yaml"
     cfg.write_text("bars: 2\nprompts:\n  - a reel\n  - prompt: a chorale\n    key: G major\n")
     run(

@@ -90,9 +90,13 @@ def test_evaluate_generates_measures_and_resumes(tiny_run, tmp_path):
     _write_reference(ref)
     out = tmp_path / "eval"
     args = ["evaluate", "--prompts", prompts, "--model", tiny_run, "--seeds", "1,2"]
-    run(*args, "--reference", ref, "--out", out)
+    res = run(*args, "--reference", ref, "--out", out)
+    assert "warning: only 6 reference pieces" in res.stderr
     result = json.loads((out / "metrics.json").read_text())
     assert result["pieces"] == 4 and result["reference_pieces"] == 6
+    # six real pieces are too few to mean much: said in the JSON, the report and on stderr
+    assert "only 6 reference pieces" in result["warnings"][0]
+    assert "only 6 reference pieces" in (out / "report.md").read_text()
     assert result["token_error_rate"] == 0.0
     assert result["attribute_accuracy"]["length"] == {"accuracy": 1.0, "requested": 4}
     assert set(result["attribute_accuracy"]) >= {"key", "instruments", "voices", "length"}

@@ -120,3 +120,21 @@ def test_no_tonal_information_gives_no_key(histogram):
     assert key_panel(histogram) == dict.fromkeys(PANEL_NAMES, None)
     assert majority_key(key_panel(histogram)) is None
     assert not profile_correlations(histogram).any()
+
+
+def test_key_signatures_as_midi_writes_them():
+    from tunesmith.music.keys import KEYS, key_signature
+
+    assert key_signature("D major") == (2, 0) and key_signature("C minor") == (-3, 1)
+    assert key_signature("F major") == (-1, 0) and key_signature("A minor") == (0, 1)
+    assert key_signature("Eb minor") == (-6, 1) and key_signature("F# major") == (6, 0)
+    for k in KEYS:
+        sharps, minor = key_signature(k)
+        assert -7 <= sharps <= 7 and minor == int(k.endswith("minor"))
+
+
+def test_a_signature_names_its_key_back():
+    from tunesmith.music.keys import KEYS, key_of_signature, key_signature
+
+    assert all(key_of_signature(*key_signature(k)) == k for k in KEYS)
+    assert key_of_signature(-7, 0) == key_of_signature(5, 0) == "B major"  # Cb spelt B

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import BadInputError
 from .options import Model, OldOut, out_folder
-from .ui import out, task
+from .ui import err, out, task
 
 DEFAULT_REFERENCE = Path("data/music21")
 ReportDir = Annotated[
@@ -101,6 +101,8 @@ def evaluate_cmd(
 
     result = compare(pieces, ref)
     write_report(result, pieces, ref, report_dir)
+    for warning in result.get("warnings", []):
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out.print(f"evaluated {len(pieces)} pieces; report in {report_dir / 'report.md'}")
 
 

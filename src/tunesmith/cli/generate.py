@@ -34,6 +34,8 @@ def explain_cmd(
     rows = explain(parsed)
     for attribute, value, source in rows:
         table.add_row(attribute, value, source)
+    if parsed.language_notice:
+        out.print(f"language: {parsed.language_notice}", markup=False, highlight=False)
     if not rows:
         out.print("no explicit attributes found; the whole prompt goes to the text encoder")
     else:

@@ -39,6 +39,7 @@ from .controls import (
     tempo_bin,
 )
 from .instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS, parse_instrument, program_name
+from .language import detect_language
 from .limits import (  # re-exported: the parser's vocabulary
     IMPLIED_METERS,
     METER_PHRASES,
@@ -227,6 +228,17 @@ class ParsedPrompt:
     controls: Controls
     found: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    language: str | None = None  # a language the parser does not read (language.py)
+
+    @property
+    def language_notice(self) -> str | None:
+        if self.language is None:
+            return None
+        return (
+            f"the prompt looks {self.language}; the prompt parser reads English, so its key, "
+            "instrument and length words were not understood (use English words, or the "
+            "key, instruments and bars settings)"
+        )
 
 
 class _Parse:
@@ -480,7 +492,16 @@ def parse_prompt(text: str) -> ParsedPrompt:
                  p.instruments, p.style, p.tempo_word, p.region):  # fmt: skip
         step()
     _spread_ensemble(p.controls)
-    return ParsedPrompt(controls=p.controls.validated(), found=p.found, text=text)
+    parsed = ParsedPrompt(
+        controls=p.controls.validated(), found=p.found, text=text, language=detect_language(text)
+    )
+    if parsed.language_notice and text not in _WARNED_LANGUAGE:
+        _WARNED_LANGUAGE.add(text)  # a request parses its prompt more than once: warn once
+        logger.warning(parsed.language_notice)
+    return parsed
+
+
+_WARNED_LANGUAGE: set[str] = set()
 
 
 # A choir or an organ plays several voices at once; the corpus gives each voice its own
@@ -531,7 +552,10 @@ def explain(parsed: ParsedPrompt) -> list[tuple[str, str, str]]:
 def check_seconds(seconds: float) -> float:
     """A requested duration in seconds, validated (0 < s <= MAX_SECONDS)."""
     if seconds not in SECONDS:
-        raise BadInputError(f"a length of {seconds:g} s is outside 0-{MAX_SECONDS:g} s")
+        raise BadInputError(
+            f"a length of {seconds:g} s is not allowed: give more than 0 and at most "
+            f"{MAX_SECONDS:g} s"
+        )
     return float(seconds)
 
 

@@ -112,6 +112,8 @@ def report_markdown(result: dict, title: str = "tunesmith evaluation") -> str:
         lines += ["| attribute | accuracy | requested |", "|---|---:|---:|"]
         for k, v in result["attribute_accuracy"].items():
             lines.append(f"| {k} | {v['accuracy']:.1%} | {v['requested']} |")
+    for warning in result.get("warnings", []):
+        lines += ["", f"**Warning:** {warning}."]
     lines += ["", "## Other measures", ""]
     lines.append(f"- token error rate: {_fmt(result.get('token_error_rate'), 4)}")
     tc = result.get("tension_climax")

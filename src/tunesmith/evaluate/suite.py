@@ -97,6 +97,12 @@ def _stats(values: Iterable) -> dict | None:
     return {"mean": float(v.mean()), "std": float(v.std()), "n": len(v)} if len(v) else None
 
 
+# Below this many real pieces the reference statistics are noise: the Frechet distance
+# needs a covariance of 12 features (at least twice as many pieces as features) and the
+# classifier a few pieces per fold.
+MIN_REFERENCE_PIECES = 30
+
+
 def compare(generated: list[Evaluated], reference: list[Evaluated] | None) -> dict:
     """The aggregate report (JSON-ready) of generated pieces against a reference set."""
     if not generated:
@@ -117,6 +123,11 @@ def compare(generated: list[Evaluated], reference: list[Evaluated] | None) -> di
     if not reference:
         return out
     out["reference_pieces"] = len(reference)
+    if len(reference) < MIN_REFERENCE_PIECES:
+        out["warnings"] = [
+            f"only {len(reference)} reference pieces: the comparison with real music (and the "
+            f"realism figures) mean little below {MIN_REFERENCE_PIECES}"
+        ]
     ref: dict[str, Any] = {k: _stats(e.metrics.get(k) for e in reference) for k in SUMMARY_KEYS}
     out["reference_metrics"] = ref
     out["relative_difference"] = {

@@ -50,6 +50,24 @@ def key_pitch_class(key: str) -> tuple[int, str]:
     return PITCH_CLASS_OF[tonic.upper()], mode
 
 
+def key_signature(key: str) -> tuple[int, int]:
+    """(sharps, minor) of a key's signature, as MIDI writes it: sharps > 0, flats < 0, and
+    minor = 1 for a minor key ("D major" -> (2, 0), "C minor" -> (-3, 1))."""
+    pc, mode = key_pitch_class(key)
+    major_pc = pc if mode == "major" else (pc + 3) % 12
+    fifths = (major_pc * 7) % 12
+    tonic = key.split()[0]
+    if fifths > 6 or (fifths == 6 and "b" in tonic[1:]):  # Gb major / Eb minor: flats
+        fifths -= 12
+    return fifths, int(mode == "minor")
+
+
+def key_of_signature(sharps: int, minor: int) -> str:
+    """The key a MIDI key signature names (the inverse of `key_signature`)."""
+    major_pc = (int(sharps) * 7) % 12
+    return key_name(major_pc - 3 if minor else major_pc, "minor" if minor else "major")
+
+
 def transpose_key(key: str, semitones: int) -> str:
     """The key name after transposing by `semitones`."""
     pc, mode = key_pitch_class(key)

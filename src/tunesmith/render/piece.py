@@ -11,6 +11,7 @@ from ..conditioning.controls import Controls
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
 from ..music.chords import Chord, ChordSpan
+from ..music.keys import key_signature
 from ..tokens.tokenizer import MusicTokenizer
 
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
@@ -78,6 +79,10 @@ class Piece:
         if tok.bar_id is not None:
             _clip_to_bars(score, sum(1 for i in ids if i == tok.bar_id))
         _trim_overlaps(score)
+        if controls.key:  # the key asked for (or read from the input) as a signature
+            sharps, minor = key_signature(controls.key)
+            score.key_signatures = type(score.key_signatures)()
+            score.key_signatures.append(symusic.KeySignature(0, sharps, minor))
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
 
     # -- facts -------------------------------------------------------------------------

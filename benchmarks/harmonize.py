@@ -294,8 +294,11 @@ def main() -> None:
     splits = tuple(args.splits.split(","))
     found, left_out = chorales(splits)
     print({s: len(v) for s, v in found.items()}, "four-part chorales", file=sys.stderr)
-    c = Composer.load(args.model)
-    base = Composer.load(args.baseline) if args.baseline else None
+    def folder(path: str | None) -> str | None:
+        return None if path in (None, "shipped") else path
+
+    c = Composer.load(folder(args.model))
+    base = Composer.load(folder(args.baseline)) if args.baseline else None
     warm = found[splits[0]][0]
     for composer in (c, base) if base else (c,):
         composer.harmonize(melody_of(bach_score(warm["work"])), voices=4, style="chorale", seed=0)

@@ -226,3 +226,55 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_a_resumed_or_restarted_run_keeps_a_tidy_folder(tiny_corpus, tiny_tokens, tmp_path):
+    """Temp folders of killed writes go, the log has one line per step after a resume, a
+    run killed before its first checkpoint starts over cleanly, and a failing sample
+    writer never stops a run."""
+    cfg = dict(TINY_RUN)
+    cfg["optim"] = dict(cfg["optim"], max_steps=10)
+    cfg["eval_every"] = 5
+    fresh = lambda: RunConfig.from_dict(json.loads(json.dumps(cfg)))  # noqa: E731
+    train(fresh(), tmp_path, data_dir=tiny_corpus, max_steps=5)
+    log_path = tmp_path / "log.jsonl"
+    # a run that went on to step 8 and was killed there, mid-way through a checkpoint write
+    with open(log_path, "a") as f:
+        for step in (6, 7, 8):
+            f.write(json.dumps({"step": step, "loss": 1.0}) + "\n")
+        f.write('{"step": 9, "lo')  # the line the kill cut
+    stale = tmp_path / "checkpoints" / ".last.tmp-99999"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
+    train(fresh(), tmp_path, data_dir=tiny_corpus, resume=True)
+    assert not stale.exists()
+    steps = [json.loads(line)["step"] for line in log_path.read_text().splitlines()]
+    train_steps = [s for s, line in zip(steps, log_path.read_text().splitlines(), strict=True)
+                   if '"loss"' in line]  # fmt: skip
+    assert train_steps == sorted(set(train_steps)) and max(steps) == 10
+    # killed before its first checkpoint: --resume starts over, with a new log
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "log.jsonl").write_text(json.dumps({"step": 3, "loss": 9.9}) + "\n")
+    train(fresh(), early, data_dir=tiny_corpus, resume=True, max_steps=5)
+    assert "9.9" not in (early / "log.jsonl").read_text()
+    assert (early / "checkpoints" / "last" / "state.json").is_file()
+
+
+def test_a_failing_sample_writer_does_not_stop_the_run(tiny_corpus, tiny_tokens, tmp_path, caplog):
+    from tunesmith.training.trainer import Trainer
+
+    cfg = dict(TINY_RUN)
+    cfg["optim"] = dict(cfg["optim"], max_steps=5)
+    cfg["eval_every"] = 5
+    trainer = Trainer(RunConfig.from_dict(json.loads(json.dumps(cfg))), tmp_path, tiny_corpus)
+
+    def broken() -> None:
+        raise ImportError("a module changed under the running job")
+
+    trainer._write_samples = broken  # type: ignore[method-assign]
+    trainer.cfg.samples = True
+    with caplog.at_level("WARNING"):
+        trainer.run()
+    assert (tmp_path / "checkpoints" / "last" / "state.json").is_file()
+    assert any("could not write samples" in r.message for r in caplog.records)

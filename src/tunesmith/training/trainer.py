@@ -208,6 +208,16 @@ def reinit_token_rows(model, tokenizer, names: list[str], seed: int) -> None:
     log.info("re-drew the embeddings of %s", ", ".join(names))
 
 
+def _remove_temp_folders(out: Path) -> None:
+    """Folders a killed run left half-written (checkpoint.temp_folder names them
+    `.<name>.tmp-<pid>`): never loaded, so removed on the next start."""
+    for folder in (out, out / "checkpoints"):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp-*"):
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _vocab_extends(source: MusicTokenizer, target: MusicTokenizer) -> bool:
     """True when `target` has every token of `source` at the same id (and more)."""
     return target.vocab_size >= source.vocab_size and all(
@@ -339,14 +349,21 @@ class Trainer:
         self.autocast = (
             (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else nullcontext
         )
-        if resume:
+        if self.is_main:
+            _remove_temp_folders(self.out)
+        has_checkpoint = recover_folder(self.ckpt_dir / "last") is not None
+        if resume and has_checkpoint:
             self._load_last()
-        elif (self.out / "checkpoints" / "last").exists() and self.is_main:
+        elif has_checkpoint and self.is_main:
             raise BadInputError(
                 f"the output folder {str(self.out)!r} already holds a run; resume it or choose "
                 "another folder",
                 field="out_dir",
             )
+        elif resume:  # killed before its first checkpoint: nothing to resume, start over
+            log.warning("no checkpoint in %s to resume: starting from step 0", self.out)
+        if self.is_main:
+            self._trim_log()
 
     def _init_weights(self, path: str, mcfg: ModelConfig) -> None:
         """Fine-tuning: start from another model's weights (same architecture)."""
@@ -403,6 +420,22 @@ class Trainer:
         write_json(tmp / "optim.json", opt_meta)
         write_json(tmp / "state.json", state)  # written last: its presence marks completeness
         replace_folder(tmp, final)
+
+    def _trim_log(self) -> None:
+        """log.jsonl keeps the steps up to where this run starts: a resumed run redoes
+        the steps after its checkpoint (logging them again), a fresh run starts a new log."""
+        path = self.out / "log.jsonl"
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a kill
+                continue
+            if isinstance(entry, dict) and int(entry.get("step", 0)) <= self.step and self.step:
+                kept.append(line)
+        atomic_write_bytes(path, "".join(f"{line}\n" for line in kept).encode())
 
     def _load_last(self) -> None:
         folder = recover_folder(self.ckpt_dir / "last")
@@ -524,16 +557,24 @@ class Trainer:
                     self._log(
                         {"step": self.step, "val_loss": val, "val_ppl": math.exp(min(val, 50))}
                     )
-                    if self.cfg.samples:
-                        self._write_samples()
-                    self._plot()
                 last["val_loss"] = val
-                self.save_last()
+                self.save_last()  # before the extras below: a failure there loses nothing
+                if self.is_main:
+                    self._extras()
             if self.on_step:
                 self.on_step(info)
         if self.world > 1:
             dist.barrier()
         return last
+
+    def _extras(self) -> None:
+        """Sample MIDI and the loss plot: conveniences that must never stop a run."""
+        try:
+            if self.cfg.samples:
+                self._write_samples()
+            self._plot()
+        except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+            log.warning("could not write samples or the loss plot: %s: %s", type(e).__name__, e)
 
     def _log(self, entry: dict) -> None:
         if not self.is_main:

@@ -6,8 +6,9 @@
 
 Every row reads its figures from a results JSON (benchmarks/results/*.json or
 docs/eval_shipped/metrics.json) and names the command recorded in that JSON and the commit
-it ran at, so each number in the table says how to reproduce it. Reads JSON only: no model,
-no torch.
+it ran at, so each number in the table says how to reproduce it, and the model it measured
+(by the SHA-256 the JSON records: "shipped" for the model in the package now). Reads JSON
+and hashes the shipped weights: no torch.
 """
 
 from __future__ import annotations
@@ -255,16 +256,45 @@ def rows() -> list[Row]:
     return out
 
 
+# Models by the SHA-256 of their weights, for the table's model column; the model shipped
+# now is "shipped" whatever its name here.
+KNOWN_MODELS = {
+    "e5c029e4450dff664bcb5ab33934eb840ce4feb355850485f402cdda1d92adb6": "v1",
+}
+SHIPPED_WEIGHTS = REPO / "src" / "tunesmith" / "checkpoints" / "default" / "model.safetensors"
+
+
+def shipped_sha256() -> str:
+    import hashlib
+
+    return hashlib.sha256(SHIPPED_WEIGHTS.read_bytes()).hexdigest()
+
+
+def model_label(data: dict, shipped: str) -> str:
+    """Which model a results JSON measured: "shipped", a known name, a short hash, or
+    "—" for a benchmark without a model. With several models, the one it is about."""
+    sha = data.get("model_sha256")
+    if isinstance(sha, dict):
+        sha = sha.get("model") or next(iter(sha.values()), None)
+    if not isinstance(sha, str) or len(sha) != 64:
+        return "—"
+    if sha == shipped:
+        return "shipped"
+    return KNOWN_MODELS.get(sha, sha[:7])
+
+
 def table() -> str:
     lines = [
-        "| what | result | command | results JSON @ commit |",
-        "|---|---|---|---|",
+        "| what | result | model | command | results JSON @ commit |",
+        "|---|---|---|---|---|",
     ]
+    shipped = shipped_sha256()
     for what, result, files in rows():
         cmds = dict.fromkeys(first_command(load(f)) for f in files)  # in order, once each
         cmd = "; ".join(f"`{c}`" for c in cmds)
+        models = "; ".join(dict.fromkeys(model_label(load(f), shipped) for f in files))
         src = "; ".join(f"`{f}` @ {load(f)['commit'][:7]}" for f in files)
-        lines.append(f"| {what} | {result} | {cmd} | {src} |")
+        lines.append(f"| {what} | {result} | {models} | {cmd} | {src} |")
     return "\n".join(lines)
 
 

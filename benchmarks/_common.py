@@ -107,7 +107,10 @@ def provenance(
         sha = {label: model_sha256(m) for label, m in model.items()}
     else:
         sha = model_sha256(model)
-    return {"command": command_line(argv), **git_commit(), "model_sha256": sha}
+    out = {"command": command_line(argv), **git_commit(), "model_sha256": sha}
+    if model == NO_MODEL:
+        out["provenance"] = "this benchmark loads no model"
+    return out
 
 
 def write_json(

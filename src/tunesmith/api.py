@@ -27,6 +27,7 @@ from .model.folder import resolve_model_dir
 from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
 from .music.keys import key_of_signature
+from .render.performance import check_options as check_performance
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
 
@@ -148,6 +149,8 @@ class Composer:
         key_guidance: float | None = None,
         chords: str | None = None,
         arrangement: str = "auto",
+        performance: str = "auto",
+        humanize: float = 0.0,
         progress=None,
         **attributes,
     ) -> Piece:
@@ -158,7 +161,11 @@ class Composer:
         piece's length; the music is pulled toward it. `arrangement`: "auto" adds a band
         from the groove library when the prompt asks for one ("a bossa nova", "a pop
         band"), "none" never does, a style name (`tunesmith styles`) always does; the
-        model then writes the melody and the library the drums, bass and comping."""
+        model then writes the melody and the library the drums, bass and comping.
+        `performance`: "auto" plays the piece in its style (dynamics, accents, ghost notes,
+        swing, articulation, pedal; render/performance.py), "none" leaves it as written;
+        `humanize`: onsets move by up to this many ms (seeded; 0: on the grid)."""
+        check_performance(performance, humanize)
         controls = self.controls_for(prompt, **attributes)
         sampling = self.sampling_for(
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
@@ -167,7 +174,7 @@ class Composer:
         controls, progression = self.progression_for(controls, chords)
         controls, plan = self.arrangement_for(controls, prompt, arrangement, progression)
         piece = self.generate_with(controls, sampling, prompt, candidates, progress, progression)
-        return self.arranged(piece, plan)
+        return self.performed(self.arranged(piece, plan), plan, performance, humanize, seed)
 
     def arrangement_for(
         self,
@@ -201,6 +208,19 @@ class Composer:
             roles=plan.library_roles(),
         )  # fmt: skip
         return piece
+
+    @staticmethod
+    def performed(
+        piece: Piece,
+        plan: ArrangementPlan | None = None,
+        performance: str = "auto",
+        humanize: float = 0.0,
+        seed: int | None = None,
+    ) -> Piece:
+        """The piece as played (`Piece.performed`), in the plan's style (its swing ratio
+        is the groove library's) or else the controls' style; "none": as written."""
+        style = find_style(plan.style) if plan is not None else None
+        return piece.performed(performance, humanize, seed or 0, style)
 
     def generate_with(
         self,
@@ -261,6 +281,8 @@ class Composer:
         section: str | None = None,
         chords: str | None = None,
         arrangement: str = "none",
+        performance: str = "auto",
+        humanize: float = 0.0,
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
@@ -269,9 +291,11 @@ class Composer:
         bar), "B" asks for a contrast to it; None: a plain continuation. `chords`: a
         progression counted from the input's first bar (as in `generate`).
         `arrangement`: "none" (default), "auto" or a style name: a band from the groove
-        library under the whole result, the input's parts kept as the melody."""
+        library under the whole result, the input's parts kept as the melody.
+        `performance` and `humanize` as in `generate` (the input's notes are played too)."""
         from .music.metrics import compute_metrics, load_midi
 
+        check_performance(performance, humanize)
         if arrangement.strip().lower() not in ("auto", "none"):
             find_style(arrangement)  # an unknown style costs no work
 
@@ -320,7 +344,8 @@ class Composer:
             controls, prompt, candidates, sampling, prompt_music=music, progress=progress,
             theme=music if section else None, chords=progression,
         )  # fmt: skip
-        return self.arranged(self._best(results, controls, prompt, progression), plan)
+        piece = self.arranged(self._best(results, controls, prompt, progression), plan)
+        return self.performed(piece, plan, performance, humanize, seed)
 
     def generate_long(
         self,
@@ -341,6 +366,8 @@ class Composer:
         cfg: float | None = None,
         seed: int | None = None,
         key_guidance: float | None = None,
+        performance: str = "auto",
+        humanize: float = 0.0,
         progress=None,
         state_path: str | Path | None = None,
         **attributes,
@@ -350,9 +377,10 @@ class Composer:
         fugue, folk) fills in style, instruments and meter; `form` ('AABA', 'ABAB',
         'sonata', ...) makes one chunk per section, with the reprise gate bringing sections
         back. Returns (piece, per-chunk reports); `state_path` saves progress after every
-        chunk so a rerun resumes."""
+        chunk so a rerun resumes. `performance` and `humanize` as in `generate`."""
         from .generate.longform import LongFormSettings, apply_mode, compose_long
 
+        check_performance(performance, humanize)
         settings = LongFormSettings(
             chunks, chunk_bars, overlap, candidates, form, recall_bars
         ).validated()
@@ -361,7 +389,10 @@ class Composer:
             key_guidance=key_guidance,
         )  # fmt: skip
         controls = apply_mode(self.controls_for(prompt, **attributes), mode)
-        return compose_long(self, prompt, controls, sampling, settings, progress, state_path)
+        piece, reports = compose_long(
+            self, prompt, controls, sampling, settings, progress, state_path
+        )
+        return self.performed(piece, None, performance, humanize, seed), reports
 
     # -- parts ---------------------------------------------------------------------------
     def harmonize(

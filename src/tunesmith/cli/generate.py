@@ -79,6 +79,8 @@ def generate_cmd(
     chords: Chords = None,
     chord_track: ChordTrack = False,
     arrangement: str = typer.Option("auto", "--arrangement", help=ARRANGEMENT_HELP),
+    performance: opt.Performance = "auto",
+    humanize: opt.Humanize = 0.0,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -109,6 +111,7 @@ def generate_cmd(
         "seconds": seconds,
         "style": style,
     }
+    played = opt.performance(performance, humanize)
     if config is not None or num_clips is not None or out_dir is not None:
         from ..generate.batch import run_batch
 
@@ -117,7 +120,9 @@ def generate_cmd(
         folder = opt.out_folder(out_dir)
         composer = Composer.load(model)
         with task("generating clips") as update:
-            written = run_batch(composer, config, folder, num_clips, sampling, attributes, update)
+            written = run_batch(
+                composer, config, folder, num_clips, sampling, {**attributes, **played}, update
+            )
         out.print(f"wrote {len(written)} clips to {folder}")
         return
     output = opt.output_file(output)
@@ -142,6 +147,7 @@ def generate_cmd(
             chords=progression,
         )
     piece = composer.arranged(piece, plan)
+    piece = composer.performed(piece, plan, seed=seed, **played)
     piece.save(output, chord_track=chord_track)
     band = f", arranged as {plan.style}" if plan is not None else ""
     out.print(
@@ -164,6 +170,8 @@ def continue_cmd(
     chords: Chords = None,
     chord_track: ChordTrack = False,
     arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
+    performance: opt.Performance = "auto",
+    humanize: opt.Humanize = 0.0,
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -188,13 +196,14 @@ def continue_cmd(
     )
     Composer.sampling_for(**sampling)  # checked before the model loads
     _check_arrangement(arrangement)
+    played = opt.performance(performance, humanize)
     if not midi.is_file():
         raise BadInputError(f"input MIDI {str(midi)!r} does not exist")
     composer = Composer.load(model)
     with task("continuing", bars) as update:
         piece = composer.continue_midi(
             midi, bars, prompt, candidates=candidates, section=section, chords=chords,
-            arrangement=arrangement, **sampling,
+            arrangement=arrangement, **sampling, **played,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
     piece.save(output, chord_track=chord_track)
@@ -238,6 +247,8 @@ def generate_long_cmd(
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
+    performance: opt.Performance = "auto",
+    humanize: opt.Humanize = 0.0,
     candidates: opt.Candidates = None,
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
     model: opt.Model = None,
@@ -257,6 +268,7 @@ def generate_long_cmd(
     # Checked before the model loads, so a typo costs no waiting.
     LongFormSettings(chunks, chunk_bars, overlap, candidates, form, recall_bars).validated()
     Composer.sampling_for(**sampling)
+    played = opt.performance(performance, humanize)
     composer = Composer.load(model)
     state = output.with_name(output.name + ".progress.json")
     t0 = time.time()
@@ -264,7 +276,7 @@ def generate_long_cmd(
         piece, reports = composer.generate_long(
             prompt, chunks=chunks, chunk_bars=chunk_bars, overlap=overlap,
             candidates=candidates, mode=mode, form=form, recall_bars=recall_bars, **sampling,
-            key=key, meter=meter, tempo=tempo, instruments=instruments, style=style,
+            **played, key=key, meter=meter, tempo=tempo, instruments=instruments, style=style,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
     piece.save(output, chord_track=chord_track)

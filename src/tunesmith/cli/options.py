@@ -26,6 +26,7 @@ from ..conditioning.limits import (
     TOP_K,
 )
 from ..errors import BadInputError
+from ..render.performance import HUMANIZE, check_options
 
 SAMPLING_PANEL = "Sampling"
 ATTRIBUTES_PANEL = "Musical attributes (override the prompt)"
@@ -140,6 +141,34 @@ Style = Annotated[
         "--style", help="Style or form, e.g. reel, chorale.", rich_help_panel=ATTRIBUTES_PANEL
     ),
 ]
+
+# -- performance ----------------------------------------------------------------------------
+PERFORMANCE_PANEL = "Performance"
+Performance = Annotated[
+    str,
+    typer.Option(
+        "--performance",
+        help="auto: dynamics, accents, ghost notes, swing, articulation and piano pedal in "
+        "the piece's style; none: the notes as written.",
+        rich_help_panel=PERFORMANCE_PANEL,
+    ),
+]
+Humanize = Annotated[
+    float,
+    typer.Option(
+        "--humanize",
+        metavar="MS",
+        help=f"Move onsets by up to MS milliseconds (seeded, 0-{HUMANIZE.high:g}; "
+        "default 0: the written grid).",
+        rich_help_panel=PERFORMANCE_PANEL,
+    ),
+]
+
+
+def performance(mode: str = "auto", humanize: float = 0.0) -> dict:
+    """--performance and --humanize as the API's keywords, checked (one error line)."""
+    return {"performance": check_options(mode, humanize), "humanize": humanize}
+
 
 # -- model and files ------------------------------------------------------------------------
 Model = Annotated[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import symusic
 
@@ -13,6 +14,9 @@ from ..fileio import atomic_write_bytes
 from ..music.chords import Chord, ChordSpan
 from ..music.keys import key_signature
 from ..tokens.tokenizer import MusicTokenizer
+
+if TYPE_CHECKING:
+    from .performance import Groove
 
 FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
 CHORD_TRACK_PROGRAM = 0  # acoustic grand piano: the chord track a DAW user mutes or swaps
@@ -69,6 +73,7 @@ class Piece:
     scores: dict = field(default_factory=dict)  # candidate scorer components, if any
     chords: list[list[Chord]] | None = None  # the requested progression, bar by bar
     notice: str | None = None  # what was done to the input that the user should know
+    written: symusic.Score | None = None  # the score as written, when `score` is performed
 
     @classmethod
     def from_tokens(
@@ -84,6 +89,27 @@ class Piece:
             score.key_signatures = type(score.key_signatures)()
             score.key_signatures.append(symusic.KeySignature(0, sharps, minor))
         return cls(score=score, controls=controls, prompt=prompt, tokens=list(ids))
+
+    def performed(
+        self,
+        mode: str = "auto",
+        humanize: float = 0.0,
+        seed: int = 0,
+        style: str | Groove | None = None,
+    ) -> Piece:
+        """The piece as played (render/performance.py), in place: dynamics, accents, ghost
+        notes, swing, articulation and pedal in its style (`style`: a style word or a
+        groove-library style; default: the controls' style). `mode` "none": as written.
+        Sheet music keeps the written grid (`written`); MIDI, audio and notes get the
+        performance. Performing again starts from the written score."""
+        from .performance import check_options, perform
+
+        if check_options(mode, humanize) == "none":
+            return self
+        chords = self.chord_spans() if self.chords else None  # else the barlines
+        self.written = written = self.written if self.written is not None else self.score
+        self.score = perform(written, self.controls, style, humanize, seed, chords)
+        return self
 
     # -- facts -------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -193,7 +219,7 @@ class Piece:
             from .notation import export_musicxml
 
             export_musicxml(
-                self.score,
+                self.written if self.written is not None else self.score,
                 path,
                 title=self.prompt or "tunesmith",
                 key=self.controls.key,

@@ -64,7 +64,7 @@ def test_too_little_to_tell_is_english():
 def test_the_parser_warns_once_and_explain_says_so(caplog):
     text = "une chanson triste pour violon, 8 mesures"
     with caplog.at_level(logging.WARNING):
-        first, again = parse_prompt(text), parse_prompt(text)
+        first, _again = parse_prompt(text), parse_prompt(text)
     assert first.language == "French" and "looks French" in (first.language_notice or "")
     assert sum("looks French" in r.message for r in caplog.records) == 1
     assert parse_prompt("a sad song for violin, 8 bars").language is None

@@ -141,7 +141,95 @@ TEMPO_WORDS: dict[str, float] = {
     "brisk": 132, "lively": 140, "fast": 144, "quick": 144, "up tempo": 150, "uptempo": 150,
     "energetic": 150, "very fast": 184, "medium tempo": 108, "mid tempo": 108,
     "mid-tempo": 108, "midtempo": 108, "stately": 80, "maestoso": 84, "walking pace": 96,
+    "meditative": 60, "contemplative": 66, "serene": 66, "tranquil": 66, "peaceful": 70,
+    "sleepy": 56, "languid": 60, "relaxing": 80, "chill": 84, "chilled": 84,
+    "frantic": 184, "frenetic": 184,
 }  # fmt: skip
+
+# Italian tempo marks -> their usual metronome range in bpm (the TEMPO_WORDS value lies
+# inside). A mark is the most specific tempo word: "fast ... allegretto" is an allegretto.
+TEMPO_MARKS: dict[str, tuple[int, int]] = {
+    "grave": (25, 45), "largo": (40, 60), "lento": (45, 60), "larghetto": (60, 66),
+    "adagio": (66, 76), "adagietto": (70, 80), "andante": (76, 108), "andantino": (80, 108),
+    "moderato": (108, 120), "allegretto": (100, 128), "allegro moderato": (112, 124),
+    "allegro": (120, 156), "allegro vivace": (140, 170), "vivace": (156, 176),
+    "presto": (168, 200), "prestissimo": (200, 240),
+}  # fmt: skip
+
+# Tempo words that describe a character more than a speed: the weakest, used only when
+# the text has no mark and no plain tempo word ("lively ... slow" is slow).
+TEMPO_CHARACTER: frozenset[str] = frozenset({
+    "relaxed", "laid back", "upbeat", "lively", "energetic", "stately", "maestoso",
+    "meditative", "contemplative", "serene", "tranquil", "peaceful", "sleepy", "languid",
+    "relaxing", "chill", "chilled", "frantic", "frenetic",
+})  # fmt: skip
+
+# Mood words -> the mode they imply when the text names no key ("a sad waltz": minor).
+# Words that could go either way ("wistful", "bittersweet", "playful") are left out.
+MOOD_MODES: dict[str, str] = {
+    **dict.fromkeys((
+        "sad", "dark", "melancholy", "melancholic", "sombre", "somber", "gloomy", "mournful",
+        "sorrowful", "tragic", "brooding", "ominous", "sinister", "menacing", "bleak",
+        "grim", "spooky", "eerie", "moody", "doleful",
+    ), "minor"),
+    **dict.fromkeys((
+        "happy", "uplifting", "joyful", "joyous", "cheerful", "sunny", "jubilant",
+        "optimistic", "celebratory", "triumphant", "festive", "carefree",
+    ), "major"),
+}  # fmt: skip
+
+# Words for how loud the music is, and how busy its texture.
+DYNAMICS_WORDS: dict[str, str] = {
+    **dict.fromkeys(("soft", "softly", "gentle", "gently", "quiet", "quietly", "delicate",
+                     "tender", "hushed", "whispered", "pianissimo"), "soft"),
+    **dict.fromkeys(("loud", "loudly", "powerful", "aggressive", "intense", "bombastic",
+                     "thunderous", "forceful", "fierce", "fortissimo"), "loud"),
+}  # fmt: skip
+DENSITY_WORDS: dict[str, str] = {
+    **dict.fromkeys(("sparse", "minimal", "minimalist", "spacious", "bare"), "sparse"),
+    **dict.fromkeys(("busy", "dense", "intricate", "thick"), "dense"),
+}  # fmt: skip
+
+# Length words -> bars (a piece with no length gets 16): only where they describe the
+# piece ("a short jig", "keep it short"), not "long notes" or "a long day".
+LENGTH_WORDS: dict[str, int] = {"short": 8, "brief": 8, "long": 64, "lengthy": 64}
+
+# Other words for instruments -> the instrument words they mean: players, sections, and
+# names GM spells differently. A rhythm section is piano, bass and drums (a guitar
+# instead of the piano in the styles of RHYTHM_GUITAR_STYLES).
+INSTRUMENT_ALIASES: dict[str, tuple[str, ...]] = {
+    "bassist": ("bass",), "drummer": ("drums",), "percussionist": ("percussion",),
+    "pianist": ("piano",), "keyboardist": ("keyboard",), "guitarist": ("guitar",),
+    "violinist": ("violin",), "fiddler": ("fiddle",), "violist": ("viola",),
+    "cellist": ("cello",), "harpist": ("harp",), "organist": ("organ",),
+    "flautist": ("flute",), "flutist": ("flute",), "saxophonist": ("sax",),
+    "trumpeter": ("trumpet",), "trombonist": ("trombone",), "clarinettist": ("clarinet",),
+    "clarinetist": ("clarinet",), "oboist": ("oboe",), "bassoonist": ("bassoon",),
+    "accordionist": ("accordion",), "vocalist": ("voice",), "sax player": ("sax",),
+    "string section": ("strings",), "horn section": ("brass",),
+    "woodwind section": ("woodwinds",), "rhythm section": ("piano", "bass", "drums"),
+    "hammond organ": ("hammond",), "slap bass": ("slap bass 1",),
+    "bandoneon": ("tango accordion",), "distorted guitar": ("distortion guitar",),
+    "808": ("synth bass",), "808 bass": ("synth bass",), "square lead": ("lead 1 (square)",),
+    "vibes": ("vibraphone",), "keys": ("keyboard",), "brushes": ("drums",),
+    "congas": ("percussion",), "bongos": ("percussion",), "tabla": ("percussion",),
+    "tambourine": ("percussion",), "shaker": ("percussion",), "hi hats": ("drums",),
+    "hi hat": ("drums",), "hihat": ("drums",), "hihats": ("drums",), "cymbals": ("drums",),
+}  # fmt: skip
+RHYTHM_GUITAR_STYLES: frozenset[str] = frozenset({"rock", "pop", "funk", "country", "blues"})
+
+# Role words: what an instrument does in the texture ("the piano plays the lead",
+# "guitar chords", "walking bass"), in the arrangement's role names. Chords that are held
+# ("holds long chords", "sustained chords") are a pad.
+ROLE_WORDS: dict[str, str] = {
+    "lead": "melody", "melody": "melody", "the tune": "melody", "on top": "melody",
+    "counter melody": "counter-melody", "countermelody": "counter-melody",
+    "chords": "comping", "comping": "comping", "comps": "comping", "strumming": "comping",
+    "pad": "pad", "pads": "pad", "in the background": "pad", "bass line": "bass",
+    "bassline": "bass",
+}  # fmt: skip
+# A role word right before the instrument: "lead guitar", "rhythm guitar", "walking bass".
+ROLE_PREFIXES: dict[str, str] = {"lead": "melody", "rhythm": "comping", "walking": "bass"}
 
 # Words that name a style/form in other words ("fugal" -> fugue).
 STYLE_SYNONYMS: dict[str, str] = {
@@ -160,6 +248,11 @@ STYLE_SYNONYMS: dict[str, str] = {
     "gavotte": "dance", "bourree": "dance", "bourrée": "dance", "polonaise": "dance",
     "tarantella": "dance", "siciliano": "dance", "siciliana": "dance", "allemande": "dance",
     "courante": "dance", "landler": "dance", "ländler": "dance", "barcarolle": "song",
+    "lofi": "hip hop", "lo fi": "hip hop", "trap": "hip hop", "trip hop": "hip hop",
+    "boom bap": "hip hop", "metal": "rock", "heavy metal": "rock", "punk": "rock",
+    "bluegrass": "country", "big band": "jazz", "chiptune": "electronic", "trance": "electronic",
+    "dubstep": "electronic", "drum and bass": "electronic", "drum n bass": "electronic",
+    "dnb": "electronic", "deep house": "electronic", "house music": "electronic",
 }  # fmt: skip
 
 # Dance and form words imply a meter when the prompt gives none.

@@ -10,7 +10,15 @@ The parser is a set of small regex extractors run in a fixed order over one stri
 extractor claims the characters it used, so one phrase feeds one attribute ("16 bars" is
 a length, not a count of instruments; "English horn" is an instrument, not a region).
 Keys need a clear cue because a bare letter is usually an article: "A reel for fiddle"
-has no key, "a reel in A" has one.
+has no key, "a reel in A" has one (so has a tag list: "folk, G, fiddle").
+
+Text written by others (dataset captions, tag lists, chatty requests) also names players
+("a bassist", "the horn section"), negations ("no drums": `extra["exclude"]`), roles ("the
+cello plays the melody": `extra["roles"]`), and moods. Of several tempo words the most
+specific wins: an Italian mark over "fast", "fast" over a character word ("lively"), and a
+number over all. Mood words give what the text leaves open: a mode when no key is named
+("sad": minor), `extra["dynamics"]` and `extra["density"]`; "short"/"long" give a length
+when no number does. Each of these is in `found`, so `explain` shows the words it used.
 
 `apply_overrides` applies explicit attributes (key, meter, tempo, instruments, bars,
 seconds, style: the CLI's options, the API's keywords, the server's `attributes`) on top
@@ -38,15 +46,32 @@ from .controls import (
     normalize_style,
     tempo_bin,
 )
-from .instruments import GM_PROGRAM_NAMES, INSTRUMENT_WORDS, parse_instrument, program_name
+from .instruments import (
+    GM_PROGRAM_NAMES,
+    INSTRUMENT_WORDS,
+    NYLON_GUITAR,
+    PIANO,
+    parse_instrument,
+    program_name,
+)
 from .language import detect_language
 from .limits import (  # re-exported: the parser's vocabulary
+    DENSITY_WORDS,
+    DYNAMICS_WORDS,
     IMPLIED_METERS,
+    INSTRUMENT_ALIASES,
+    LENGTH_WORDS,
     METER_PHRASES,
+    MOOD_MODES,
     PROMPT_CHARS,
     REGIONS,
+    RHYTHM_GUITAR_STYLES,
+    ROLE_PREFIXES,
+    ROLE_WORDS,
     SECONDS,
     STYLE_SYNONYMS,
+    TEMPO_CHARACTER,
+    TEMPO_MARKS,
     TEMPO_WORDS,
     VOICES,
 )
@@ -127,6 +152,12 @@ def _instrument_vocabulary() -> dict[str, tuple[tuple[int, ...], bool]]:
         plural = _plural(_norm(name))
         if plural and plural not in vocab:
             vocab[plural] = (tuple(programs), True)
+    for alias, words in INSTRUMENT_ALIASES.items():  # players, sections, other spellings
+        programs = tuple(p for w in words for p in vocab[_norm(w)][0])
+        vocab.setdefault(_norm(alias), (programs, False))
+        plural = _plural(_norm(alias)) if len(programs) == 1 else None
+        if plural and plural not in vocab:  # "two guitarists"
+            vocab[plural] = (programs, True)
     return vocab
 
 
@@ -139,8 +170,10 @@ _STYLE_WORDS: dict[str, str] = {
 # -- regexes, compiled once ---------------------------------------------------------------
 _I = re.IGNORECASE
 _CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])")
+_HALF = r"\s+and\s+a\s+half"
 _MINUTES_RE = re.compile(
-    rf"(?<![\w.])(?P<n>{_NUMBER}|an?|half\s+a)[\s-]*(?:minutes?|mins?)(?!\w)"
+    rf"(?<![\w.])(?P<n>{_NUMBER}|an?|half\s+a)(?P<h1>{_HALF})?[\s-]*(?:minutes?|mins?)(?!\w)"
+    rf"(?P<h2>{_HALF}(?!\w))?"
     rf"(?:,?\s*(?:and\s+)?(?P<s>{_NUMBER})[\s-]*(?:seconds?|secs?)(?!\w))?",
     _I,
 )
@@ -148,13 +181,20 @@ _SECONDS_RE = re.compile(rf"(?<![\w./:])(?P<n>{_NUMBER})[\s-]*(?:seconds?|secs?)
 _BARS_RE = re.compile(rf"(?<![\w./:])(?P<n>{_NUMBER})[\s-]*(?:bars?|measures?)(?!\w)", _I)
 _BPM_UNIT = r"(?:bpm|b\.p\.m\.?|beats\s+per\s+minute|beats/min)"
 _TEMPO_NUMBER_RE = re.compile(
-    rf"(?<![\w./:])(?P<a>\d+(?:\.\d+)?)\s*{_BPM_UNIT}(?!\w)"
+    rf"(?<![\w./:])(?P<lo>\d+)\s*(?:-|–|to)\s*(?P<hi>\d+)\s*{_BPM_UNIT}(?!\w)"
+    rf"|(?<![\w./:])(?P<a>\d+(?:\.\d+)?)\s*{_BPM_UNIT}(?!\w)"
     rf"|\b(?:tempo|bpm|metronome)\s*(?:of\s+|at\s+|[:=]\s*)?(?P<b>\d+(?:\.\d+)?)(?:\s*{_BPM_UNIT}(?!\w))?"
     r"|(?:♩|\bq|\bcrotchet)\s*=\s*(?P<c>\d+(?:\.\d+)?)",
     _I,
 )
-_TEMPO_NEGATION_RE = re.compile(r"\b(?:not|never|no)\s+(?:too\s+|very\s+|so\s+|overly\s+)?$", _I)
+# "not too fast", "nothing too busy", "not sad": the word is not asked for
+_WORD_NEGATION_RE = re.compile(
+    r"\b(?:not|never|no|nothing)\s+(?:too\s+|very\s+|so\s+|overly\s+|particularly\s+)?$", _I
+)
 _TEMPO_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(TEMPO_WORDS))})(?!\w)", _I)
+_MOOD_RE = re.compile(
+    rf"(?<!\w)(?:{_words_pattern([*MOOD_MODES, *DYNAMICS_WORDS, *DENSITY_WORDS])})(?!\w)", _I
+)
 _METER_NUMBER_RE = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _METER_WORD_NUMS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                     "nine": 9, "twelve": 12}  # fmt: skip
@@ -194,8 +234,49 @@ _INSTRUMENT_RE = re.compile(
     _I,
 )
 _NEGATION_RE = re.compile(r"\b(?:no|without|minus|except|not)\s+(?:any\s+|a\s+|an\s+|the\s+)?$", _I)
+# "no drums or bass": the negation reaches the next instrument of an "or" list
+_NEGATION_GOES_ON_RE = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:any\s+|a\s+|an\s+|the\s+)?", _I)
+# a mention that names an instrument already there: "the cello plays ...", "a guitar solo"
+_BACK_REFERENCE_RE = re.compile(r"\b(?:the|my|our|its|his|her|their|that|this)\s+$", _I)
+_NOT_KEYS_BEFORE = re.compile(  # "keys" is a keyboard, except in "minor keys", "all keys"
+    r"\b(?:major|minor|different|other|all|several|many|both|related|distant|changing|"
+    r"black|white|two|three|four|twelve|\d+)\s+$",
+    _I,
+)
+_ROLE_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(ROLE_WORDS))})(?!\w)", _I)
+_ROLE_PREFIX_RE = re.compile(rf"(?<!\w)(?P<w>{'|'.join(ROLE_PREFIXES)})[\s-]+$", _I)
+_MELODY_ON_RE = re.compile(  # "the melody on the oboe", "the tune played by the fiddle"
+    r"\b(?:melody|tune|lead)\s+(?:is\s+)?(?:on|played\s+by|carried\s+by|taken\s+by|"
+    r"given\s+to)\s+(?:the\s+|a\s+|an\s+)?$",
+    _I,
+)
+_HELD_RE = re.compile(r"\b(?:hold\w*|held|sustain\w*|long)\s+(?:\w+\s+)?$", _I)
+_CLAUSE_END_RE = re.compile(r"[,.;:!?()\n]| - ")
+_ROLE_STOPS = ("key", "mode", "chords", "meter", "bars", "seconds", "style", "voices")
 _NOT_INSTRUMENT_AFTER = re.compile(r"[\s-]+leading\b", _I)  # "voice leading" is not a voice
 _STYLE_RE = re.compile(rf"(?<!\w)(?P<name>{_words_pattern(list(_STYLE_WORDS))})(?:e?s)?(?!\w)", _I)
+# genres named by instruments: read before the instruments, so they add no bass and drums
+_INSTRUMENT_GENRE_RE = re.compile(r"(?<!\w)drum[\s-]+(?:and|n|&|'n')[\s-]+bass(?!\w)", _I)
+_THE_SONG_RE = re.compile(r"\b(?:the|this|that|our|my)\s+$", _I)  # "The song is in C": no style
+# "short"/"long" describe the piece when a piece word or a style follows, or they stand alone
+_LENGTH_WORD_RE = re.compile(rf"(?<!\w)(?:{'|'.join(LENGTH_WORDS)})(?!\w)", _I)
+_PIECE_WORDS = (
+    "piece pieces tune song track melody loop clip sketch beat number composition jingle "
+    "fanfare intro outro interlude theme ringtone cue work thing one version"
+).split()
+_LENGTH_NOUN_RE = re.compile(
+    r"[\s,-]+(?:(?:and\s+)?[\w'-]+[\s,]+){0,2}?"
+    rf"(?:{_words_pattern([*_PIECE_WORDS, *_STYLE_WORDS])})(?:e?s)?(?!\w)",
+    _I,
+)
+_LENGTH_CUE_BEFORE = re.compile(
+    r"(?:\b(?:something|anything|keep\s+it|make\s+it)\s+|(?:^|[,;|])\s*)$", _I
+)
+_LENGTH_AFTER_OK = re.compile(r"\s+and\s+sweet\b|\s*(?:[,;|.!?]|$)", _I)
+_DURATION_BEFORE = re.compile(r"\b(?:bars?|measures?|seconds?|secs?|minutes?|mins?)\s+$", _I)
+# a key as one item of a tag list: "folk, G, fiddle"
+_BARE_LETTER_RE = re.compile(r"(?<![\w#♯♭'])[A-G](?![\w#♯♭'])")  # "A, B and C sections"
+_TAG_KEY_RE = re.compile(r"(?:^|[,;|])\s*(?P<key>[A-G](?:#|♯|♭|b)?)\s*(?=[,;|]|$)")
 _GUITAR_AFTER_RE = re.compile(r"[\s-]+guitars?\b", _I)  # "slide guitar" is no Irish slide
 _TEMPO_FLAG_RE = re.compile(rf"(\d+(?:\.\d+)?)\s*{_BPM_UNIT}?", _I)
 _LIST_SPLIT_RE = re.compile(r"\s*(?:,|;|\+|\band\b)\s*", _I)
@@ -209,8 +290,10 @@ _NUMERAL = r"(?:b|#|♭|♯)?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)(?:°|
 _CHORD = rf"(?:{_SYMBOL}|{_NUMERAL})(?![\w#♯♭/+°ø])"
 _CHORD_SEP = r"(?:\s*,\s*(?:(?i:and|then)\s+)?|\s+(?i:and|then)\s+|\s*[-–—]\s*|\s+)"
 _CHORD_LIST_RE = re.compile(
-    r"(?i:\b(?:chords?|chord progression|progression|changes|built on|over|harmon(?:y|ies)))"
-    r"(?i:\s*(?:of|:|is|are|like|on))?\s*(?:(?i:the)\s+|a\s+|an\s+)?"
+    r"(?i:\b(?:chords?|chord\s+(?:progression|sequence)|progression|sequence|changes|"
+    r"built\s+(?:on|around)|revolves\s+around|based\s+on|cycl(?:es|ing)\s+through|"
+    r"moves\s+through|alternat(?:es|ing)\s+between|over|harmon(?:y|ies)))"
+    r"(?i:\s*(?:of|:|is|are|like|on|goes|runs))?\s*(?:(?i:the)\s+|a\s+|an\s+)?"
     rf"(?P<list>{_CHORD}(?:{_CHORD_SEP}{_CHORD}){{1,31}})"
 )
 _NUMERAL_CHAIN_RE = re.compile(
@@ -249,6 +332,8 @@ class _Parse:
         self.claimed: list[tuple[int, int, str]] = []  # (start, end, attribute)
         self.controls = Controls()
         self.found: dict[str, str] = {}
+        # every instrument mention, negated ones too: (start, end, programs, negated)
+        self.mentions: list[tuple[int, int, tuple[int, ...], bool]] = []
 
     def free(self, m: re.Match[str], share: tuple[str, ...] = ()) -> bool:
         """True when no earlier extractor used this match's characters (except for `share`)."""
@@ -268,7 +353,11 @@ class _Parse:
     def take(self, attribute: str, m: re.Match[str]) -> None:
         """Claim a match for an attribute and remember its words for `explain`."""
         self.claim(attribute, m)
-        span = m.group(0).strip()
+        self.note(attribute, m.group(0))
+
+    def note(self, attribute: str, words: str) -> None:
+        """Add words to what `explain` shows for an attribute."""
+        span = words.strip()
         self.found[attribute] = (
             f"{self.found[attribute]}, {span}" if attribute in self.found else span
         )
@@ -282,6 +371,7 @@ class _Parse:
         for m in self.matches(_MINUTES_RE):
             n = m.group("n").lower()
             minutes = 1.0 if n in ("a", "an") else 0.5 if n.startswith("half") else _number(n)
+            minutes += 0.5 if m.group("h1") or m.group("h2") else 0.0  # "... and a half"
             extra = _number(m.group("s")) if m.group("s") else 0.0
             self._set_seconds(minutes * 60 + extra, m)
             break
@@ -306,9 +396,12 @@ class _Parse:
             self.claim("seconds", m)
 
     def tempo_number(self) -> None:
-        """An explicit tempo: '120 bpm', 'tempo 100', '♩ = 96'."""
+        """An explicit tempo: '120 bpm', 'tempo 100', '♩ = 96', '120-126 bpm' (its middle)."""
         for m in self.matches(_TEMPO_NUMBER_RE):
-            bpm = float(m.group("a") or m.group("b") or m.group("c"))
+            if m.group("lo"):
+                bpm = (float(m.group("lo")) + float(m.group("hi"))) / 2
+            else:
+                bpm = float(m.group("a") or m.group("b") or m.group("c"))
             tempo_bin(bpm)  # raises for tempos outside the supported range
             self.controls.tempo = bpm
             self.take("tempo", m)
@@ -371,6 +464,23 @@ class _Parse:
                 self.controls.extra["mode"] = mode_word
                 self.found["mode"] = self.found["key"]
             return
+        self._tag_key()
+
+    def _tag_key(self) -> None:
+        """A bare key letter as one item of a tag list ('folk, G, fiddle'); several bare
+        letters are a list (sections, notes), not a key."""
+        if (
+            sum(self.text.count(c) for c in ",;|") < 2
+            or len(_BARE_LETTER_RE.findall(self.text)) > 1
+        ):
+            return
+        found = [m for m in _TAG_KEY_RE.finditer(self.text) if self.free(m)]
+        if len(found) == 1:
+            m = found[0]
+            key = m.group("key").replace("♯", "#").replace("♭", "b")
+            self.controls.key = normalize_key(key)
+            self.claimed.append((*m.span("key"), "key"))
+            self.note("key", m.group("key"))
 
     def _is_key(self, m: re.Match[str]) -> bool:
         """Whether a letter match really names a key, not an article or a transposing instrument."""
@@ -415,30 +525,94 @@ class _Parse:
             self.take("voices", m)
             return
 
+    def genre_phrases(self) -> None:
+        """Genres named by instruments ('drum and bass'): a style, not two instruments."""
+        for m in self.matches(_INSTRUMENT_GENRE_RE):
+            if self.controls.style is None:
+                self.controls.style = normalize_style(_STYLE_WORDS[_norm(m.group(0))])
+                self.take("style", m)
+            else:
+                self.claim("style", m)
+
     def instruments(self) -> None:
-        """Instruments in the order written; counts and plurals give repeated voices."""
+        """Instruments in the order written; counts and plurals give repeated voices.
+
+        A negated one ('no drums', 'without piano or bass') goes to extra["exclude"] and out
+        of the list; a mention of one already named ('the cello plays the melody', 'a guitar
+        solo') adds no second voice; a rhythm section is a chord instrument, bass and drums.
+        """
         programs: list[int] = []
+        excluded: list[int] = []
+        named: list[tuple[str, tuple[int, ...]]] = []
+        negation_end = -1
         for m in self.matches(_INSTRUMENT_RE):
-            if _NEGATION_RE.search(self.text, max(0, m.start() - 24), m.start()):
-                self.claim("instruments", m)  # "without drums": claim it, add nothing
-                continue
             name = _norm(m.group("name"))
             if name in ("voice", "voices") and _NOT_INSTRUMENT_AFTER.match(self.text, m.end()):
                 continue
+            if name == "keys" and _NOT_KEYS_BEFORE.search(self.text, 0, m.start()):
+                continue
             voices, plural = _INSTRUMENTS[name]
+            if name == "rhythm section" and self._guitar_style():
+                voices = tuple(NYLON_GUITAR if p == PIANO else p for p in voices)
+            negation = _NEGATION_RE.search(self.text, max(0, m.start() - 24), m.start())
+            goes_on = negation_end >= 0 and _NEGATION_GOES_ON_RE.fullmatch(
+                self.text, negation_end, m.start()
+            )
+            if negation or goes_on:
+                negation_end = m.end()
+                excluded.extend(p for p in voices if p not in excluded)
+                self.claim("exclude", m)
+                start = negation.start() if negation else m.start()
+                self.note("exclude", self.text[start : m.end()])
+                self.mentions.append((*m.span(), voices, True))
+                continue
             count_word = _norm(m.group("count") or "")
+            earlier = self._named_before(name, named, m, count_word)
+            if earlier is not None:
+                self.claim("instruments", m)
+                self.mentions.append((*m.span(), earlier, False))
+                continue
             if count_word:
                 count = int(_COUNT_WORDS.get(count_word) or _number(count_word))
             else:
                 count = PLURAL_VOICES if plural else 1
             programs.extend(list(voices) * max(count, 1))
+            named.append((name, voices))
+            self.mentions.append((*m.span(), voices, False))
             self.take("instruments", m)
+        programs = [p for p in programs if p not in excluded]
+        if excluded:
+            self.controls.extra["exclude"] = excluded
         if len(programs) > MAX_VOICES:
             logger.warning("the prompt asks for %d voices; keeping the first %d",
                            len(programs), MAX_VOICES)  # fmt: skip
             programs = programs[:MAX_VOICES]
         if programs:
             self.controls.instruments = programs
+
+    def _named_before(
+        self,
+        name: str,
+        named: list[tuple[str, tuple[int, ...]]],
+        m: re.Match[str],
+        count_word: str,
+    ) -> tuple[int, ...] | None:
+        """The programs of an earlier mention this one refers back to, if it does: 'the
+        guitar' after 'acoustic guitar', 'a violin solo' after 'violin'."""
+        refers = _BACK_REFERENCE_RE.search(self.text, max(0, m.start() - 8), m.start())
+        if not (refers or m.group("solo")) or count_word not in ("", "a", "an"):
+            return None
+        for earlier, voices in named:
+            if earlier == name or earlier.endswith(" " + name):
+                return voices
+        return None
+
+    def _guitar_style(self) -> bool:
+        """Whether the text's first style word is one whose rhythm section has a guitar."""
+        m = _STYLE_RE.search(self.text)
+        return m is not None and normalize_style(_STYLE_WORDS[_norm(m.group("name"))]) in (
+            RHYTHM_GUITAR_STYLES
+        )
 
     def style(self) -> None:
         """The first style/form word; dance words also imply a meter when none was given."""
@@ -447,6 +621,8 @@ class _Parse:
             word = _norm(m.group("name"))
             if word == "slide" and _GUITAR_AFTER_RE.match(self.text, m.end()):
                 continue
+            if word == "song" and _THE_SONG_RE.search(self.text, 0, m.start()):
+                continue  # "The song is in C major": the piece being described
             if self.controls.style is None:
                 self.controls.style = normalize_style(_STYLE_WORDS[word])
                 self.take("style", m)
@@ -457,15 +633,98 @@ class _Parse:
                 return
 
     def tempo_word(self) -> None:
-        """A tempo word ('allegro', 'slow', 'up-tempo') when no number was given."""
-        if self.controls.tempo is not None:
+        """The most specific tempo word, when no number was given: an Italian mark over a
+        plain word ('fast'), a plain word over a character word ('lively'); the first of
+        equals. `found` names a word that says otherwise ('slow' beside 'presto')."""
+        words = [m for m in self.matches(_TEMPO_WORD_RE)
+                 if not _WORD_NEGATION_RE.search(self.text[: m.start()])]  # fmt: skip
+        for m in words:
+            self.claim("tempo", m)
+        if self.controls.tempo is not None:  # an explicit number wins over every word
+            self._note_overruled(self.controls.tempo, words)
             return
-        for m in self.matches(_TEMPO_WORD_RE):
-            if _TEMPO_NEGATION_RE.search(self.text[: m.start()]):
-                continue  # "not too fast" names no tempo
-            self.controls.tempo = float(TEMPO_WORDS[_norm(m.group(0))])
-            self.take("tempo", m)
+        if not words:
             return
+        best = max(words, key=lambda m: _tempo_rank(_norm(m.group(0))))  # first of the best
+        self.controls.tempo = float(TEMPO_WORDS[_norm(best.group(0))])
+        self.note("tempo", best.group(0))
+        self._note_overruled(self.controls.tempo, [m for m in words if m is not best])
+
+    def _note_overruled(self, bpm: float, words: list[re.Match[str]]) -> None:
+        """Say in `found` which tempo words the chosen tempo overrules (20 % away or more)."""
+        other = [m.group(0) for m in words
+                 if abs(TEMPO_WORDS[_norm(m.group(0))] - bpm) >= 0.2 * bpm]  # fmt: skip
+        if other:
+            self.found["tempo"] += f" (over {', '.join(repr(w) for w in other)})"
+
+    def length_word(self) -> None:
+        """'short' or 'long' when no number gives the length: only where the word describes
+        the piece ('a short jig', 'something short', a tag), never 'long notes'."""
+        if self.controls.bars is not None or "seconds" in self.found:
+            return
+        for m in self.matches(_LENGTH_WORD_RE):
+            before = self.text[: m.start()]
+            if _WORD_NEGATION_RE.search(before) or _DURATION_BEFORE.search(before):
+                continue
+            if _LENGTH_NOUN_RE.match(self.text, m.end()) or (
+                _LENGTH_CUE_BEFORE.search(before) and _LENGTH_AFTER_OK.match(self.text, m.end())
+            ):
+                self.controls.bars = LENGTH_WORDS[m.group(0).lower()]
+                self.take("bars", m)
+                return
+
+    def character(self) -> None:
+        """Mood words: a mode when no key or mode was named ('sad': minor), dynamics
+        ('gentle': soft) and density ('sparse'). Words that disagree ('dark but
+        uplifting', 'from quiet to loud') leave the attribute open."""
+        heard: dict[str, dict[str, list[str]]] = {"mode": {}, "dynamics": {}, "density": {}}
+        for m in self.matches(_MOOD_RE):
+            if _WORD_NEGATION_RE.search(self.text[: m.start()]):
+                continue  # "not sad", "nothing too busy"
+            word = _norm(m.group(0))
+            for attribute, table in (("mode", MOOD_MODES), ("dynamics", DYNAMICS_WORDS),
+                                     ("density", DENSITY_WORDS)):  # fmt: skip
+                if word in table:
+                    heard[attribute].setdefault(table[word], []).append(m.group(0))
+                    self.claim(attribute, m)
+        if self.controls.key is not None or "mode" in self.controls.extra:
+            heard["mode"] = {}
+        for attribute, values in heard.items():
+            if len(values) == 1:
+                (value, words), = values.items()  # fmt: skip
+                self.controls.extra[attribute] = value
+                self.note(attribute, ", ".join(words))
+
+    def roles(self) -> None:
+        """What a named instrument does: 'the cello plays the melody', 'guitar chords',
+        'lead guitar', 'the melody on the oboe' -> extra["roles"] {program: role}."""
+        roles: dict[int, str] = {}
+        starts = sorted(m[0] for m in self.mentions)
+        stops = sorted(s for s, _, a in self.claimed if a in _ROLE_STOPS)
+        for start, end, programs, negated in self.mentions:
+            if negated or len(set(programs)) != 1 or programs[0] in roles:
+                continue
+            base = max(0, start - 40)
+            role, words = None, ""
+            if (pre := _ROLE_PREFIX_RE.search(self.text, base, start)) is not None:
+                role, words = ROLE_PREFIXES[pre.group("w").lower()], self.text[pre.start() : end]
+            elif (on := _MELODY_ON_RE.search(self.text, base, start)) is not None:
+                role, words = "melody", self.text[on.start() : end]
+            else:
+                limit = min([s for s in starts if s > start] + [s for s in stops if s >= end]
+                            + [len(self.text)])  # fmt: skip
+                clause = _CLAUSE_END_RE.search(self.text, end, limit)
+                word = _ROLE_WORD_RE.search(self.text, end, clause.start() if clause else limit)
+                if word is not None:
+                    role = ROLE_WORDS[_norm(word.group(0))]
+                    if role == "comping" and _HELD_RE.search(self.text, end, word.start()):
+                        role = "pad"  # "holds long chords"
+                    words = self.text[start : word.end()]
+            if role is not None:
+                roles[programs[0]] = role
+                self.note("roles", words)
+        if roles:
+            self.controls.extra["roles"] = roles
 
     def region(self) -> None:
         """A region or tradition ('Irish', 'Scottish'), kept as metadata, not a style."""
@@ -489,7 +748,8 @@ def parse_prompt(text: str) -> ParsedPrompt:
         return ParsedPrompt(controls=Controls(), found={}, text=text)
     p = _Parse(text)
     for step in (p.length, p.tempo_number, p.meter, p.chords, p.key, p.mode_only, p.texture,
-                 p.instruments, p.style, p.tempo_word, p.region):  # fmt: skip
+                 p.genre_phrases, p.instruments, p.style, p.tempo_word, p.length_word,
+                 p.character, p.roles, p.region):  # fmt: skip
         step()
     _spread_ensemble(p.controls)
     parsed = ParsedPrompt(
@@ -524,7 +784,13 @@ def _spread_ensemble(controls: Controls) -> None:
 
 # -- explain ------------------------------------------------------------------------------
 _EXPLAIN_ORDER = ("style", "key", "mode", "chords", "meter", "tempo", "bars", "seconds",
-                  "instruments", "voices", "region")  # fmt: skip
+                  "instruments", "exclude", "roles", "voices", "dynamics", "density",
+                  "region")  # fmt: skip
+
+
+def _tempo_rank(word: str) -> int:
+    """How specific a tempo word is: an Italian mark 3, a plain word 2, a character 1."""
+    return 3 if word in TEMPO_MARKS else 1 if word in TEMPO_CHARACTER else 2
 
 
 def _value_text(attribute: str, c: Controls) -> str:
@@ -533,6 +799,10 @@ def _value_text(attribute: str, c: Controls) -> str:
         return f"{c.tempo:g} bpm"
     if attribute == "instruments":
         return ", ".join(program_name(p) for p in c.instruments or [])
+    if attribute == "exclude":
+        return "no " + ", ".join(program_name(p) for p in c.extra["exclude"])
+    if attribute == "roles":
+        return ", ".join(f"{program_name(p)}: {r}" for p, r in c.extra["roles"].items())
     if attribute == "seconds":
         return f"{c.extra['seconds']:g} s"
     value = getattr(c, attribute, None)

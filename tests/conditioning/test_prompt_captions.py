@@ -126,6 +126,10 @@ def test_genres_named_by_instruments_add_none() -> None:
         ("electric piano chords and a synth lead", {4: "comping", 81: "melody"}),
         ("with the melody on the oboe, over strings", {68: "melody"}),
         ("a flute counter-melody", {73: "counter-melody"}),
+        # found by the held-out prompts: a mood word inside the clause, plural "leads"
+        ("a saxophone plays a sad melody over soft piano chords", {65: "melody", PIANO: "comping"}),
+        ("synth leads, a synth bass and drums", {81: "melody"}),
+        ("a tune played by the fiddle", {110: "melody"}),
     ],
 )  # fmt: skip
 def test_roles(text: str, roles: dict[int, str]) -> None:
@@ -139,6 +143,7 @@ def test_roles(text: str, roles: dict[int, str]) -> None:
         "a minimalist piano piece built on the chords Am, F, C and G",
         "a fiddle tune in D dorian",
         "chords in the background, a melody on top",
+        "a short, happy tune on the ukulele",
     ],
 )
 def test_no_role_is_claimed_where_none_is_named(text: str) -> None:

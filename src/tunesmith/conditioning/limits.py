@@ -222,7 +222,7 @@ RHYTHM_GUITAR_STYLES: frozenset[str] = frozenset({"rock", "pop", "funk", "countr
 # "guitar chords", "walking bass"), in the arrangement's role names. Chords that are held
 # ("holds long chords", "sustained chords") are a pad.
 ROLE_WORDS: dict[str, str] = {
-    "lead": "melody", "melody": "melody", "the tune": "melody", "on top": "melody",
+    "lead": "melody", "leads": "melody", "melody": "melody", "the tune": "melody", "on top": "melody",
     "counter melody": "counter-melody", "countermelody": "counter-melody",
     "chords": "comping", "comping": "comping", "comps": "comping", "strumming": "comping",
     "pad": "pad", "pads": "pad", "in the background": "pad", "bass line": "bass",

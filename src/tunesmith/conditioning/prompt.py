@@ -245,9 +245,10 @@ _NOT_KEYS_BEFORE = re.compile(  # "keys" is a keyboard, except in "minor keys", 
 )
 _ROLE_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(ROLE_WORDS))})(?!\w)", _I)
 _ROLE_PREFIX_RE = re.compile(rf"(?<!\w)(?P<w>{'|'.join(ROLE_PREFIXES)})[\s-]+$", _I)
-_MELODY_ON_RE = re.compile(  # "the melody on the oboe", "the tune played by the fiddle"
-    r"\b(?:melody|tune|lead)\s+(?:is\s+)?(?:on|played\s+by|carried\s+by|taken\s+by|"
-    r"given\s+to)\s+(?:the\s+|a\s+|an\s+)?$",
+_MELODY_ON_RE = re.compile(  # "the melody on the oboe", "a tune played by the fiddle"
+    r"\b(?:the\s+(?:melody|tune|lead)\s+(?:is\s+)?on|(?:melody|tune|lead)\s+(?:is\s+)?"
+    r"(?:played|carried|taken)\s+by|(?:melody|tune|lead)\s+(?:is\s+)?given\s+to)"
+    r"\s+(?:the\s+|a\s+|an\s+)?$",  # not "a tune on the ukulele": that names no role
     _I,
 )
 _HELD_RE = re.compile(r"\b(?:hold\w*|held|sustain\w*|long)\s+(?:\w+\s+)?$", _I)
@@ -686,7 +687,7 @@ class _Parse:
                                      ("density", DENSITY_WORDS)):  # fmt: skip
                 if word in table:
                     heard[attribute].setdefault(table[word], []).append(m.group(0))
-                    self.claim(attribute, m)
+                    self.claim("mood", m)  # a mood word ends no role's clause
         if self.controls.key is not None or "mode" in self.controls.extra:
             heard["mode"] = {}
         for attribute, values in heard.items():

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tunesmith.controls import KEYS
-from tunesmith.prompt import IMPLIED_METERS, parse_prompt
+from tunesmith.music.keys import KEYS
+from tunesmith.conditioning.prompt import IMPLIED_METERS, parse_prompt
 
 ATTRIBUTES = ("key", "meter", "tempo", "instruments", "bars", "seconds", "style")
 MAX_BARS, MAX_SECONDS = 32, 60.0

@@ -13,6 +13,7 @@ from tunesmith.errors import BadInputError
 from tunesmith.music.chords import analyse_chords
 from tunesmith.music.tension import tension_curve
 from tunesmith.render.performance import (
+    DYNAMICS_SHIFT,
     GHOST_RANGE,
     VELOCITY_RANGE,
     check_options,
@@ -85,6 +86,26 @@ def test_velocities_vary_within_range_and_peak_near_the_tension_climax():
     assert per_bar[0] < per_bar[climax] - 8 and per_bar[-1] < per_bar[climax] - 8
 
 
+def test_soft_and_loud_prompts_move_the_whole_level_within_the_range():
+    """extra["dynamics"] (the prompt parser's reading of "gentle", "powerful") shifts every
+    velocity by DYNAMICS_SHIFT; the phrase shape stays and clamping keeps the range."""
+    score = score_of({(0, False): melody(), (0, True): drums(16)})
+    vel = {}
+    for mood in ("soft", None, "loud"):
+        controls = Controls(extra={"dynamics": mood} if mood else {})
+        played = perform(score, controls, style="rock")
+        vel[mood] = np.array([n.velocity for n in played.tracks[0].notes])
+        kit = [n.velocity for n in played.tracks[1].notes]
+        assert VELOCITY_RANGE[0] <= min(kit) and max(kit) <= VELOCITY_RANGE[1], mood
+    for mood, sign in (("soft", -1), ("loud", 1)):
+        assert VELOCITY_RANGE[0] <= vel[mood].min() and vel[mood].max() <= VELOCITY_RANGE[1]
+        assert sign * (vel[mood].mean() - vel[None].mean()) > 10, mood
+        inside = (vel[mood] > VELOCITY_RANGE[0]) & (vel[mood] < VELOCITY_RANGE[1])
+        moved = vel[mood][inside] - vel[None][inside]  # unclamped notes: exactly the shift
+        assert set(moved.tolist()) == {DYNAMICS_SHIFT[mood]}, mood
+    assert vel["soft"].std() > 3 and vel["loud"].std() > 3  # still phrased, not flattened
+
+
 def test_downbeats_are_the_loudest_beat_of_every_bar():
     played = perform(score_of({(0, False): [(t, TPQ, 62) for t in range(0, 8 * BAR, TPQ)]}))
     vel = [n.velocity for n in played.tracks[0].notes]
@@ -131,6 +152,21 @@ def test_ghost_notes_only_in_drum_tracks_of_styles_that_use_them():
     assert notes_of(perform(score, style="hip hop", seed=2).tracks[0]) != notes_of(kit)
     for style in ("rock", "waltz", None):
         assert len(perform(score, style=style).tracks[0].notes) == len(before)
+
+
+def test_density_sets_the_ghost_notes():
+    """extra["density"]: "sparse" adds no ghost notes, "dense" two in every bar."""
+    score = score_of({(0, True): drums(8)})
+
+    def ghosts(density):
+        controls = Controls(extra={"density": density} if density else {})
+        kit = perform(score, controls, style="funk", seed=3).tracks[0]
+        return [n for n in kit.notes if n.velocity <= GHOST_RANGE[1]]
+
+    assert ghosts("sparse") == []
+    dense = np.bincount([n.time // BAR for n in ghosts("dense")], minlength=8)
+    assert dense.tolist() == [2] * 8
+    assert 8 <= len(ghosts(None)) <= 16
 
 
 def test_a_bar_with_its_own_ghost_notes_gets_no_more():

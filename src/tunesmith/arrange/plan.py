@@ -14,6 +14,14 @@ instrument the comping (the next ones a pad), another melodic one a counter-melo
 nobody took come from the style's defaults when the request asks for a band or names no
 instruments; otherwise a named chord instrument plays the bass and the comping too ("a
 waltz for piano" with the waltz style: piano alone).
+
+The prompt parser's readings come first. A role the prompt names ("the piano plays the
+lead", "guitar chords", `controls.extra["roles"]`) is taken before the order above is
+applied, unless the instrument cannot play it (a drum kit has no melody, a flute neither
+chords nor a bass line below C3): then it takes the role the order gives it and the plan
+says why. An excluded instrument ("no drums", `controls.extra["exclude"]`) and its kin
+("no piano": no electric piano either) get no part from the style; the plan lists what it
+left out. Instruments the request names explicitly are always kept.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..conditioning.controls import Controls
-from ..conditioning.instruments import DRUMS, program_name
+from ..conditioning.instruments import DRUMS, PIANO, program_name
+from .arranger import instrument_range
 from .library import Style, find_style, load_library
 
 BAND_WORDS = re.compile(
@@ -38,6 +47,20 @@ CHORD_PROGRAMS = (
     | set(range(48, 52)) | set(range(88, 96))
 )  # fmt: skip
 PAD_PROGRAMS = set(range(48, 56)) | set(range(88, 96)) | {19}
+HELD_CHORD_PROGRAMS = CHORD_PROGRAMS | PAD_PROGRAMS | {61, 62, 63}  # + brass sections
+LINE_ROLES = ("melody", "counter-melody")  # the model writes these
+SINGLE_ROLES = ("melody", "bass", "drums")  # one instrument each
+BASS_CEILING = 48  # C3: a bass line lies below it, so a bass player must reach under it
+# Instruments that stand for each other when one is left out: "no piano" means no electric
+# piano comping either, "no bass" no contrabass; "no organ" still allows a harmonica.
+KIN: tuple[frozenset[int], ...] = tuple(
+    frozenset(r) for r in (
+        range(0, 8), range(16, 21), range(24, 32), [*range(32, 40), 43], range(48, 52),
+        range(52, 55), range(56, 64), range(64, 72), range(72, 80), range(80, 88),
+        range(88, 96),
+    )
+)  # fmt: skip
+MELODY_FALLBACKS = (PIANO, 73, 40, 24)  # piano, flute, violin, guitar: when the style's is out
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,7 @@ class RolePart:
     role: str  # melody, counter-melody, bass, comping, pad, drums
     program: int
     source: str  # "model" (generated), "input" (a continued file), "library" (patterns)
+    note: str = ""  # why it plays this role when the request asked otherwise
 
     @property
     def instrument(self) -> str:
@@ -64,11 +88,13 @@ class ArrangementPlan:
     progression: str  # "requested" (a progression was given) or "analysed" (per bar)
     parts: list[RolePart] = field(default_factory=list)
     reason: str = ""
+    left_out: list[RolePart] = field(default_factory=list)  # the style's, excluded by the prompt
 
     @property
     def model_instruments(self) -> list[int]:
         """The programs the model writes: melody first, then counter-melodies."""
-        return [p.program for p in self.parts if p.source == "model"]
+        written = [p for p in self.parts if p.source == "model"]
+        return [p.program for p in sorted(written, key=lambda p: p.role != "melody")]
 
     def library_roles(self) -> dict[str, list[int]]:
         """role -> programs for the arranger (the parts the groove library plays)."""
@@ -88,7 +114,10 @@ class ArrangementPlan:
         ]
         for p in self.parts:
             who = {"model": "the model", "input": "the input", "library": "groove library"}
-            rows.append((p.role, f"{p.instrument} ({who[p.source]})"))
+            note = f"; {p.note}" if p.note else ""
+            rows.append((p.role, f"{p.instrument} ({who[p.source]}{note})"))
+        for p in self.left_out:
+            rows.append(("left out", f"{p.role}: {p.instrument} (the prompt excludes it)"))
         return rows
 
 
@@ -138,42 +167,114 @@ def _auto_style(controls: Controls, text: str, band: bool) -> tuple[Style, str] 
     return style, f"the words '{words}'"
 
 
-def _parts(style: Style, named: list[int] | None, full: bool, melody: list[int] | None):
-    parts: list[RolePart] = []
-    taken: dict[str, int] = {}
-    if melody:
-        parts += [RolePart("melody", p, "input") for p in melody]
-        taken["melody"] = melody[0]
-    for p in named or []:
-        if p == DRUMS:
-            role = "drums"
-        elif p in BASS_PROGRAMS and "bass" not in taken and (taken or len(named or []) > 1):
-            role = "bass"
-        elif "melody" not in taken:
-            role = "melody"
-        elif p in CHORD_PROGRAMS:
-            role = "comping" if "comping" not in taken else "pad"
-        else:
-            role = "counter-melody"
+def _name(program: int) -> str:
+    return "the drum kit" if program == DRUMS else f"the {program_name(program).lower()}"
+
+
+def _misfit(program: int, role: str) -> str | None:
+    """Why `program` cannot play `role` (None: it can)."""
+    if program == DRUMS:
+        return None if role == "drums" else f"a drum kit plays no {role}"
+    if role == "drums":
+        return f"{_name(program)} is no drum kit"
+    if role == "bass" and instrument_range(program)[0] >= BASS_CEILING:
+        return f"{_name(program)} does not reach below C3"
+    if role in ("comping", "pad") and program not in HELD_CHORD_PROGRAMS:
+        return f"{_name(program)} plays no chords"
+    return None
+
+
+def _default_role(program: int, taken: dict[str, int], many: bool) -> str:
+    """The role the order of naming gives an instrument (see the module's docstring)."""
+    if program == DRUMS:
+        return "drums"
+    if program in BASS_PROGRAMS and "bass" not in taken and (taken or many):
+        return "bass"
+    if "melody" not in taken:
+        return "melody"
+    if program in CHORD_PROGRAMS:
+        return "comping" if "comping" not in taken else "pad"
+    return "counter-melody"
+
+
+def _part(role: str, program: int, note: str = "") -> RolePart:
+    return RolePart(role, program, "model" if role in LINE_ROLES else "library", note)
+
+
+def _kin(programs: list[int]) -> set[int]:
+    """The programs an exclusion covers: each excluded one and its kin."""
+    out: set[int] = set()
+    for p in programs:
+        out |= next((set(k) for k in KIN if p in k), {p})
+    return out
+
+
+def _named_parts(named: list[int], roles: dict[int, str], taken: dict[str, int]) -> list[RolePart]:
+    """Roles for the named instruments (filling `taken`): first those the prompt gives,
+    where the instrument can play them, then the others in the order named."""
+    slots: list[RolePart | None] = [None] * len(named)
+    notes: dict[int, str] = {}
+    asked: set[int] = set()  # only an instrument's first mention takes the role asked for
+    given: set[int] = set()  # took a library role: its other voices add no part
+    for i, p in enumerate(named):
+        role = roles.get(p)
+        if role is None or p in asked:
+            continue
+        asked.add(p)
+        why = _misfit(p, role)
+        if why is None and role in SINGLE_ROLES and role in taken:
+            why = f"the {role} is {_name(taken[role])}'s"
+        if why is not None:
+            notes[i] = f"asked for the {role}, but {why}"
+            continue
+        slots[i] = _part(role, p)
+        taken.setdefault(role, p)
+        if role not in LINE_ROLES:
+            given.add(p)
+    for i, p in enumerate(named):
+        if slots[i] is not None or p in given:
+            continue
+        role = _default_role(p, taken, len(named) > 1)
         if role == "drums" and "drums" in taken:
             continue
-        source = "model" if role in ("melody", "counter-melody") else "library"
-        parts.append(RolePart(role, p, source))
+        slots[i] = _part(role, p, notes.get(i, ""))
         taken.setdefault(role, p)
+    return [s for s in slots if s is not None]
+
+
+def _parts(
+    style: Style,
+    named: list[int] | None,
+    full: bool,
+    melody: list[int] | None,
+    roles: dict[int, str],
+    excluded: set[int],
+) -> tuple[list[RolePart], list[RolePart]]:
+    """(parts, the style's parts left out): the input's melody, the named instruments, then
+    the style's band for the roles nobody took (see the module's docstring)."""
+    named = named or []
+    taken: dict[str, int] = {"melody": melody[0]} if melody else {}
+    parts = [RolePart("melody", p, "input") for p in melody or []]
+    parts += _named_parts(named, roles, taken)
     if "melody" not in taken:
-        parts.insert(0, RolePart("melody", style.instruments["melody"], "model"))
-        taken["melody"] = style.instruments["melody"]
-    chordal = [p for p in (named or []) if p in CHORD_PROGRAMS]
+        program, note = style.instruments["melody"], ""
+        if program in excluded:
+            note = f"instead of {_name(program)}, which the prompt excludes"
+            program = next((p for p in MELODY_FALLBACKS if p not in excluded), PIANO)
+        parts.insert(0, _part("melody", program, note))
+    chordal = [p for p in named if p in CHORD_PROGRAMS]
     if not full and not chordal:
         full = True  # nobody named can play the chords: the style's band does
+    left_out: list[RolePart] = []
     for role in ("bass", "comping", "pad", "drums"):
         if role in taken:
             continue
         if full and role in style.instruments:
-            parts.append(RolePart(role, style.instruments[role], "library"))
-        elif not full and role in ("bass", "comping"):
-            parts.append(RolePart(role, chordal[0], "library"))
-    return parts
+            part = _part(role, style.instruments[role])
+            (left_out if part.program in excluded else parts).append(part)
+        elif not full and (role == "bass" or (role == "comping" and "pad" not in taken)):
+            parts.append(_part(role, chordal[0]))  # a held pad already gives the chords
+    return parts, left_out
 
 
 def plan_for(
@@ -205,7 +306,9 @@ def plan_for(
         chosen, reason = find_style(style), "asked for by name"
     named = None if melody else controls.instruments
     full = band or not named or bool(melody)
-    parts = _parts(chosen, named, full, melody)
+    roles = {int(p): str(r) for p, r in (controls.extra.get("roles") or {}).items()}
+    excluded = _kin([int(p) for p in controls.extra.get("exclude") or []])
+    parts, left_out = _parts(chosen, named, full, melody, roles, excluded)
     tempo = controls.tempo if controls.tempo is not None else chosen.tempo[1]
     requested = requested_chords or bool(controls.extra.get("chords"))
     return ArrangementPlan(
@@ -216,4 +319,5 @@ def plan_for(
         progression="requested" if requested else "analysed (one chord per bar)",
         parts=parts,
         reason=reason,
+        left_out=left_out,
     )

@@ -19,7 +19,10 @@
 - **sustain pedal** (CC64) on piano tracks (GM programs 0-7), lifted and pressed again at
   every chord change and barline;
 - with `humanize` > 0, onsets moved by at most that many milliseconds (seeded), never past
-  a neighbour in the same track and never out of their bar.
+  a neighbour in the same track and never out of their bar;
+- the prompt's mood (`controls.extra`, read by the prompt parser): "dynamics" soft or loud
+  moves every velocity down or up by DYNAMICS_SHIFT (inside the same limits), "density"
+  sparse adds no ghost notes and dense two a bar.
 
 Pitches never change and notes are only ever added as ghost notes; without swing or
 `humanize` every onset stays where it was written. Velocities stay within 45-110 (ghost
@@ -52,6 +55,9 @@ VELOCITY_RANGE = (45, 110)
 GHOST_RANGE = (20, 50)  # a drum hit this soft is a ghost note and stays one
 GHOST_VELOCITY = 34
 DYNAMIC_RANGE = 14  # the piece's level moves velocities by up to this much either way
+# "soft" / "loud" in the prompt: about one dynamic mark (mp -> p, mf -> f) on the whole piece;
+# ghost notes move by half as much, so they stay ghosts.
+DYNAMICS_SHIFT = {"soft": -15, "loud": 15}
 PHRASE_BARS = 4
 PHRASE_RANGE = 8  # a phrase's swell, from its start to its peak
 PHRASE_PEAK = 0.65  # where in the phrase the swell turns
@@ -261,12 +267,19 @@ def _phrase(tick: int, bar: int, bars: _Bars) -> int:
 
 
 def _dynamics(
-    notes: list[list[int]], drum: bool, bars: _Bars, levels: np.ndarray, feel: Feel
+    notes: list[list[int]],
+    drum: bool,
+    bars: _Bars,
+    levels: np.ndarray,
+    feel: Feel,
+    shift: int = 0,
 ) -> None:
+    """Velocities by the bar's level, the phrase's swell, the beat's accent and `shift`
+    (the prompt's soft or loud), clamped to VELOCITY_RANGE (ghost notes to GHOST_RANGE)."""
     beat_cache: dict[tuple[int, int], list[int]] = {}
     for note in notes:
         bar = bars.index(note[_T])
-        level = round(DYNAMIC_RANGE * float(levels[bar]))
+        level = round(DYNAMIC_RANGE * float(levels[bar])) + shift
         if _is_ghost(note, drum):
             note[_V] = min(max(note[_V] + level // 2, GHOST_RANGE[0]), GHOST_RANGE[1])
             continue
@@ -281,10 +294,14 @@ def _dynamics(
 
 # -- ghost notes ----------------------------------------------------------------------------
 def _ghost_notes(
-    notes: list[list[int]], bars: _Bars, feel: Feel, rng: np.random.Generator
+    notes: list[list[int]],
+    bars: _Bars,
+    feel: Feel,
+    rng: np.random.Generator,
+    dense: bool = False,
 ) -> list[list[int]]:
-    """One or two soft snare hits a bar between the beats, away from the written snare
-    hits, in the bars the drums play, except bars that have ghost notes of their own."""
+    """One or two soft snare hits a bar (two when `dense`) between the beats, away from the
+    written snare hits, in the bars the drums play, except bars with ghost notes of their own."""
     snares = [n for n in notes if n[_P] in SNARES]
     if not snares:
         return []
@@ -305,7 +322,7 @@ def _ghost_notes(
                 free.append(t)
         if not free:
             continue
-        count = min(len(free), int(rng.integers(1, 3)))
+        count = min(len(free), 2 if dense else int(rng.integers(1, 3)))
         for t in sorted(rng.choice(free, size=count, replace=False).tolist()):
             velocity = GHOST_VELOCITY + int(rng.integers(-4, 5))
             added.append([int(t), max(1, bars.tpq // 8), pitch, velocity])
@@ -488,7 +505,9 @@ def perform(
     `style`: a style word or a groove-library style (default: `controls.style`);
     `humanize`: the most an onset moves, in ms (0: the grid as written); `seed` makes the
     ghost notes and the timing reproducible; `chords`: where the harmony changes (the
-    piece's requested progression), for the pedal; barlines count without it."""
+    piece's requested progression), for the pedal; barlines count without it.
+    `controls.extra` "dynamics" (soft, loud) and "density" (sparse, dense), as the prompt
+    parser reads them from mood words, shift the velocities and set the ghost notes."""
     import numpy as np
 
     from ..music.metrics import as_tick_score
@@ -504,14 +523,18 @@ def perform(
     levels = _levels(out, len(bars.starts))
     tempo = (controls.tempo if controls else None) or 120.0
     tempo_at = _tempo_lookup(out, tempo)
+    mood = controls.extra if controls else {}
+    shift = DYNAMICS_SHIFT.get(str(mood.get("dynamics")), 0)
+    density = mood.get("density")
     for k, track in enumerate(out.tracks):
         if not len(track.notes):
             continue
         drum = bool(track.is_drum)
         notes = _notes(track)
-        if drum and feel.ghosts:
-            notes += _ghost_notes(notes, bars, feel, np.random.default_rng([seed, k, 0]))
-        _dynamics(notes, drum, bars, levels, feel)
+        if drum and feel.ghosts and density != "sparse":
+            rng = np.random.default_rng([seed, k, 0])
+            notes += _ghost_notes(notes, bars, feel, rng, dense=density == "dense")
+        _dynamics(notes, drum, bars, levels, feel, shift)
         _swing(notes, bars, feel)
         if not drum:
             _articulate(notes, feel, bars.tpq)

@@ -366,6 +366,7 @@ class Composer:
         cfg: float | None = None,
         seed: int | None = None,
         key_guidance: float | None = None,
+        arrangement: str = "none",
         performance: str = "auto",
         humanize: float = 0.0,
         progress=None,
@@ -377,10 +378,14 @@ class Composer:
         fugue, folk) fills in style, instruments and meter; `form` ('AABA', 'ABAB',
         'sonata', ...) makes one chunk per section, with the reprise gate bringing sections
         back. Returns (piece, per-chunk reports); `state_path` saves progress after every
-        chunk so a rerun resumes. `performance` and `humanize` as in `generate`."""
+        chunk so a rerun resumes. `arrangement`: "none" (default), "auto" or a style name,
+        as in `generate`: the model writes the melody parts and the groove library's band is
+        laid under the finished piece. `performance` and `humanize` as in `generate`."""
         from .generate.longform import LongFormSettings, apply_mode, compose_long
 
         check_performance(performance, humanize)
+        if arrangement.strip().lower() not in ("auto", "none"):
+            find_style(arrangement)  # an unknown style costs no work
         settings = LongFormSettings(
             chunks, chunk_bars, overlap, candidates, form, recall_bars
         ).validated()
@@ -388,11 +393,16 @@ class Composer:
             preset, temperature, top_k, top_p, repetition_penalty, cfg, seed,
             key_guidance=key_guidance,
         )  # fmt: skip
-        controls = apply_mode(self.controls_for(prompt, **attributes), mode)
+        parsed = self.controls_for(prompt, **attributes)
+        # the mode fills in attributes; the parser's readings (roles, mood) stay for the
+        # plan and the performance
+        controls = replace(apply_mode(parsed, mode), extra=parsed.extra)
+        controls, plan = self.arrangement_for(controls, prompt, arrangement)
         piece, reports = compose_long(
             self, prompt, controls, sampling, settings, progress, state_path
         )
-        return self.performed(piece, None, performance, humanize, seed), reports
+        piece = self.arranged(piece, plan)
+        return self.performed(piece, plan, performance, humanize, seed), reports
 
     # -- parts ---------------------------------------------------------------------------
     def harmonize(

@@ -488,3 +488,31 @@ def test_bars_chosen_on_the_roll_are_rewritten(server_v2, browser):
     assert outside(after) == outside(before)
     assert d.execute_script("return barSel") == {"from": 2, "to": 3}
     assert d.find_element(By.ID, "undo").is_enabled()
+
+
+def test_an_arrangement_picked_on_the_page_adds_the_band(server, browser):
+    """The arrangement picker offers none, auto and the groove library's styles; a style
+    adds its band (drums, bass, comping) under the model's melody, in its meter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(server + "/")
+    _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#arrangement option")) > 10, 60)
+    picker = Select(d.find_element(By.ID, "arrangement"))
+    offered = [o.get_attribute("value") for o in picker.options]
+    assert offered[:2] == ["none", "auto"] and {"waltz", "bossa-nova"} <= set(offered)
+    assert picker.first_selected_option.get_attribute("value") == "none"
+    prompt = d.find_element(By.ID, "prompt")
+    prompt.clear()
+    prompt.send_keys("a tune for flute")
+    d.find_element(By.ID, "bars").send_keys("4")
+    d.find_element(By.ID, "seed").send_keys("2")
+    d.find_element(By.ID, "chords").send_keys("C G7 C G7")
+    picker.select_by_value("waltz")
+    d.find_element(By.ID, "generate").click()
+    status = d.find_element(By.ID, "status")
+    _wait(d, lambda d: status.text.startswith("done"), 120, f"no piece: {status.text!r}")
+    tracks = d.execute_script("return current.json.tracks.map((t) => t.instrument)")
+    assert tracks[0] == "Flute" and {"Drums", "Acoustic Bass"} <= set(tracks), tracks
+    assert "3/4" in d.find_element(By.ID, "piece-info").text

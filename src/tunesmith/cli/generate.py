@@ -247,6 +247,7 @@ def generate_long_cmd(
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
+    arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
     candidates: opt.Candidates = None,
@@ -268,6 +269,7 @@ def generate_long_cmd(
     # Checked before the model loads, so a typo costs no waiting.
     LongFormSettings(chunks, chunk_bars, overlap, candidates, form, recall_bars).validated()
     Composer.sampling_for(**sampling)
+    _check_arrangement(arrangement)
     played = opt.performance(performance, humanize)
     composer = Composer.load(model)
     state = output.with_name(output.name + ".progress.json")
@@ -277,6 +279,7 @@ def generate_long_cmd(
             prompt, chunks=chunks, chunk_bars=chunk_bars, overlap=overlap,
             candidates=candidates, mode=mode, form=form, recall_bars=recall_bars, **sampling,
             **played, key=key, meter=meter, tempo=tempo, instruments=instruments, style=style,
+            arrangement=arrangement,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
     piece.save(output, chord_track=chord_track)

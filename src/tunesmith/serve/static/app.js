@@ -108,6 +108,7 @@ async function loadInfo() {
   fillSelect($("meter"), INFO.meters);
   fillSelect($("style"), INFO.styles);
   fillSelect($("live-style"), INFO.styles);
+  fillSelect($("arrangement"), INFO.arrangements || []); // the groove library's styles
   const words = $("instrument-words");
   for (const w of INFO.instruments.words) {
     const opt = document.createElement("option");
@@ -164,6 +165,7 @@ function requestBody() {
   const chords = $("chords").value.trim();
   if (chords) body.chords = chords;
   if ($("seed").value !== "") body.seed = Number($("seed").value);
+  body.arrangement = $("arrangement").value;
   return body;
 }
 

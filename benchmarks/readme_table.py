@@ -61,7 +61,35 @@ def rows() -> list[Row]:
 
     @row("shipped model, validation loss", ["benchmarks/results/shipped_model.json"])
     def _(d):
-        return f"{d['val_loss']:.3f} nats/token (perplexity {d['val_perplexity']:.2f})"
+        return (
+            f"{d['val_loss']:.3f} nats/token (perplexity {d['val_perplexity']:.2f}) in v2's "
+            "layout, chord tokens included"
+        )
+
+    @row(
+        "model v2 vs v1 on the same validation pieces (nats per music token)",
+        ["benchmarks/results/infill.json"],
+    )
+    def _(d):
+        p = d["plain_val_loss"]
+        return (
+            f"v2 {p['v2_nats_per_music_token_incl_harmony_cost']:.3f} (its chord tokens' cost "
+            f"included), v1 {p['v1_nats_per_music_token']:.3f}; {p['pieces']} pieces, "
+            f"{p['tokens']:,} tokens"
+        )
+
+    @row(
+        "bar infill: 2 missing bars in 300 test pieces (loss of the original bars)",
+        ["benchmarks/results/infill.json"],
+    )
+    def _(d):
+        b, g = d["bar_infill_loss"], d["generation"]
+        return (
+            f"both sides in view {b['v2_both_sides']:.3f}, the bars before only "
+            f"{b['v2_left_only']:.3f} (v1: {b['v1_left_only']:.3f}); {g['pieces']} pieces "
+            f"infilled: other bars identical in {g['kept_identical']}, doubled notes at the "
+            f"seams {g['doubled_at_seams']}"
+        )
 
     @row("30-second clip at batch 1", ["benchmarks/results/generate.json"])
     def _(d):
@@ -91,14 +119,15 @@ def rows() -> list[Row]:
 
     @row(
         "chord following: bars whose analysed chord is the requested one (12 requests × 2 seeds)",
-        ["benchmarks/results/chords.json"],
+        ["benchmarks/results/chords.json", "benchmarks/results/chords_v1.json"],
     )
-    def _(d):
+    def _(d, v1):
         w, wo = d["summary"]["with_1"], d["summary"]["without"]
         a = d["analysis_vs_music21"]
         return (
             f"{pct(w['bars_following_share'])} with `--chords` ({pct(wo['bars_following_share'])}"
-            f" without); melody chord tones on strong beats {pct(w['melody_chord_tone_share_strong_beats'])}"
+            f" without; v1 {pct(v1['summary']['with_1']['bars_following_share'])}); melody "
+            f"chord tones on strong beats {pct(w['melody_chord_tone_share_strong_beats'])}"
             f" ({pct(wo['melody_chord_tone_share_strong_beats'])}); chord analysis agrees with "
             f"music21 on {pct(a['same_root_and_triad_share'], 0)} of {a['beats_compared']:,} "
             f"chorale beats"
@@ -106,29 +135,32 @@ def rows() -> list[Row]:
 
     @row(
         "requested key by a panel of four key-finding profiles (65 keyed prompts)",
-        ["benchmarks/results/key_panel.json"],
+        ["benchmarks/results/key_panel.json", "benchmarks/results/key_panel_v1.json"],
     )
-    def _(d):
+    def _(d, v1):
         g = d["generated"]
         guide, cad = g["key_guide_default"], g["cadence"]
         return (
-            f"majority {pct(guide['majority_match'])} (KK alone {pct(guide['match']['Krumhansl-Kessler'])}); "
+            f"majority {pct(guide['majority_match'])} (KK alone {pct(guide['match']['Krumhansl-Kessler'])}; "
+            f"v1 {pct(v1['generated']['key_guide_default']['majority_match'])}); "
             f"closes on the tonic {pct(guide['closes_on_tonic'])}, "
             f"{pct(cad['closes_on_tonic'])} with the opt-in cadence frame "
             f"(majority {pct(cad['majority_match'])})"
         )
 
     @row(
-        "harmonize Bach's test-split chorale melodies (v1 model, soprano kept)",
+        "harmonize Bach's test-split chorale melodies (soprano kept; v1 in the same run)",
         ["benchmarks/results/harmonize.json"],
     )
     def _(d):
         t = d["splits"]["test"]["summary"]
         ours, bach = t["ours_seeds_pooled"], t["bach"]
+        v1 = d["baseline"]["splits"]["test"]["summary"]["ours_seeds_pooled"]
         return (
-            f"{ours['per_bar']['all']:.2f} voice-leading faults per bar (Bach "
-            f"{bach['per_bar']['all']:.2f}); chord = Bach's on {pct(ours['chord_agreement'])} "
-            f"of beats (tonic triad everywhere: {pct(bach['tonic_triad_beat_share'])}); "
+            f"{ours['per_bar']['all']:.2f} voice-leading faults per bar (v1 "
+            f"{v1['per_bar']['all']:.2f}, Bach {bach['per_bar']['all']:.2f}); chord = Bach's "
+            f"on {pct(ours['chord_agreement'])} of beats (v1 {pct(v1['chord_agreement'])}; "
+            f"tonic triad everywhere: {pct(bach['tonic_triad_beat_share'])}); "
             f"{d['splits']['test']['chorales']} chorales, melody kept exactly in "
             f"{d['soprano_kept']['exactly_incl_durations']} of {d['soprano_kept']['runs']} runs"
         )

@@ -27,6 +27,7 @@ from .model.folder import resolve_model_dir
 from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
 from .music.keys import key_of_signature
+from .music.voice_leading import voice_leading_faults
 from .render.performance import check_options as check_performance
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
@@ -436,7 +437,7 @@ class Composer:
         req = parts.harmonize(
             self.engine, score, sampling, voices, style, key, progression, prompt, candidates
         )
-        piece = self._best(req.results, req.controls, prompt, progression)
+        piece = self._best(req.results, req.controls, prompt, progression, voice_leading=True)
         piece.notice = req.notice
         return piece
 
@@ -470,7 +471,7 @@ class Composer:
         req = parts.add_part(
             self.engine, score, program, sampling, key, progression, prompt, candidates
         )
-        return self._best(req.results, req.controls, prompt, progression)
+        return self._best(req.results, req.controls, prompt, progression, voice_leading=True)
 
     def infill(
         self,
@@ -508,14 +509,14 @@ class Composer:
             breq = parts.infill_bars(
                 self.engine, score, *span, sampling, key, progression, prompt, candidates
             )
-            piece = self._best(breq.results, breq.controls, prompt, progression)
+            piece = self._best(breq.results, breq.controls, prompt, progression, voice_leading=True)
             parts.close_seams(piece.score, breq.first, breq.last)
             return piece
         assert part is not None
         req = parts.rewrite_part(
             self.engine, score, part - 1, sampling, key, progression, prompt, candidates
         )
-        return self._best(req.results, req.controls, prompt, progression)
+        return self._best(req.results, req.controls, prompt, progression, voice_leading=True)
 
     def _parts_inputs(
         self,
@@ -554,7 +555,11 @@ class Composer:
         controls: Controls,
         prompt: str,
         chords: list[list[Chord]] | None = None,
+        voice_leading: bool = False,
     ) -> Piece:
+        """The best of the candidates by the scorer; with `voice_leading` (the parts
+        operations, where voices are written against kept ones) first by the fewest
+        voice-leading faults (parallels, crossings, spacing), then by the scorer."""
         pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
         if chords:
             bars = controls.bars or len(chords)
@@ -567,7 +572,9 @@ class Composer:
         scored = []
         for r, p in zip(results, pieces, strict=True):
             p.scores = score_candidate(p, r.logprob / max(1, r.n_sampled), controls)
-            scored.append((p.scores["total"], p))
+            if voice_leading:
+                p.scores["voice_leading_faults"] = float(voice_leading_faults(p.score))
+            scored.append(((-p.scores.get("voice_leading_faults", 0.0), p.scores["total"]), p))
         return max(scored, key=lambda x: x[0])[1]
 
     # -- notebooks -----------------------------------------------------------------------

@@ -127,3 +127,22 @@ def test_infill_bars_keeps_the_other_bars(files, tiny_run_v2):
                 tiny_run_v2, cwd=files),
         "outside the piece, which has 4 bars",
     )  # fmt: skip
+
+
+def test_candidates_of_a_harmonization_are_chosen_by_voice_leading(files, tiny_run):
+    from tunesmith import Composer
+    from tunesmith.generate import parts
+    from tunesmith.generate.sampling import SamplingConfig
+    from tunesmith.music.voice_leading import voice_leading_faults
+    from tunesmith.render.piece import Piece
+
+    c = Composer.load(tiny_run)
+    melody = symusic.Score(str(files / "melody.mid"))
+    req = parts.harmonize(c.engine, melody, SamplingConfig(seed=7), voices=4, n=4)
+    faults = [
+        voice_leading_faults(Piece.from_tokens(c.tokenizer, r.ids, req.controls).score)
+        for r in req.results
+    ]
+    best = c._best(req.results, req.controls, "", None, voice_leading=True)
+    assert best.scores["voice_leading_faults"] == min(faults)
+    assert voice_leading_faults(best.score) == min(faults)

@@ -66,3 +66,14 @@ def test_satb_ranges_per_voice():
     # soprano one step too high, alto too low twice, tenor fine, bass too high
     score = _voices([80, 72], [54, 50], [60, 60], [61, 48])
     assert satb_range_faults(score) == [1, 2, 0, 1]
+
+
+def test_voice_leading_faults_add_the_three_counts():
+    from tests.conftest import make_score
+
+    from tunesmith.music.voice_leading import spacing_faults, voice_leading, voice_leading_faults
+
+    s = make_score(0, (4, 4), 4, 4, [52] * 4, seed=1)
+    counts = voice_leading(s)
+    assert voice_leading_faults(s) == counts["parallels"] + counts["crossings"] + spacing_faults(s)
+    assert voice_leading_faults(make_score(0, (4, 4), 1, 4, [0], seed=1)) == 0

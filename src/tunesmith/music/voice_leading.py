@@ -135,3 +135,10 @@ def satb_range_faults(
     for n, (lo, hi) in zip(_voices(score), ranges, strict=False):
         out.append(int(((n["pitch"] < lo) | (n["pitch"] > hi)).sum()))
     return out
+
+
+def voice_leading_faults(score: symusic.Score) -> int:
+    """Parallel fifths and octaves, crossings and spacing faults of a score, counted as
+    `voice_leading` and `spacing_faults` count them (what a harmonization is judged by)."""
+    counts = voice_leading(score)
+    return int(counts["parallels"] + counts["crossings"] + spacing_faults(score))

@@ -190,30 +190,37 @@ def rows() -> list[Row]:
             tail = ", ".join(f"{k} {pct(acc[k]['accuracy'])}" for k in rest)
         return f"key {pct(acc['key']['accuracy'])}; {tail}"
 
-    @row(
-        "H1 / H4 / GS vs real music of the same forms (forms with ≥ 5 test pieces)",
-        ["docs/eval_shipped/metrics.json"],
-    )
-    def _(d):
+    def same_form(d: dict) -> tuple[int, list[float]]:
         forms = [f for f in d["same_form"]["forms"].values() if f["real"] >= 5]
         means = [
             sum(abs(f[m]["relative_difference"]) for f in forms) / len(forms)
             for m in ("H1", "H4", "GS")
         ]
+        return len(forms), means
+
+    @row(
+        "H1 / H4 / GS vs real music of the same forms (forms with ≥ 5 test pieces)",
+        ["docs/eval_shipped/metrics.json", "docs/eval_shipped/v1_same_run/metrics.json"],
+    )
+    def _(d, v1):
+        n, means = same_form(d)
         return (
-            f"within {' / '.join(pct(x) for x in means)} "
-            f"(mean over {len(forms)} forms; see docs/EVALUATION.md)"
+            f"within {' / '.join(pct(x) for x in means)} (v1 in the same run: "
+            f"{' / '.join(pct(x) for x in same_form(v1)[1])}; mean over {n} forms; see "
+            "docs/EVALUATION.md)"
         )
 
     @row(
         "realism: Frechet distance / real-vs-generated classifier",
-        ["docs/eval_shipped/metrics.json"],
+        ["docs/eval_shipped/metrics.json", "docs/eval_shipped/v1_same_run/metrics.json"],
     )
-    def _(d):
-        r = d["realism"]
+    def _(d, v1):
+        r, r1 = d["realism"], v1["realism"]
         return (
-            f"{r['frechet_distance']:.2f} (real vs real {r['frechet_distance_real_vs_real']:.2f})"
-            f" / {pct(r['classifier_accuracy'])} (50 % = indistinguishable)"
+            f"{r['frechet_distance']:.2f} (real vs real {r['frechet_distance_real_vs_real']:.2f};"
+            f" v1 in the same run {r1['frechet_distance']:.2f}) / "
+            f"{pct(r['classifier_accuracy'])} (v1 {pct(r1['classifier_accuracy'])}; 50 % = "
+            "indistinguishable)"
         )
 
     @row(

@@ -91,18 +91,34 @@ def rows() -> list[Row]:
             f"seams {g['doubled_at_seams']}"
         )
 
-    @row("30-second clip at batch 1", ["benchmarks/results/generate.json"])
-    def _(d):
+    gen = ["benchmarks/results/generate.json", "benchmarks/results/generate_v1.json"]
+
+    @row("30-second clip at batch 1 (v1 right before)", gen)
+    def _(d, v1):
         c = d["clip_30s_batch1"]
-        return f"{c['clip_s']:.2f} s, peak RSS {c['peak_rss_mb']:.0f} MB"
+        return (
+            f"{c['clip_s']:.2f} s (v1 {v1['clip_30s_batch1']['clip_s']:.2f} s), "
+            f"peak RSS {c['peak_rss_mb']:.0f} MB"
+        )
+
+    @row("decode speed vs HF `generate()` on the same weights (v1 right before)", gen)
+    def _(d, v1):
+        return (
+            f"{d['batch1']['speedup_vs_hf']:.2f}× (batch 1, median of {d['runs']} seeds; "
+            f"{d['batch1']['ours_tokens_per_s']:,.0f} tokens/s, v1 "
+            f"{v1['batch1']['ours_tokens_per_s']:,.0f}), {d['batch8']['speedup_vs_hf']:.2f}× "
+            "(batch 8)"
+        )
 
     @row(
-        "decode speed vs HF `generate()` on the same weights", ["benchmarks/results/generate.json"]
+        "live stream with v2, 4 voices at 120 bpm for 2 minutes",
+        ["benchmarks/results/stream_v2_120s.json"],
     )
     def _(d):
         return (
-            f"{d['batch1']['speedup_vs_hf']:.2f}× (batch 1, median of {d['runs']} seeds), "
-            f"{d['batch8']['speedup_vs_hf']:.2f}× (batch 8)"
+            f"{d['headroom']:.1f}× real time, {d['underruns']} underruns, latest message "
+            f"{d['max_late_ms']:.1f} ms after its time, first note "
+            f"{d['first_note_s']['from_loop_start']:.2f} s"
         )
 
     @row(

@@ -294,6 +294,7 @@ def main() -> None:
     splits = tuple(args.splits.split(","))
     found, left_out = chorales(splits)
     print({s: len(v) for s, v in found.items()}, "four-part chorales", file=sys.stderr)
+
     def folder(path: str | None) -> str | None:
         return None if path in (None, "shipped") else path
 

@@ -66,16 +66,6 @@ def controls_of(info: dict, bars: int):
     )  # fmt: skip
 
 
-def split_bars(ids: list[int], bar_id: int) -> list[list[int]]:
-    out: list[list[int]] = []
-    for t in ids:
-        if t == bar_id:
-            out.append([])
-        if out:
-            out[-1].append(t)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="runs/v2/model")
@@ -89,7 +79,7 @@ def main() -> None:
     import torch
 
     from tunesmith.data.dataset import load_token_dataset
-    from tunesmith.tokens.layouts import bar_infill_context, strip_extensions
+    from tunesmith.tokens.layouts import bar_infill_context, split_bars, strip_extensions
 
     torch.manual_seed(0)
     v2, tok = load(args.model)

@@ -16,6 +16,7 @@ from tunesmith.tokens.layouts import (
     insert_harmony,
     part_context,
     part_notes,
+    split_bars,
     strip_extensions,
 )
 from tunesmith.tokens.tokenizer import MusicTokenizer
@@ -115,3 +116,9 @@ def test_infill_contexts_put_the_markers_around_the_given_music(tok):
     assert tok.tokens([part[0], part[-1]]) == ["Infill_part", "Infill_begin"]
     assert part[1:-1] == given
     assert np.all(np.asarray(ctx) < tok.vocab_size)
+
+
+def test_split_bars_cuts_at_each_bar(tok):
+    b = tok.bar_id
+    assert split_bars([7, b, 1, 2, b, 3], b) == [[b, 1, 2], [b, 3]]
+    assert split_bars([], b) == []

@@ -24,7 +24,13 @@ from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
 from ..music.chords import Chord, bar_harmony
 from ..music.metrics import as_tick_score, bar_grid, compute_metrics
-from ..tokens.layouts import bar_infill_context, insert_harmony, part_context, part_notes
+from ..tokens.layouts import (
+    bar_infill_context,
+    insert_harmony,
+    part_context,
+    part_notes,
+    split_bars,
+)
 from .engine import ContextFn, Engine, GenerationResult
 from .fixed import FixedParts
 from .sampling import SamplingConfig
@@ -138,24 +144,13 @@ def _generate(
     return engine.generate(controls, text, n, sampling, chords=chords, fixed=fixed, context=context)
 
 
-def _split_bars(ids: Sequence[int], bar_id: int) -> list[list[int]]:
-    """Music ids cut at each Bar token (anything before the first bar is dropped)."""
-    bars: list[list[int]] = []
-    for t in ids:
-        if t == bar_id:
-            bars.append([])
-        if bars:
-            bars[-1].append(int(t))
-    return bars
-
-
 def given_parts_context(engine: Engine, ids: Sequence[int], kept: list[int]) -> ContextFn | None:
     """The part-infill context for the kept voice slots of a piece (None for a v1 model):
     from a window's first bar on, as many bars of their notes as fit in a quarter block."""
     tok = engine.tok
     if not tok.has_infill or tok.bar_id is None:
         return None
-    given = [part_notes(tok, bar, kept) for bar in _split_bars(ids, tok.bar_id)]
+    given = [part_notes(tok, bar, kept) for bar in split_bars(ids, tok.bar_id)]
     room = engine.model.cfg.block_size // GIVEN_SHARE - 2
 
     def context(first_bar: int) -> list[int]:
@@ -301,7 +296,7 @@ def infill_bars(
     ids = encoded.ids
     if tok.has_harmony:
         ids = insert_harmony(tok, ids, bar_harmony(score))
-    bars = _split_bars(ids.tolist(), tok.bar_id)
+    bars = split_bars(ids.tolist(), tok.bar_id)
     if not 1 <= first <= last <= len(bars):
         raise BadInputError(
             f"bars {first}-{last} are outside the piece, which has {len(bars)} bars"

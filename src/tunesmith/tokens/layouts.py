@@ -74,6 +74,17 @@ def insert_harmony(
     return np.asarray(out, dtype=ids.dtype)
 
 
+def split_bars(ids: Iterable[int], bar_id: int) -> list[list[int]]:
+    """Music ids cut at each Bar token (anything before the first bar is dropped)."""
+    bars: list[list[int]] = []
+    for t in ids:
+        if t == bar_id:
+            bars.append([])
+        if bars:
+            bars[-1].append(int(t))
+    return bars
+
+
 def strip_extensions(tok: MusicTokenizer, ids: Iterable[int]) -> list[int]:
     """The sequence without Harmony and infill tokens (what a v1 model reads)."""
     first = tok.music_vocab_size + len(tok.control_names)

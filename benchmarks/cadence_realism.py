@@ -1,0 +1,89 @@
+"""Does the cadence frame cost realism? The public prompt set with and without it.
+
+The cadence frame (`SamplingConfig(cadence=True)`: the tonic chord in bar 1, the dominant
+seventh then the tonic in the last two bars, through the chord guide and, with model v2,
+the bars' chord tokens) makes pieces close on their tonic (docs/EVALUATION.md, key panel).
+It stays opt-in until its effect on realism is known. This generates every prompt of
+`prompts/eval.jsonl` (seed 1, the shipped model) with the default sampling and with the
+frame, in one run, and compares each set with the test split as `tunesmith evaluate`
+does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
+(forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
+the bass (music/cadence.py).
+
+    python benchmarks/cadence_realism.py --out benchmarks/results/cadence_realism.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, write_json  # noqa: E402
+
+
+def summary(result: dict, ends: list[bool]) -> dict:
+    forms = [f for f in result["same_form"]["forms"].values() if f["real"] >= 5]
+    return {
+        "attribute_accuracy": {k: v["accuracy"] for k, v in result["attribute_accuracy"].items()},
+        "frechet_distance": result["realism"]["frechet_distance"],
+        "classifier_accuracy": result["realism"]["classifier_accuracy"],
+        "same_form_mean_abs_relative_difference": {
+            m: sum(abs(f[m]["relative_difference"]) for f in forms) / len(forms)
+            for m in ("H1", "H4", "GS")
+        },
+        "ends_on_tonic": sum(ends) / max(len(ends), 1),
+        "keyed_pieces": len(ends),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prompts", default="prompts/eval.jsonl")
+    ap.add_argument("--reference", default="data/music21")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--out", default="benchmarks/results/cadence_realism.json")
+    args = ap.parse_args()
+    from tunesmith import Composer
+    from tunesmith.evaluate.prompts import load_prompts
+    from tunesmith.evaluate.suite import compare, generate_for_prompts, reference_pieces
+    from tunesmith.music.cadence import ends_on_tonic
+    from tunesmith.music.metrics import load_midi
+
+    t0 = time.perf_counter()
+    composer = Composer.load(args.model)
+    prompts = load_prompts(args.prompts)
+    reference = reference_pieces(args.reference)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, changes in (("default", {}), ("cadence_frame", {"cadence": True})):
+            folder = Path(tmp) / name
+            pieces = generate_for_prompts(composer, prompts, [1], folder, sampling_changes=changes)
+            ends = []
+            for p in prompts:
+                key = p.attributes.get("key")
+                if key:
+                    ends.append(
+                        bool(ends_on_tonic(load_midi(folder / "midi" / f"{p.id}_s1.mid"), key))
+                    )
+            out[name] = summary(compare(pieces, reference), ends)
+            print(name, out[name], file=sys.stderr)
+    write_json(
+        args.out,
+        {
+            "benchmark": "cadence_realism",
+            "machine": machine(),
+            "prompts": len(prompts),
+            "reference_pieces": len(reference),
+            "results": out,
+            "wall_s": round(time.perf_counter() - t0, 1),
+        },
+        model=args.model,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -122,6 +122,17 @@ def test_generate_json_notes(client):
     assert sum(len(t.notes) for t in symusic.Score.from_midi(midi).tracks) == body["num_notes"]
 
 
+def test_generate_is_performed_unless_asked_not_to(client):
+    played = gen(client, attributes={"bars": 4}).json()
+    plain = gen(client, attributes={"bars": 4}, performance="none").json()
+    assert {n["velocity"] for n in plain["notes"]} == {80}
+    assert len({n["velocity"] for n in played["notes"]}) > 1
+    onsets = lambda body: sorted((n["pitch"], round(n["start"], 4)) for n in body["notes"])  # noqa: E731
+    assert onsets(played) == onsets(plain)  # the same notes, played
+    assert_one_line(gen(client, humanize=90), 422, "humanize")
+    assert_one_line(gen(client, performance="loud"), 422, "performance")
+
+
 def test_generate_is_reproducible_with_a_seed_and_picks_one_without(client):
     a, b = gen(client).json(), gen(client).json()
     assert a["notes"] == b["notes"]

@@ -395,7 +395,9 @@ def create_app(
                 controls, sampling, body.prompt, s.candidates, progress=stop_checker(stop),
                 chords=progression,
             )  # fmt: skip
-            piece = c.arranged(piece, plan)
+            piece = c.performed(
+                c.arranged(piece, plan), plan, body.performance, body.humanize, seed
+            )
             elapsed = time.perf_counter() - t0
             return render(piece, body.format, seed, elapsed, settings, _stem(body.prompt, seed))
 

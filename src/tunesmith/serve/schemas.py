@@ -106,6 +106,14 @@ class GenerateRequest(_Strict):
         "the groove library (GET /v1/info 'styles'); docs/ARRANGE.md",
         examples=["bossa-nova"],
     )
+    performance: Literal["auto", "none"] = Field(
+        default="auto",
+        description="'auto': played in its style (dynamics, accents, swing, pedal); 'none': "
+        "the written notes at velocity 80 (docs/ARRANGE.md)",
+    )
+    humanize: float = Field(
+        default=0.0, ge=0, le=50, description="onsets move by up to this many ms (seeded)"
+    )
     format: Format = "json"
 
 

@@ -1,7 +1,8 @@
 """Chord guidance: pitch tokens pulled toward the chord of the bar being written.
 
-The model was not trained on chord labels, so a requested progression acts at sampling
-time, like the key guide: each pitch token's logit gets a bonus when its pitch class is a
+A requested progression acts at sampling time, like the key guide (and with model v2 also
+as the bar's chord token, which it writes: `_harmony_bias`): each pitch token's logit gets
+a bonus when its pitch class is a
 tone of the chord at the current bar and position and a penalty when it is not, scaled by
 the metric weight of the position (full on the downbeat, less on other beats, least off
 the beat, where passing tones belong). The lowest voice (the last voice slot of a

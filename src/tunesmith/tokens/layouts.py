@@ -48,10 +48,6 @@ def harmony_chord(tok: MusicTokenizer, token_id: int) -> Chord | None:
     return Chord(int(root), quality)
 
 
-def harmony_ids(tok: MusicTokenizer) -> list[int]:
-    return tok.ids_with_prefix("Harmony_") if tok.has_harmony else []
-
-
 def insert_harmony(
     tok: MusicTokenizer, ids: np.ndarray, chords: Sequence[Chord | None]
 ) -> np.ndarray:

@@ -118,6 +118,18 @@ def test_infill_contexts_put_the_markers_around_the_given_music(tok):
     assert np.all(np.asarray(ctx) < tok.vocab_size)
 
 
+def test_spm_order_puts_the_bars_after_first_and_survives_save(tmp_path):
+    spm = MusicTokenizer("REMI", ("harmony", "infill"), "spm")
+    before, after = [spm.bar_id, 5], [spm.bar_id, 6]
+    ctx = bar_infill_context(spm, before, after)
+    assert spm.tokens([ctx[0], ctx[3], ctx[-1]]) == ["Infill_after", "Infill_before", "Infill_begin"]
+    assert ctx[1:3] == after and ctx[4:6] == before  # the hole follows the bars before it
+    spm.save(tmp_path)
+    assert MusicTokenizer.load(tmp_path).infill_order == "spm"
+    with pytest.raises(BadInputError):
+        MusicTokenizer("REMI", ("infill",), "mps")
+
+
 def test_split_bars_cuts_at_each_bar(tok):
     b = tok.bar_id
     assert split_bars([7, b, 1, 2, b, 3], b) == [[b, 1, 2], [b, 3]]

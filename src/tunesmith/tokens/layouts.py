@@ -7,7 +7,13 @@ harmony first and a requested progression can be written into the sequence itsel
 Bar infill (fill-in-the-middle, as MIDI-GPT's MMM and code models do it in a decoder):
 
     BOS controls  Infill_before <bars before>  Infill_after <bars after>  Infill_begin
-    <the missing bars> EOS
+    <the missing bars> EOS                                                  (order "psm")
+
+    BOS controls  Infill_after <bars after>  Infill_before <bars before>  Infill_begin
+    <the missing bars> EOS                                                  (order "spm")
+
+The tokenizer's `infill_order` says which; "spm" puts the missing bars right after the
+bars they continue, as plain generation does (docs/HARMONY.md has the study).
 
 Part infill (the given parts first, so every bar of them is in view before the model
 writes the texture around them - an anticipation of the whole span, not only of the
@@ -119,13 +125,11 @@ def bar_infill_context(
     tok: MusicTokenizer, before: Sequence[int], after: Sequence[int]
 ) -> list[int]:
     """What follows the controls in a bar-infill sequence, up to the missing bars."""
-    return [
-        tok.token_id("Infill_before"),
-        *before,
-        tok.token_id("Infill_after"),
-        *after,
-        tok.token_id("Infill_begin"),
-    ]
+    before_part = [tok.token_id("Infill_before"), *before]
+    after_part = [tok.token_id("Infill_after"), *after]
+    if tok.infill_order == "spm":
+        return [*after_part, *before_part, tok.token_id("Infill_begin")]
+    return [*before_part, *after_part, tok.token_id("Infill_begin")]
 
 
 def part_context(tok: MusicTokenizer, given: Sequence[int]) -> list[int]:

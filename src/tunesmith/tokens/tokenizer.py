@@ -43,6 +43,10 @@ HARMONY_NONE = "Harmony_none"
 # Infill layouts (harmony.py): bars before the hole, bars after it, the parts given, and
 # where the music to write begins.
 INFILL_TOKENS = ("Infill_before", "Infill_after", "Infill_part", "Infill_begin")
+# Where the bars after a hole go in a bar-infill sequence (layouts.bar_infill_context):
+# "psm" prefix-suffix-middle (the bars before, then after, then the hole), "spm" suffix-
+# prefix-middle (the bars after first, so the hole directly continues the bars before it).
+INFILL_ORDERS = ("psm", "spm")
 
 
 def harmony_token_names() -> list[str]:
@@ -91,7 +95,9 @@ class TokenizedPiece:
 class MusicTokenizer:
     """A MidiTok tokenizer with tunesmith's control tokens appended to its vocabulary."""
 
-    def __init__(self, name: str = "REMI", extensions: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, name: str = "REMI", extensions: tuple[str, ...] = (), infill_order: str = "psm"
+    ) -> None:
         if name not in TOKENIZATIONS:
             raise BadInputError(
                 f"unknown tokenization {name!r}; choose one of: {', '.join(TOKENIZATIONS)}"
@@ -103,8 +109,14 @@ class MusicTokenizer:
             )
         if extensions and name != "REMI":
             raise BadInputError("harmony and infill tokens are defined for the REMI tokenization")
+        if infill_order not in INFILL_ORDERS:
+            raise BadInputError(
+                f"unknown infill order {infill_order!r}; choose from: {', '.join(INFILL_ORDERS)}"
+            )
         self.name = name
         self.extensions = tuple(e for e in EXTENSIONS if e in extensions)
+        # A layout choice, not a vocabulary one: the token dataset is the same for both.
+        self.infill_order = infill_order
         cls = MIDILike if name == "MIDILike" else REMI
         self.miditok = cls(_miditok_config(name))
         base = self.miditok.vocab  # token string -> id
@@ -302,6 +314,7 @@ class MusicTokenizer:
             "miditok": self.miditok.config.to_dict(serialize=True),
             "controls": self.control_names,
             **({"extensions": list(self.extensions)} if self.extensions else {}),
+            **({"infill_order": self.infill_order} if self.infill_order != "psm" else {}),
         }
 
     def save(self, folder: str | Path) -> Path:
@@ -321,7 +334,11 @@ class MusicTokenizer:
         if data.get("format") != "tunesmith-tokenizer/1":
             raise CheckpointError(f"{str(path)!r} is not a tunesmith tokenizer file")
         try:
-            tok = cls(data["tokenization"], tuple(data.get("extensions", ())))
+            tok = cls(
+                data["tokenization"],
+                tuple(data.get("extensions", ())),
+                data.get("infill_order", "psm"),
+            )
         except BadInputError as e:
             raise CheckpointError(f"tokenizer {str(path)!r}: {e}") from None
         current = json.loads(json.dumps(tok.to_dict()))

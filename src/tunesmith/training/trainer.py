@@ -324,6 +324,10 @@ class Trainer:
         if self.device.type == "cpu":
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
         self.ds = resolve_dataset(cfg, data_dir)
+        if "infill_order" in cfg.data:  # a layout choice over the same token dataset
+            self.ds.tokenizer = MusicTokenizer(
+                self.ds.tokenizer.name, self.ds.tokenizer.extensions, cfg.data["infill_order"]
+            )
         mcfg = ModelConfig.from_dict({**cfg.model, "vocab_size": self.ds.tokenizer.vocab_size})
         self.model = MusicTransformer(mcfg).to(self.device)
         if cfg.init_from and not resume:

@@ -4,7 +4,9 @@
 - meter: the file's first time signature;
 - tempo: the file's tempo falls in the requested tempo's bin (the control vocabulary's
   bins, like text2midi's tempo-bin match);
-- instruments: the set of GM programs that play equals the requested set;
+- instruments: the set of GM programs that play equals the requested set, and every
+  requested instrument plays a real part (music/parts.py: at least 8 notes, or one a bar
+  in a shorter piece, sounding in at least half the bars), not a single note;
 - voices: the number of tracks with notes equals the number of requested instruments;
 - length: the bar count equals the requested bars (for a length in seconds, the duration
   is within 10 % of it).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import symusic
 
 from ..conditioning.controls import normalize_key, normalize_meter, tempo_bin
-from ..conditioning.instruments import DRUMS
+from ..music.parts import part_facts
 
 
 def attribute_hits(score: symusic.Score, metrics: dict, requested: dict) -> dict[str, bool]:
@@ -32,8 +34,10 @@ def attribute_hits(score: symusic.Score, metrics: dict, requested: dict) -> dict
         hits["tempo"] = tempo_bin(qpm) == tempo_bin(float(requested["tempo"]))
     if requested.get("instruments"):
         want = [int(p) for p in requested["instruments"]]
-        playing = [DRUMS if t.is_drum else int(t.program) for t in score.tracks if t.note_num()]
-        hits["instruments"] = set(playing) == set(want)
+        parts = part_facts(score)
+        playing = [f.program for f in parts]
+        real = {f.program for f in parts if f.real}
+        hits["instruments"] = set(playing) == set(want) and set(want) <= real
         hits["voices"] = len(playing) == len(want)
     if requested.get("bars"):
         hits["length"] = metrics.get("bars") == int(requested["bars"])

@@ -13,7 +13,7 @@ import tunesmith
 
 PACKAGE = Path(tunesmith.__file__).parent
 LAYERS = [
-    {"errors", "fileio"},
+    {"errors", "fileio", "deadline"},
     {"music"},
     {"conditioning"},
     {"tokens"},

@@ -31,6 +31,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from ..deadline import check as check_deadline
 from ..model.transformer import KVCache, MusicTransformer
 from ..tokens.tokenizer import MusicTokenizer
 from .chordguide import ChordGuide
@@ -296,6 +297,7 @@ class DecodingSession:
     def advance(self) -> list[list[int]]:
         """Decide the next token of every row and the tokens the grammar then forces, and
         feed them to the model; returns each row's new tokens (none for a finished row)."""
+        check_deadline()  # a server job told to stop (timeout) ends here (deadline.py)
         if self.logits is None:
             self.prefill()
         before = [len(r) for r in self.rows]

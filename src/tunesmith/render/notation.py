@@ -27,6 +27,7 @@ import symusic
 
 from ..conditioning.controls import normalize_key
 from ..conditioning.instruments import program_name
+from ..deadline import check as check_deadline
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
 from ..music.chords import SHARP_NAMES, ChordSpan
@@ -394,6 +395,7 @@ def _part(
 
     barred = []
     for i, events in enumerate(voices):
+        check_deadline()  # a server job past its time stops between voices (deadline.py)
         s = _voice_stream(events, total, edges, accidental, hidden=i > 0)
         for offset, obj in context if i == 0 else _context(meters, None, [], None):
             s.insert(offset, obj)
@@ -485,6 +487,7 @@ def build_music21_score(
     out.atSoundingPitch = True
     out.metadata = metadata.Metadata(title=title or "tunesmith", composer="tunesmith")
     for n, track in enumerate(tracks_q):
+        check_deadline()
         times = [x for note in track.notes for x in (note.time, note.time + note.duration)]
         grid = _grid(times, beats)
         notes = _quantised_notes(track.notes, grid)
@@ -635,6 +638,28 @@ def _unpitched_drums(xml: bytes) -> bytes:
     )
 
 
+def _stop_between_measures() -> None:
+    """Make music21's writer check the job's deadline before each measure it writes.
+
+    The export of a long score is one call into music21 (seconds for hundreds of bars);
+    wrapping `MeasureExporter.parse` once lets a server job that was told to stop end at
+    the next measure. Outside a job `check_deadline` does nothing, so other callers of
+    music21 in this process see no change.
+    """
+    from music21.musicxml.m21ToXml import MeasureExporter
+
+    parse = MeasureExporter.parse
+    if getattr(parse, "_tunesmith_checked", False):
+        return
+
+    def checked_parse(self, *args, **kwargs):
+        check_deadline()
+        return parse(self, *args, **kwargs)
+
+    checked_parse._tunesmith_checked = True  # type: ignore[attr-defined]
+    MeasureExporter.parse = checked_parse  # type: ignore[method-assign]
+
+
 def musicxml_bytes(
     score: symusic.Score,
     title: str | None = None,
@@ -644,6 +669,7 @@ def musicxml_bytes(
     """MusicXML (partwise, UTF-8) for `score`, with chord symbols when `chords` are given."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
+    _stop_between_measures()
     xml = GeneralObjectExporter(build_music21_score(score, title, key, chords)).parse()
     has_drums = any(t.is_drum and len(t.notes) for t in score.tracks)
     return _unpitched_drums(xml) if has_drums else xml

@@ -150,12 +150,14 @@ def render(
         if piece.num_notes == 0:
             body = _silence_wav(settings.wav_sample_rate)
         else:
-            from ..render.audio import render_audio, wav_bytes
+            from ..render.isolated import wav_bytes_bounded
 
-            rate = settings.wav_sample_rate
-            body = wav_bytes(render_audio(piece.score, rate), rate)
+            # a long render runs in a child process that a timed-out job kills at once
+            body = wav_bytes_bounded(piece.score, settings.wav_sample_rate, piece.duration_s)
     else:
         from ..render.notation import musicxml_bytes
+
+        _check_notation(piece, settings)
 
         body = musicxml_bytes(
             piece.score,
@@ -170,6 +172,22 @@ def render(
         "X-Tunesmith-Duration": f"{piece.duration_s:.3f}",
     }
     return body, media_type, headers
+
+
+def _check_notation(piece: Piece, settings: ServeSettings) -> None:
+    """MusicXML is the slowest format to write (about 1 ms a note on the 2-core machine):
+    the server's caps keep the largest one inside the timeout (docs/HARDENING.md)."""
+    if piece.num_notes > settings.max_notation_notes:
+        raise BadInputError(
+            f"the piece has {piece.num_notes:,} notes; this server writes MusicXML for at most "
+            f"{settings.max_notation_notes:,} (ask for format 'midi')"
+        )
+    bars = _bars_of(piece.score) if piece.num_notes else 0
+    if bars > settings.max_notation_bars:
+        raise BadInputError(
+            f"the piece is {bars:,} bars long; this server writes MusicXML for at most "
+            f"{settings.max_notation_bars:,} bars (ask for format 'midi')"
+        )
 
 
 def _respond(result: tuple[Any, str | None, dict]) -> Response:

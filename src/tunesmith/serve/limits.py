@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 from ..conditioning.limits import BARS, CANDIDATES, PROMPT_CHARS, SECONDS
+from ..deadline import JobCancelledError, stop_on
 from ..errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class ServeSettings:
     max_prompt_chars: int = 500  # at most limits.PROMPT_CHARS (the parser reads no more)
     max_upload_bytes: int = 1024 * 1024  # a MIDI upload (1 MiB)
     max_audio_seconds: float = 600.0  # longest piece rendered to WAV
+    max_notation_notes: int = 20_000  # largest piece written as MusicXML (notes)
+    max_notation_bars: int = 512  # ... and bars (docs/HARDENING.md: both fit the timeout)
     wav_sample_rate: int = 44100
     warmup: bool = True  # load the text encoder at start-up, not on the first request
     torch_threads: int | None = None  # set torch's intra-op threads at start-up (None: leave)
@@ -63,6 +66,8 @@ class ServeSettings:
             "max_prompt_chars": 1 <= self.max_prompt_chars <= PROMPT_CHARS,
             "max_upload_bytes": self.max_upload_bytes >= 1024,
             "max_audio_seconds": self.max_audio_seconds > 0,
+            "max_notation_notes": self.max_notation_notes >= 1,
+            "max_notation_bars": self.max_notation_bars >= 1,
             "wav_sample_rate": 8000 <= self.wav_sample_rate <= 96000,
             "torch_threads": self.torch_threads is None or self.torch_threads >= 1,
         }
@@ -96,6 +101,8 @@ class ServeSettings:
             "max_prompt_chars": self.max_prompt_chars,
             "max_upload_bytes": self.max_upload_bytes,
             "max_audio_seconds": self.max_audio_seconds,
+            "max_notation_notes": self.max_notation_notes,
+            "max_notation_bars": self.max_notation_bars,
             "max_concurrent": self.max_concurrent,
             "max_queue": self.max_queue,
             "timeout_s": self.timeout_s,
@@ -109,10 +116,6 @@ class QueueFullError(Exception):
 
 class JobTimeoutError(Exception):
     """The job did not finish within the request's time limit."""
-
-
-class JobCancelledError(Exception):
-    """Raised inside a job (from its progress callback) once it has been told to stop."""
 
 
 class Limiter:
@@ -167,7 +170,8 @@ class Limiter:
             with self._lock:
                 self._running += 1
             try:
-                return job(stop)
+                with stop_on(stop):  # the job's loops call deadline.check() (deadline.py)
+                    return job(stop)
             finally:
                 with self._lock:
                     self._running -= 1

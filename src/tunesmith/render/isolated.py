@@ -1,0 +1,99 @@
+"""WAV rendering that a server job can stop at once: long renders run in a child process.
+
+The synthesizer (midirenderer, Rust) and the FFT resampler are single calls that cannot
+look at a deadline, and on the 2-core machine a 64-bar piece (about two minutes of audio)
+spends 2-4 s in them. Inside a server job (`deadline.current()` is set) a piece longer
+than `IN_PROCESS_MAX_S` is therefore rendered by `python -m tunesmith.render.isolated` in a
+child process: the job polls its stop flag every `POLL_S` while it waits and kills the
+child when told to stop, so the job ends (and frees its slot) within a fraction of a
+second. The memory of the render (the resampler's FFT of a ten-minute piece needs well
+over a gigabyte) goes back to the system when the child exits. Short pieces and every
+render outside a job (CLI, Python API) stay in process: no child to start.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import symusic
+
+from ..deadline import check, current
+from ..errors import BadInputError
+
+IN_PROCESS_MAX_S = 20.0  # seconds of music rendered in process even inside a job
+POLL_S = 0.05  # how often a waiting job looks at its stop flag
+BAD_INPUT_EXIT = 3  # the child's exit status for a BadInputError (its message on stderr)
+
+
+def wav_bytes_bounded(
+    score: symusic.Score, sample_rate: int, seconds: float | None = None
+) -> bytes:
+    """16-bit stereo WAV bytes of `score`; in a child process when a job's long render.
+
+    `seconds`: the piece's length if known (else it is computed from the score).
+    """
+    check()
+    if seconds is None:
+        seconds = float(score.to("second").end())
+    if current() is None or seconds <= IN_PROCESS_MAX_S:
+        from .audio import render_audio, wav_bytes
+
+        audio = render_audio(score, sample_rate)
+        check()
+        return wav_bytes(audio, sample_rate)
+    return _render_in_child(score.to("tick").dumps_midi(), sample_rate)
+
+
+def _render_in_child(midi: bytes, sample_rate: int) -> bytes:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunesmith.render.isolated", str(int(sample_rate))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = _communicate(proc, midi)
+    finally:
+        if proc.poll() is None:  # told to stop (or anything else went wrong): end it now
+            proc.kill()
+            proc.communicate()
+    if proc.returncode == 0:
+        return out
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    if proc.returncode == BAD_INPUT_EXIT and lines:
+        raise BadInputError(lines[-1])
+    raise RuntimeError(
+        f"the audio renderer exited with status {proc.returncode}: "
+        f"{lines[-1] if lines else 'no message'}"
+    )
+
+
+def _communicate(proc: subprocess.Popen, midi: bytes) -> tuple[bytes, bytes]:
+    """The child's (stdout, stderr), checking the job's stop flag every POLL_S."""
+    data: bytes | None = midi
+    while True:
+        check()
+        try:
+            return proc.communicate(data, timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            data = None  # sent on the first call; later calls only go on reading
+
+
+def _main(argv: list[str]) -> int:
+    """The child: MIDI bytes on stdin, WAV bytes on stdout."""
+    from .audio import render_audio, wav_bytes
+
+    rate = int(argv[0])
+    try:
+        score = symusic.Score.from_midi(sys.stdin.buffer.read())
+        sys.stdout.buffer.write(wav_bytes(render_audio(score, rate), rate))
+    except BadInputError as e:
+        print(" ".join(str(e).split()), file=sys.stderr)
+        return BAD_INPUT_EXIT
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -17,6 +17,7 @@ Conventions shared by every metric:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from numpy.typing import ArrayLike
 from ..errors import BadInputError
 from .gate import check_score
 from .keys import estimate_key
+
+log = logging.getLogger(__name__)
 
 DEFAULT_GRID = 16  # onset positions per bar for GS: sixteenth notes in 4/4, as in Pop1K7
 MAX_GRID = 1024  # finer than any MIDI quantisation in use; bounds the onset matrix
@@ -68,25 +71,47 @@ class NoteArrays:
 
 
 # -- loading ------------------------------------------------------------------------------
-def load_midi(path: str | os.PathLike) -> symusic.Score:
-    """Parse a MIDI file into a tick-based symusic Score.
+def load_midi(path: str | os.PathLike, tune: int | None = None) -> symusic.Score:
+    """Parse a MIDI file (or an ABC tune, `read_music`) into a tick-based symusic Score.
 
-    Any unreadable, non-MIDI or corrupt file raises BadInputError with one line; the file
-    is parsed as MIDI whatever its extension, so a stray .abc or .txt is refused too, and
-    a file outside the gate's bounds (gate.py: division, length, tempo, tracks, notes) is
-    refused before anything works on it.
+    Any unreadable, non-MIDI or corrupt file raises BadInputError with one line; a file
+    that is not ABC is parsed as MIDI whatever its extension, so a stray .txt is refused
+    too, and a file outside the gate's bounds (gate.py: division, length, tempo, tracks,
+    notes) is refused before anything works on it. Which tune of an ABC file with several
+    was read is logged (`read_music` returns it instead).
     """
+    score, notice = read_music(path, tune)
+    if notice:
+        log.warning("%s", notice)
+    return score
+
+
+def read_music(
+    path: str | os.PathLike, tune: int | None = None
+) -> tuple[symusic.Score, str | None]:
+    """A MIDI file or an ABC file (by its .abc name or its text) as a Score, through the
+    gate, with a notice for the user when an ABC file held several tunes (`tune`: the X:
+    number of the one to read; default the first)."""
+    from .abc import ABC_SUFFIXES, looks_like_abc, read_abc
+
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as e:
         raise BadInputError(f"{p}: cannot read file ({e.strerror or e})") from None
+    if p.suffix.lower() in ABC_SUFFIXES or looks_like_abc(data):
+        abc = read_abc(data, str(p), tune)
+        return check_score(abc.score, str(p)), abc.notice
+    if tune is not None:
+        raise BadInputError(
+            f"{p} is not an ABC file; a tune number picks a tune of one", field="tune"
+        )
     try:
         score = symusic.Score.from_midi(data)
     except Exception as e:  # symusic raises RuntimeError/ValueError with parser details
         detail = " ".join(str(e).split())
         raise BadInputError(f"{p}: not a valid MIDI file ({detail})") from None
-    return check_score(score, str(p))
+    return check_score(score, str(p)), None
 
 
 # -- bars and time ------------------------------------------------------------------------

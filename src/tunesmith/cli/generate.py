@@ -24,11 +24,14 @@ def explain_cmd(
     arrangement: str = typer.Option(
         "auto", "--arrangement", help="auto, none or a style (tunesmith styles)."
     ),
+    soundfont: opt.Soundfont = None,
 ) -> None:
-    """Show which attributes the prompt parser understood, and the arrangement plan."""
+    """Show which attributes the prompt parser understood, the arrangement plan and the
+    soundfont audio output would use."""
     from ..arrange.plan import plan_for
     from ..conditioning.prompt import explain, parse_prompt
 
+    sound = opt.audio(soundfont)  # a bad --soundfont is the only output
     parsed = parse_prompt(prompt)
     table = Table("attribute", "value", "from the text")
     rows = explain(parsed)
@@ -40,6 +43,9 @@ def explain_cmd(
         out.print("no explicit attributes found; the whole prompt goes to the text encoder")
     else:
         out.print(table)
+    out.print(
+        f"audio: soundfont {sound.soundfont_used()}", markup=False, highlight=False, soft_wrap=True
+    )
     plan = plan_for(parsed.controls, prompt, arrangement)
     if plan is None:
         out.print("arrangement: none (the model writes every part)")
@@ -81,6 +87,9 @@ def generate_cmd(
     arrangement: str = typer.Option("auto", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -126,6 +135,7 @@ def generate_cmd(
         out.print(f"wrote {len(written)} clips to {folder}")
         return
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     from ..conditioning.limits import CANDIDATES
 
     CANDIDATES.check(candidates, field="candidates")
@@ -148,7 +158,7 @@ def generate_cmd(
         )
     piece = composer.arranged(piece, plan)
     piece = composer.performed(piece, plan, seed=seed, **played)
-    piece.save(output, chord_track=chord_track)
+    piece.save(output, chord_track=chord_track, audio=sound)
     band = f", arranged as {plan.style}" if plan is not None else ""
     out.print(
         f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s{band}) "
@@ -172,6 +182,9 @@ def continue_cmd(
     arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -188,6 +201,7 @@ def continue_cmd(
     from ..conditioning.limits import BARS, CANDIDATES
 
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 1)
     BARS.check(bars, field="bars")
     CANDIDATES.check(candidates, field="candidates")
@@ -206,7 +220,7 @@ def continue_cmd(
             arrangement=arrangement, **sampling, **played,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
-    piece.save(output, chord_track=chord_track)
+    piece.save(output, chord_track=chord_track, audio=sound)
     out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
 
 
@@ -250,6 +264,9 @@ def generate_long_cmd(
     arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
     candidates: opt.Candidates = None,
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
     model: opt.Model = None,
@@ -262,6 +279,7 @@ def generate_long_cmd(
     from ..generate.longform import LongFormSettings
 
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 4)
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
@@ -282,7 +300,7 @@ def generate_long_cmd(
             arrangement=arrangement,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
-    piece.save(output, chord_track=chord_track)
+    piece.save(output, chord_track=chord_track, audio=sound)
     if report is not None:
         from ..fileio import atomic_write_json
 

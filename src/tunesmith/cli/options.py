@@ -26,6 +26,7 @@ from ..conditioning.limits import (
     TOP_K,
 )
 from ..errors import BadInputError
+from ..render.mastering import DEFAULT_REVERB, check_loudness, check_reverb
 from ..render.performance import HUMANIZE, check_options
 
 SAMPLING_PANEL = "Sampling"
@@ -170,6 +171,68 @@ def performance(mode: str = "auto", humanize: float = 0.0) -> dict:
     return {"performance": check_options(mode, humanize), "humanize": humanize}
 
 
+# -- audio ----------------------------------------------------------------------------------
+AUDIO_PANEL = "Audio (.wav, .flac, .ogg, .mp3 output)"
+Soundfont = Annotated[
+    Path | None,
+    typer.Option(
+        "--soundfont",
+        help="General MIDI .sf2 file to play the piece with (default: the best installed: "
+        "MuseScore_General.sf2 or FluidR3_GM.sf2 from the system, else the shipped TimGM6mb).",
+        rich_help_panel=AUDIO_PANEL,
+    ),
+]
+Reverb = Annotated[
+    float,
+    typer.Option(
+        "--reverb",
+        help="Room reverb level, 0 (off) to 1 (wet as loud as dry); default 0.25: light.",
+        rich_help_panel=AUDIO_PANEL,
+    ),
+]
+Loudness = Annotated[
+    str,
+    typer.Option(
+        "--loudness",
+        metavar="LUFS|off",
+        help="Loudness target in LUFS (-40 to -6; default -16) with a -1 dBTP true-peak "
+        "ceiling, or off: peak-normalise to -1 dBFS.",
+        rich_help_panel=AUDIO_PANEL,
+    ),
+]
+
+
+def audio(
+    soundfont: Path | None = None,
+    reverb: float | None = None,
+    loudness: str = "-16",
+    output: Path | None = None,
+):
+    """--soundfont, --reverb and --loudness as `AudioOptions`, checked before the model
+    loads (a missing or corrupt soundfont is one error line) when `output` is audio or a
+    soundfont was given."""
+    from ..render.audio import AudioOptions
+    from ..render.piece import AUDIO_EXTS
+
+    text = loudness.strip().lower()
+    if text in ("off", "none"):
+        target = None
+    else:
+        try:
+            target = float(text)
+        except ValueError:
+            raise BadInputError(
+                f"loudness must be a number of LUFS (e.g. -16) or off, not {loudness!r}",
+                field="loudness",
+            ) from None
+    options = AudioOptions(soundfont, DEFAULT_REVERB if reverb is None else reverb, target)
+    check_reverb(options.reverb)
+    check_loudness(options.loudness)
+    if soundfont is not None or (output is not None and output.suffix.lower() in AUDIO_EXTS):
+        options.checked()  # reads the soundfont
+    return options
+
+
 # -- model and files ------------------------------------------------------------------------
 Model = Annotated[
     Path | None,
@@ -177,7 +240,7 @@ Model = Annotated[
 ]
 Output = Annotated[
     Path | None,
-    typer.Option("-o", "--output", help="Output file: .mid, .wav or .musicxml."),
+    typer.Option("-o", "--output", help="Output file: .mid, .wav/.flac/.ogg/.mp3 or .musicxml."),
 ]
 OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]  # the former spelling
 
@@ -216,7 +279,9 @@ def output_file(path: Path | None, alias: Path | None = None) -> Path:
     if path is None:
         raise BadInputError("give an output file with -o OUT.mid (or .wav, .musicxml)")
     if path.suffix.lower() not in FORMATS:
-        raise BadInputError(f"unknown output format {path.suffix!r}; use .mid, .wav or .musicxml")
+        raise BadInputError(
+            f"unknown output format {path.suffix or '(none)'!r}; use one of: {', '.join(FORMATS)}"
+        )
     return path
 
 

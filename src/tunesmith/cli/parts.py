@@ -24,6 +24,7 @@ from .ui import out, task
 
 if TYPE_CHECKING:  # the model and torch load only when a command runs
     from ..api import Composer
+    from ..render.audio import AudioOptions
     from ..render.piece import Piece
 
 Chords = Annotated[
@@ -61,6 +62,7 @@ def _run(
     output: Path,
     chord_track: bool,
     call: Callable[[Composer, int], Piece],
+    sound: AudioOptions | None = None,
 ) -> None:
     """Check what can be checked before the model loads, load it, run `call(composer,
     candidates)` under a progress line, and save the piece."""
@@ -75,11 +77,17 @@ def _run(
     t0 = time.time()
     with task(description):
         piece = call(composer, n)
-    _finish(piece, output, t0, chord_track)
+    _finish(piece, output, t0, chord_track, sound)
 
 
-def _finish(piece: Piece, output: Path, t0: float, chord_track: bool = False) -> None:
-    piece.save(output, chord_track=chord_track)
+def _finish(
+    piece: Piece,
+    output: Path,
+    t0: float,
+    chord_track: bool = False,
+    sound: AudioOptions | None = None,
+) -> None:
+    piece.save(output, chord_track=chord_track, audio=sound)
     if piece.notice:
         out.print(f"note: {piece.notice}")
     out.print(
@@ -109,11 +117,15 @@ def harmonize_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
 ) -> None:
     """Harmonize a melody: it is kept exactly as the top voice, the model writes the rest."""
     from ..generate.parts import HARMONY_STYLES
 
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     if style not in HARMONY_STYLES:
         raise BadInputError(
             f"unknown style {style!r}; choose one of: {', '.join(HARMONY_STYLES)}", field="style"
@@ -129,6 +141,7 @@ def harmonize_cmd(
             melody, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
             candidates=n, **sampling,
         ),
+        sound,
     )  # fmt: skip
 
 
@@ -152,11 +165,15 @@ def add_part_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
 ) -> None:
     """Add a part (a bass under a melody, a counter-melody, ...) to a piece."""
     from ..conditioning.instruments import one_program
 
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     one_program(instrument)  # an unknown instrument costs no model load
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
@@ -166,6 +183,7 @@ def add_part_cmd(
         lambda c, n: c.add_part(
             midi, instrument, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
         ),
+        sound,
     )  # fmt: skip
 
 
@@ -195,12 +213,16 @@ def infill_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
 ) -> None:
     """Write one part (--part N) or some bars (--bars 5-8) of a piece anew; everything
     else is kept exactly."""
     from ..api import parse_bars
 
     output = opt.output_file(output)
+    sound = opt.audio(soundfont, reverb, loudness, output)
     if (part is None) == (bars is None):
         raise BadInputError("give --part N or --bars I-J (one of them)", field="part")
     if part is not None and part < 1:
@@ -216,6 +238,7 @@ def infill_cmd(
             midi, part=part, bars=span, key=key, chords=chords, prompt=prompt, candidates=n,
             **sampling,
         ),
+        sound,
     )  # fmt: skip
 
 

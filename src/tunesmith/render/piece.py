@@ -16,9 +16,11 @@ from ..music.keys import key_signature
 from ..tokens.tokenizer import MusicTokenizer
 
 if TYPE_CHECKING:
+    from .audio import AudioOptions
     from .performance import Groove
 
-FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json")
+FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json", ".flac", ".ogg", ".mp3")
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")  # rendered through a soundfont (render/audio.py)
 CHORD_TRACK_PROGRAM = 0  # acoustic grand piano: the chord track a DAW user mutes or swaps
 CHORD_VELOCITY = 50
 
@@ -198,9 +200,12 @@ class Piece:
             Path(tmp).unlink(missing_ok=True)
 
     # -- output ------------------------------------------------------------------------
-    def save(self, path: str | Path, chord_track: bool = False) -> Path:
-        """Write .mid, .wav, .musicxml (or .json notes), chosen by the file extension.
-        `chord_track`: a MIDI file also gets the chords as a track (`chord_track()`)."""
+    def save(
+        self, path: str | Path, chord_track: bool = False, audio: AudioOptions | None = None
+    ) -> Path:
+        """Write .mid, .wav/.flac/.ogg/.mp3, .musicxml (or .json notes), chosen by the file
+        extension. `chord_track`: a MIDI file also gets the chords as a track
+        (`chord_track()`). `audio`: soundfont, reverb, loudness and rate of audio files."""
         path = Path(path)
         ext = path.suffix.lower()
         if ext not in FORMATS:
@@ -211,10 +216,10 @@ class Piece:
             path.parent.mkdir(parents=True, exist_ok=True)
         if ext in (".mid", ".midi"):
             atomic_write_bytes(path, self.midi_bytes(chord_track))
-        elif ext == ".wav":
-            from .audio import render_wav
+        elif ext in AUDIO_EXTS:
+            from .audio import render_file
 
-            render_wav(self.score, path)
+            render_file(self.score, path, audio)
         elif ext in (".musicxml", ".xml"):
             from .notation import export_musicxml
 
@@ -234,7 +239,12 @@ class Piece:
             atomic_write_bytes(path, json.dumps(notes, indent=1).encode())
         return path
 
-    def audio(self, sample_rate: int = 44100):
-        from .audio import render_audio
+    def audio(self, sample_rate: int = 44100, options: AudioOptions | None = None):
+        """The piece as stereo float32 audio (frames, 2); `options`: soundfont, reverb and
+        loudness (their sample rate is replaced by `sample_rate`)."""
+        from dataclasses import replace
 
-        return render_audio(self.score, sample_rate)
+        from .audio import AudioOptions, render_audio
+
+        o = replace(options or AudioOptions(), sample_rate=sample_rate)
+        return render_audio(self.score, o.sample_rate, o.soundfont, o.reverb, o.loudness)

@@ -87,6 +87,17 @@ def error_line(e: TunesmithError, argv: list[str]) -> str:
     return f"error: {message}"
 
 
+def os_error_line(e: OSError) -> str:
+    """One line for a failed file operation: the path and the reason, in plain words."""
+    reason = (e.strerror or "cannot be used").lower()
+    path = e.filename if e.filename is not None else None
+    if path is None:
+        return f"system error: {reason}"
+    if e.filename2 is not None:
+        return f"{str(path)!r} -> {str(e.filename2)!r}: {reason}"
+    return f"{str(path)!r}: {reason}"
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -104,7 +115,19 @@ def main() -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as e:  # usage errors and anything unforeseen: one line, no traceback
+    except BrokenPipeError:  # the output was piped into a command that stopped reading
+        sys.exit(1)
+    except OSError as e:  # a file or folder the user named: missing, unreadable, a full disk
+        if os.environ.get("TUNESMITH_DEBUG"):
+            raise
+        err.print(f"error: {os_error_line(e)}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except MemoryError:
+        err.print(
+            "error: out of memory; ask for less (fewer bars, candidates or clips)", markup=False
+        )
+        sys.exit(1)
+    except Exception as e:  # usage errors, and bugs: one line, no traceback
         # A usage error (click's, or the copy of click that typer ships) formats itself.
         exit_code = getattr(e, "exit_code", None)
         if hasattr(e, "format_message") and isinstance(exit_code, int):
@@ -112,5 +135,13 @@ def main() -> None:
             sys.exit(exit_code)
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
-        err.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        # Nothing a user gives should end here (the gate and the checks catch bad input):
+        # this is a bug, so say so rather than showing internals.
+        err.print(
+            f"error: internal error ({type(e).__name__}); this is a bug in tunesmith, not in "
+            "your input: rerun with TUNESMITH_DEBUG=1 for the traceback and report it",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(70)

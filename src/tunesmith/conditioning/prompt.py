@@ -833,15 +833,21 @@ def check_seconds(seconds: float) -> float:
 def parse_tempo(value: float | str) -> float:
     """A tempo attribute: a number of bpm ('96', '96 bpm') or a tempo word ('allegro')."""
     if isinstance(value, str):
-        t = _norm(value)
-        if t in TEMPO_WORDS:
+        # A leading minus is a sign, not a hyphen to fold away: '-200' is -200 bpm (refused).
+        sign = -1.0 if value.strip()[:1] in ("-", "\u2212") else 1.0
+        t = _norm(value.strip()[1:] if sign < 0 else value)
+        if sign < 0 and (m := _TEMPO_FLAG_RE.fullmatch(t)) is not None:
+            value = -float(m.group(1))
+        elif t in TEMPO_WORDS:
             return float(TEMPO_WORDS[t])
-        m = _TEMPO_FLAG_RE.fullmatch(t)
-        if m is None:
-            raise BadInputError(
-                f"unknown tempo {value!r}; give bpm (e.g. 96) or one of: {', '.join(TEMPO_WORDS)}"
-            )
-        value = float(m.group(1))
+        else:
+            m = _TEMPO_FLAG_RE.fullmatch(t)
+            if m is None:
+                raise BadInputError(
+                    f"unknown tempo {value!r}; give bpm (e.g. 96) or one of: "
+                    f"{', '.join(TEMPO_WORDS)}"
+                )
+            value = float(m.group(1))
     bpm = float(value)
     tempo_bin(bpm)  # raises for tempos outside the supported range
     return bpm

@@ -50,7 +50,9 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI |
         settings.torch_threads = 1
     # A bad model folder is one clear line now, not a traceback after "serving on".
     MusicTransformer.check_folder(resolve_model_dir(settings.model))
+    # a read timeout for request heads (protocol.py); idle keep-alive connections close after 5 s
+    options: dict = {"http": "tunesmith.serve.protocol:TimedH11Protocol", "timeout_keep_alive": 5}
     if workers == 1:
-        return create_app(None, settings, default_routers()), {}
+        return create_app(None, settings, default_routers()), options
     os.environ[SETTINGS_ENV] = settings.to_env()  # read by each worker's app factory
-    return "tunesmith.serve.app:app_from_env", {"factory": True, "workers": workers}
+    return "tunesmith.serve.app:app_from_env", {**options, "factory": True, "workers": workers}

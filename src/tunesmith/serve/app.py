@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from ..api import Composer
@@ -52,6 +53,7 @@ from ..music.keys import KEYS
 from ..render.piece import Piece
 from .limits import (
     BodyLimitMiddleware,
+    ContainErrorsMiddleware,
     JobCancelledError,
     JobTimeoutError,
     Limiter,
@@ -311,7 +313,9 @@ def create_app(
         BodyLimitMiddleware,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=_too_large_message(settings.max_upload_bytes),
+        read_timeout_s=settings.read_timeout_s,
     )
+    app.add_middleware(ContainErrorsMiddleware)  # outermost of ours: a 500, no reset
     _install_error_handlers(app)
 
     def get_composer(request: Request) -> Composer:
@@ -711,6 +715,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError):
         message, errors = _validation_message(exc)
         return detail(422, message, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        message = " ".join(str(exc.detail).split()) or "invalid request"
+        if exc.status_code == 400:  # a body that cannot be parsed: 422, as for bad JSON
+            return detail(422, f"body: cannot be read ({message})")
+        return detail(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(TunesmithError)
     async def _user_error(_request: Request, exc: TunesmithError):

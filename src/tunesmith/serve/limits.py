@@ -43,6 +43,7 @@ class ServeSettings:
     max_concurrent: int = 2  # generations running at once (threads)
     max_queue: int = 8  # requests waiting for a slot; beyond this: 429
     timeout_s: float = 60.0  # per request, queue wait included; beyond this: 504
+    read_timeout_s: float = 30.0  # a request body must arrive within this; beyond: 408
     max_bars: int = 64  # within limits.BARS
     max_seconds: float = 120.0  # within limits.SECONDS
     max_candidates: int = 8  # within limits.CANDIDATES
@@ -52,6 +53,9 @@ class ServeSettings:
     max_notation_notes: int = 20_000  # largest piece written as MusicXML (notes)
     max_notation_bars: int = 512  # ... and bars (docs/HARDENING.md: both fit the timeout)
     wav_sample_rate: int = 44100
+    soundfont: str | None = None  # None: the best installed GM SF2 (render/audio.py)
+    reverb: float = 0.25  # render/mastering.py: 0 off, 1 wet as loud as dry
+    loudness: float | None = -16.0  # LUFS target of audio responses; None: peak -1 dBFS
     warmup: bool = True  # load the text encoder at start-up, not on the first request
     torch_threads: int | None = None  # set torch's intra-op threads at start-up (None: leave)
 
@@ -60,6 +64,7 @@ class ServeSettings:
             "max_concurrent": self.max_concurrent >= 1,
             "max_queue": self.max_queue >= 0,
             "timeout_s": self.timeout_s > 0,
+            "read_timeout_s": self.read_timeout_s > 0,
             "max_bars": self.max_bars in BARS,
             "max_seconds": self.max_seconds in SECONDS,
             "max_candidates": self.max_candidates in CANDIDATES,
@@ -69,12 +74,24 @@ class ServeSettings:
             "max_notation_notes": self.max_notation_notes >= 1,
             "max_notation_bars": self.max_notation_bars >= 1,
             "wav_sample_rate": 8000 <= self.wav_sample_rate <= 96000,
+            "reverb": 0 <= self.reverb <= 1,
+            "loudness": self.loudness is None or -40 <= self.loudness <= -6,
             "torch_threads": self.torch_threads is None or self.torch_threads >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise BadInputError(f"invalid server setting(s): {', '.join(bad)}")
+        if self.soundfont is not None:  # a missing or corrupt one stops the start, one line
+            from ..render.audio import load_soundfont
+
+            load_soundfont(self.soundfont)
         return self
+
+    def audio(self):
+        """How audio responses are rendered (render/audio.py `AudioOptions`)."""
+        from ..render.audio import AudioOptions
+
+        return AudioOptions(self.soundfont, self.reverb, self.loudness, self.wav_sample_rate)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -226,9 +243,12 @@ class BodyLimitMiddleware:
     are capped too.
     """
 
-    def __init__(self, app, max_bytes: int, message: str | None = None):
+    def __init__(
+        self, app, max_bytes: int, message: str | None = None, read_timeout_s: float = 30.0
+    ):
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout_s = read_timeout_s
         self.message = message or f"the request body is larger than the limit of {max_bytes} bytes"
 
     async def __call__(self, scope, receive, send) -> None:
@@ -246,8 +266,15 @@ class BodyLimitMiddleware:
                 return
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.read_timeout_s  # a slow client cannot hold a request open
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, give_up - loop.time()))
+            except asyncio.TimeoutError:
+                await self._refuse(send, 408, f"the request body did not arrive within "
+                                   f"{self.read_timeout_s:g} s")  # fmt: skip
+                return
             if message["type"] == "http.disconnect":
                 return
             body = message.get("body", b"")
@@ -270,12 +297,12 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send) -> None:
-        body = json.dumps({"detail": self.message}).encode()
+    async def _refuse(self, send, status: int = 413, message: str | None = None) -> None:
+        body = json.dumps({"detail": message or self.message}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -284,3 +311,49 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# -- unexpected errors ---------------------------------------------------------------------
+class ContainErrorsMiddleware:
+    """Answer an exception no handler took with a 500 "internal error", and keep the
+    connection open.
+
+    Starlette's outermost layer sends its 500 and then re-raises, and uvicorn closes the
+    connection of an app that raised: a keep-alive client would see its connection reset.
+    Here the traceback goes to the server's log and the exception stops. A response that
+    had already begun (a stream) cannot be finished cleanly, so then it is re-raised.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = json.dumps({"detail": "internal error"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

@@ -43,7 +43,8 @@ def bounded(bound: Bound, default: Any, **kwargs: Any) -> Any:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not the number 1, "yes" is not true and "12" is not 12
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Attributes(_Strict):

@@ -142,7 +142,7 @@ class StreamHub:
 class StreamControl(BaseModel):
     """Live changes; give any of them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # true is no number, "yes" no bool
     temperature: float | None = bounded(TEMPERATURE, None)
     key: str | None = Field(default=None, max_length=20, examples=["D minor"])
     style: str | None = Field(default=None, max_length=40, examples=["reel"])

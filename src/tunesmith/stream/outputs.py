@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mido
+from mido.midifiles.midifiles import encode_variable_int
 
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
@@ -30,6 +31,9 @@ class Output:
 
     def note(self, event: dict) -> None:
         pass
+
+    def sync(self) -> None:
+        """The playhead crossed a barline: a recording journals what it has (FileRecorder)."""
 
     def event(self, name: str, data: dict) -> None:
         pass
@@ -70,10 +74,14 @@ class PortOutput(Output):
 
 
 class FileRecorder(Output):
-    """Records what was sent into a type-0 MIDI file, saved atomically.
+    """Records what was sent into a type-0 MIDI file, journaled at every barline.
 
-    The file is rewritten every `save_every` seconds of music and on close, so stopping
-    with Ctrl-C (or a crash) loses at most that much.
+    The stream calls `sync()` as the playhead crosses each barline (and the file is also
+    rewritten every `save_every` seconds of music, for streams that have no bars yet): the
+    messages since the last sync are encoded and appended to the bytes kept in memory, and
+    a writer thread replaces the file with them atomically. A `kill -9` therefore loses at
+    most the bar being played (the file on disk is always a whole, valid MIDI file), and
+    `close()` (a normal stop, Ctrl-C or SIGTERM) writes everything.
     """
 
     def __init__(self, path: str | Path, save_every: float = 10.0) -> None:
@@ -88,39 +96,83 @@ class FileRecorder(Output):
         self.save_every = save_every
         self._last_save = 0.0
         self._lock = threading.Lock()
+        self._events = bytearray()  # the track's events so far, delta times encoded
+        self._encoded = 0  # messages already in _events
+        self._last_tick = 0
+        self._pending: bytes | None = None  # the newest file for the writer thread
+        self._wake = threading.Condition()
+        self._closed = False
+        self._writer: threading.Thread | None = None
+        self.write_error: OSError | None = None  # the writer's last failure (close raises it)
 
     def send(self, msg: mido.Message, t: float) -> None:
         with self._lock:
             self.messages.append((t, msg))
         if t - self._last_save >= self.save_every:
-            self.save()
             self._last_save = t
+            self.sync()
+
+    def _file_bytes(self) -> bytes:
+        """The recording so far as MIDI file bytes (only the new messages are encoded)."""
+        with self._lock:
+            new = self.messages[self._encoded :]
+            self._encoded = len(self.messages)
+            ticks_per_s = RECORD_TICKS_PER_BEAT * 1e6 / RECORD_TEMPO_US
+            for t, msg in new:
+                tick = max(self._last_tick, round(t * ticks_per_s))
+                self._events += bytes(encode_variable_int(tick - self._last_tick))
+                self._events += bytes(msg.bin())
+                self._last_tick = tick
+            tempo = RECORD_TEMPO_US.to_bytes(3, "big")
+            track = b"\x00\xff\x51\x03" + tempo + bytes(self._events) + b"\x00\xff\x2f\x00"
+        header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
+        header += RECORD_TICKS_PER_BEAT.to_bytes(2, "big")
+        return header + b"MTrk" + len(track).to_bytes(4, "big") + track
 
     def to_midifile(self) -> mido.MidiFile:
-        mf = mido.MidiFile(type=0, ticks_per_beat=RECORD_TICKS_PER_BEAT)
-        track = mido.MidiTrack()
-        mf.tracks.append(track)
-        track.append(mido.MetaMessage("set_tempo", tempo=RECORD_TEMPO_US, time=0))
-        ticks_per_s = RECORD_TICKS_PER_BEAT * 1e6 / RECORD_TEMPO_US
-        last = 0
-        with self._lock:
-            messages = list(self.messages)
-        for t, msg in messages:
-            tick = max(last, round(t * ticks_per_s))
-            track.append(msg.copy(time=tick - last))
-            last = tick
-        track.append(mido.MetaMessage("end_of_track", time=0))
-        return mf
-
-    def save(self) -> Path:
         import io
 
-        buf = io.BytesIO()
-        self.to_midifile().save(file=buf)
-        atomic_write_bytes(self.path, buf.getvalue())
+        return mido.MidiFile(file=io.BytesIO(self._file_bytes()))
+
+    def sync(self) -> None:
+        """Journal what was sent so far: the file is replaced by the writer thread."""
+        data = self._file_bytes()
+        with self._wake:
+            if self._closed:
+                return
+            self._pending = data
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="recorder", daemon=True
+                )
+                self._writer.start()
+            self._wake.notify()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._closed:
+                    self._wake.wait()
+                data, self._pending = self._pending, None
+            if data is None:
+                return
+            try:
+                atomic_write_bytes(self.path, data)
+            except OSError as e:  # a full disk: the stream plays on; close() reports it
+                self.write_error = e
+
+    def save(self) -> Path:
+        """Write the whole recording now (in this thread)."""
+        atomic_write_bytes(self.path, self._file_bytes())
         return self.path
 
     def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._pending = None
+            self._wake.notify()
+        if self._writer is not None:
+            self._writer.join()
         self.save()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import math
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -220,6 +221,8 @@ class StreamSession:
         self.running = True
         self._emit("start", {**self.status, "prompt": self.prompt})
         next_status = start + self.settings.status_every
+        next_sync = 0.0  # beat of the next barline: recordings are journaled there
+        restore_sigterm = self._stop_on_sigterm()
         _freeze_heap()  # no full garbage collection pauses the music (module docstring)
         try:
             while not self._stop.is_set():
@@ -227,6 +230,10 @@ class StreamSession:
                 if self.settings.duration is not None and now - start >= self.settings.duration:
                     break
                 sched.flush_due(now)
+                if sched.anchored and (beat := sched.beat_at(now)) >= next_sync:
+                    for out in self.outputs:
+                        out.sync()
+                    next_sync = self._next_barline(beat)
                 self._apply_commands(now)
                 if now >= next_status:
                     self._emit("status", self.status)
@@ -240,6 +247,7 @@ class StreamSession:
         except KeyboardInterrupt:  # Ctrl-C is the ordinary way to stop a live stream
             pass
         finally:
+            restore_sigterm()
             _thaw_heap()
             end = clock.now()
             sched.all_notes_off(end)
@@ -249,6 +257,19 @@ class StreamSession:
             for out in self.outputs:
                 out.close()
         return self.report
+
+    def _stop_on_sigterm(self):
+        """SIGTERM stops the stream like Ctrl-C (outputs closed, the recording written
+        whole); returns what puts the previous handler back. Only the main thread can."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: self.stop())
+        return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def _next_barline(self, beat: float) -> float:
+        """The first decoded barline after `beat` (else one bar on)."""
+        later = [b.start for b in self.bars if b.start > beat + 1e-6]
+        return min(later) if later else beat + self._bar_len()
 
     def _needs_music(self, now: float) -> bool:
         sched = self.scheduler

@@ -7,7 +7,7 @@ import symusic
 
 from tunesmith.conditioning.controls import Controls
 from tunesmith.errors import BadInputError
-from tunesmith.music.chords import Chord, ChordSpan
+from tunesmith.music.chords import Chord
 from tunesmith.render.engrave import page_paths, score_svgs
 from tunesmith.render.piece import Piece
 

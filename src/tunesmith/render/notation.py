@@ -437,7 +437,8 @@ def _instrument(track: symusic.Track):
         if isinstance(inst, instrument.UnpitchedPercussion):  # GM 113-119 are pitched here
             inst = instrument.Instrument(program_name(track.program))
         inst.midiProgram = track.program
-    name = track.name or ("Drums" if track.is_drum else program_name(track.program))
+    name = track.name if not re.fullmatch(r"(voice \d+)?", track.name or "") else ""
+    name = name or ("Drums" if track.is_drum else program_name(track.program))  # not "voice 2"
     inst.partName = name
     inst.instrumentName = inst.instrumentName or name
     return inst, name

@@ -19,7 +19,19 @@ if TYPE_CHECKING:
     from .audio import AudioOptions
     from .performance import Groove
 
-FORMATS = (".mid", ".midi", ".wav", ".musicxml", ".xml", ".json", ".flac", ".ogg", ".mp3")
+SHEET_FORMATS = (".svg", ".abc")  # sheet music (render/engrave.py) and ABC (render/abc.py)
+FORMATS = (
+    ".mid",
+    ".midi",
+    ".wav",
+    ".musicxml",
+    ".xml",
+    ".json",
+    ".flac",
+    ".ogg",
+    ".mp3",
+    *SHEET_FORMATS,
+)
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")  # rendered through a soundfont (render/audio.py)
 CHORD_TRACK_PROGRAM = 0  # acoustic grand piano: the chord track a DAW user mutes or swaps
 CHORD_VELOCITY = 50
@@ -76,6 +88,7 @@ class Piece:
     chords: list[list[Chord]] | None = None  # the requested progression, bar by bar
     notice: str | None = None  # what was done to the input that the user should know
     written: symusic.Score | None = None  # the score as written, when `score` is performed
+    files: list[Path] = field(default_factory=list)  # what the last `save` wrote
 
     @classmethod
     def from_tokens(
@@ -130,6 +143,20 @@ class Piece:
             facts.append(f"{c.tempo:g} bpm")
         facts.append(f"parts: {', '.join(parts) or 'none'}")
         return f"Piece({', '.join(facts)}; {self.num_notes} notes, {self.duration_s:.1f} s)"
+
+    def notation_score(self, lead_sheet: bool = False) -> symusic.Score:
+        """The score as written (not as performed) for notation; `lead_sheet`: its melody
+        alone, the first pitched part with notes (the chord symbols go above it)."""
+        score = self.written if self.written is not None else self.score
+        if not lead_sheet:
+            return score
+        melody = next((t for t in score.tracks if len(t.notes) and not t.is_drum), None)
+        if melody is None:
+            raise BadInputError("a lead sheet needs a part with pitched notes")
+        out = score.copy()
+        out.tracks = type(out.tracks)()
+        out.tracks.append(melody.copy())
+        return out
 
     def chord_track(self, program: int = CHORD_TRACK_PROGRAM) -> symusic.Track:
         """The piece's chords (`chord_spans`) as held block chords on a track of their own:
@@ -201,19 +228,46 @@ class Piece:
 
     # -- output ------------------------------------------------------------------------
     def save(
-        self, path: str | Path, chord_track: bool = False, audio: AudioOptions | None = None
+        self,
+        path: str | Path,
+        chord_track: bool = False,
+        audio: AudioOptions | None = None,
+        svg_pages: str = "split",
+        lead_sheet: bool = False,
     ) -> Path:
         """Write .mid, .wav/.flac/.ogg/.mp3, .musicxml (or .json notes), chosen by the file
         extension. `chord_track`: a MIDI file also gets the chords as a track
-        (`chord_track()`). `audio`: soundfont, reverb, loudness and rate of audio files."""
+        (`chord_track()`). `audio`: soundfont, reverb, loudness and rate of audio files.
+        Sheet music: .svg (`svg_pages` "split": one file per page, name-1.svg, ...; a
+        one-page score keeps the name; "single": one tall page) and .abc; `lead_sheet`: the
+        notation (.musicxml, .svg, .abc) shows the melody alone under its chord symbols.
+        Returns `path` (the first page for several); `files` lists every file written."""
         path = Path(path)
         ext = path.suffix.lower()
         if ext not in FORMATS:
             raise BadInputError(
                 f"unknown output format {ext or '(none)'!r}; use one of: {', '.join(FORMATS)}"
             )
+        if ext == ".svg":
+            from .engrave import check_pages
+
+            check_pages(svg_pages)  # before any work
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
+        self.files = [path]
+        notation = self.notation_score(lead_sheet)
+        if ext == ".svg":
+            from .engrave import export_svg
+
+            title, key, chords = self.prompt or "tunesmith", self.controls.key, self.chord_spans()
+            self.files = export_svg(notation, path, title, key, chords, svg_pages)
+            return self.files[0]
+        if ext == ".abc":
+            from .abc import export_abc
+
+            title, key, chords = self.prompt or "tunesmith", self.controls.key, self.chord_spans()
+            export_abc(notation, path, title, key, chords)
+            return path
         if ext in (".mid", ".midi"):
             atomic_write_bytes(path, self.midi_bytes(chord_track))
         elif ext in AUDIO_EXTS:
@@ -224,7 +278,7 @@ class Piece:
             from .notation import export_musicxml
 
             export_musicxml(
-                self.written if self.written is not None else self.score,
+                notation,
                 path,
                 title=self.prompt or "tunesmith",
                 key=self.controls.key,

@@ -70,6 +70,8 @@ MEDIA_TYPES = {
     "midi": ("audio/midi", "mid"),
     "wav": ("audio/wav", "wav"),
     "musicxml": ("application/vnd.recordare.musicxml+xml", "musicxml"),
+    "svg": ("image/svg+xml", "svg"),  # sheet music, all pages as one tall page
+    "abc": ("text/vnd.abc; charset=utf-8", "abc"),
 }
 MULTIPART_OVERHEAD = 64 * 1024  # form fields and boundaries around an upload
 
@@ -156,6 +158,9 @@ def render(
 
             # a long render runs in a child process that a timed-out job kills at once
             body = wav_bytes_bounded(piece.score, settings.wav_sample_rate, piece.duration_s)
+    elif fmt in ("svg", "abc"):  # written through MusicXML's quantiser: its caps apply
+        _check_notation(piece, settings)
+        body = notation_bytes(piece, fmt)
     else:
         from ..render.notation import musicxml_bytes
 
@@ -174,6 +179,20 @@ def render(
         "X-Tunesmith-Duration": f"{piece.duration_s:.3f}",
     }
     return body, media_type, headers
+
+
+def notation_bytes(piece: Piece, fmt: str) -> bytes:
+    """The piece as written (not as performed) in SVG sheet music (one tall page) or ABC,
+    with its chord symbols."""
+    notation = piece.written if piece.written is not None else piece.score
+    title, key, chords = piece.prompt or "tunesmith", piece.controls.key, piece.chord_spans()
+    if fmt == "svg":
+        from ..render.engrave import score_svgs
+
+        return score_svgs(notation, title, key, chords, pages="single")[0].encode()
+    from ..render.abc import abc_text
+
+    return abc_text(notation, title, key, chords).encode()
 
 
 def _check_notation(piece: Piece, settings: ServeSettings) -> None:
@@ -374,7 +393,7 @@ def create_app(
                 "key_guidance": KEY_GUIDANCE.to_dict(),
                 "candidates": {"min": 1, "max": settings.max_candidates},
             },
-            "formats": ["json", "midi", "wav", "musicxml"],
+            "formats": ["json", "midi", "wav", "musicxml", "svg", "abc"],
             "limits": settings.limits(),
         }
 
@@ -548,12 +567,19 @@ def create_app(
     @app.post("/v1/render", tags=["music"], responses={422: {}, 413: {}, 429: {}, 504: {}})
     async def render_(
         request: Request,
-        file: UploadFile = File(..., description="a standard MIDI file"),
+        file: UploadFile = File(..., description="a standard MIDI file or an ABC tune"),
         format: Format = Form("wav"),
         key: str | None = Form(None, max_length=40, description="key for MusicXML spelling"),
         title: str = Form("tunesmith", max_length=200),
+        chords: str | None = Form(
+            None,
+            max_length=MAX_PROGRESSION_CHARS,
+            description="chord symbols for MusicXML, SVG and ABC, bars separated by '|' "
+            "(default: one chord per bar by analysis)",
+        ),
     ) -> Response:
-        """Render an uploaded MIDI as WAV, MusicXML, MIDI or JSON notes (no generation).
+        """Render an uploaded MIDI (or ABC) as WAV, MusicXML, SVG sheet music, ABC, MIDI or
+        JSON notes (no generation).
 
         The web page uses this to play and export the piece it was sent as JSON."""
         score = await _read_midi(file, settings)
@@ -566,7 +592,10 @@ def create_app(
         def job(stop: threading.Event):
             from ..conditioning.controls import Controls
 
-            piece = Piece(score=score, controls=Controls(key=controls_key), prompt=title)
+            progression = Composer.progression(chords, controls_key) if chords else None
+            piece = Piece(
+                score=score, controls=Controls(key=controls_key), prompt=title, chords=progression
+            )
             return render(piece, format, 0, 0.0, settings, _stem(title, 0))
 
         return _respond(await run_job(request, job))
@@ -641,6 +670,16 @@ async def _read_midi(file: UploadFile, settings: ServeSettings) -> symusic.Score
         raise _TooLarge(settings.max_upload_bytes)
     if not data:
         raise BadInputError("the uploaded file is empty")
+    from ..music.abc import ABC_SUFFIXES, looks_like_abc, read_abc
+
+    if Path(file.filename or "").suffix.lower() in ABC_SUFFIXES or looks_like_abc(data):
+        from ..music.gate import check_score
+
+        # An ABC file with several tunes: the first is read (the notice goes to the log).
+        abc = await anyio.to_thread.run_sync(read_abc, data, "the uploaded ABC file")
+        if abc.notice:
+            log.info("%s", abc.notice)
+        return check_score(abc.score, "the uploaded ABC file")
     try:
         score = await anyio.to_thread.run_sync(symusic.Score.from_midi, data)
     except Exception:

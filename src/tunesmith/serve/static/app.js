@@ -1,6 +1,7 @@
 // tunesmith web page: plain JavaScript, no build step.
 // Compose: POST /v1/generate (format json) -> piano roll; the MIDI it returns is rendered
-// to WAV (and MusicXML on demand) through POST /v1/render. The answer's chords are shown in
+// to WAV, to SVG sheet music for the score view (and MusicXML or ABC on demand) through
+// POST /v1/render. The answer's chords are shown in
 // a lane under the roll; Rewrite part / Rewrite bars (drag across the roll to choose them) /
 // Add part send the current MIDI to POST /v1/infill / /v1/add-part and the answer replaces
 // the piece (Back restores the one before).
@@ -204,6 +205,10 @@ async function render(format, json, midiBlob) {
   form.append("format", format);
   if (json.controls && json.controls.key) form.append("key", json.controls.key);
   form.append("title", json.prompt || "tunesmith");
+  // the piece's chords as symbols in the notation (the server analyses them otherwise)
+  if (json.chords && json.chords.length && json.chords.every((c) => /^[A-G]/.test(c.symbol || ""))) {
+    form.append("chords", chordLine(json.chords));
+  }
   const resp = await fetch("/v1/render", { method: "POST", body: form });
   if (!resp.ok) throw new Error(await errorText(resp));
   return await resp.blob();
@@ -235,7 +240,10 @@ async function showPiece(entry, status, doneText) {
   current.urls.push(midiUrl);
   setLink($("download-midi"), midiUrl, stem + ".mid");
   $("download-musicxml").disabled = false;
+  $("download-svg").disabled = false;
+  $("download-abc").disabled = false;
   const mine = current;
+  showScore(mine); // engraved beside the audio rendering; its failure is shown in place
   if (!mine.wavBlob) {
     setStatus(status, `rendering audio… (${json.num_notes} notes written in ${json.elapsed_s.toFixed(1)} s)`, "busy");
     mine.wavBlob = await render("wav", json, mine.midiBlob);
@@ -291,25 +299,43 @@ $("compose-form").addEventListener("submit", (ev) => {
   }, "writing…", "done");
 });
 
-$("download-musicxml").addEventListener("click", async () => {
-  if (!current) return;
-  const status = $("status");
-  setStatus(status, "engraving MusicXML…", "busy");
+// The score view: the piece engraved as SVG sheet music by POST /v1/render (format svg).
+async function showScore(mine) {
+  const view = $("score-view"), box = $("score-svg");
+  view.classList.remove("empty");
+  box.removeAttribute("data-ready");
+  box.textContent = "engraving…";
   try {
-    const blob = await render("musicxml", current.json);
-    const url = URL.createObjectURL(blob);
-    current.urls.push(url);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `tunesmith-${slug(current.json.prompt)}-${current.json.seed}.musicxml`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setStatus(status, "MusicXML downloaded");
+    const svg = await (await render("svg", mine.json, mine.midiBlob)).text();
+    if (current !== mine) return; // replaced meanwhile
+    box.innerHTML = svg;
+    box.setAttribute("data-ready", "1");
   } catch (e) {
-    setStatus(status, e.message, "error");
+    if (current === mine) box.textContent = `no score: ${e.message}`;
   }
-});
+}
+
+for (const [format, label, ext] of [["musicxml", "MusicXML", "musicxml"], ["svg", "SVG", "svg"], ["abc", "ABC", "abc"]]) {
+  $(`download-${format}`).addEventListener("click", async () => {
+    if (!current) return;
+    const status = $("status");
+    setStatus(status, `engraving ${label}…`, "busy");
+    try {
+      const blob = await render(format, current.json);
+      const url = URL.createObjectURL(blob);
+      current.urls.push(url);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `tunesmith-${slug(current.json.prompt)}-${current.json.seed}.${ext}`;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setStatus(status, `${label} downloaded`);
+    } catch (e) {
+      setStatus(status, e.message, "error");
+    }
+  });
+}
 
 // chords as text: bars by " | ", chords within a bar by spaces
 function chordLine(chords) {

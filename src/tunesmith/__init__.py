@@ -3,13 +3,14 @@
 from tunesmith import Composer
 piece = Composer.load()("a lively reel in D major for fiddle", bars=16)
 piece.save("reel.mid")
+piece.save("reel.flac", audio=AudioOptions(soundfont="FluidR3_GM.sf2", reverb=0.3))
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Composer", "Controls", "Piece", "SamplingConfig", "load"]
+__all__ = ["AudioOptions", "Composer", "Controls", "Piece", "SamplingConfig", "load"]
 
 
 def __getattr__(name: str):
@@ -26,6 +27,10 @@ def __getattr__(name: str):
         from .render.piece import Piece
 
         return Piece
+    if name == "AudioOptions":
+        from .render.audio import AudioOptions
+
+        return AudioOptions
     if name == "SamplingConfig":
         from .generate.sampling import SamplingConfig
 

@@ -28,6 +28,7 @@ from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
 from .music.keys import key_of_signature
 from .music.voice_leading import voice_leading_faults
+from .render.audio import AudioOptions
 from .render.performance import check_options as check_performance
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
@@ -578,8 +579,9 @@ class Composer:
         return max(scored, key=lambda x: x[0])[1]
 
     # -- notebooks -----------------------------------------------------------------------
-    def play(self, piece: Piece, sample_rate: int = 44100):
-        """An IPython audio widget for the rendered piece (in notebooks)."""
+    def play(self, piece: Piece, sample_rate: int = 44100, audio: AudioOptions | None = None):
+        """An IPython audio widget for the rendered piece (in notebooks); `audio`: its
+        soundfont, reverb and loudness (`tunesmith.AudioOptions`)."""
         try:
             from IPython.display import Audio
         except ImportError:
@@ -587,8 +589,8 @@ class Composer:
                 "play() needs IPython (pip install 'tunesmith[notebook]'); use piece.save('x.wav')"
             ) from None
 
-        audio = piece.audio(sample_rate)
-        data = audio.T if audio.ndim == 2 else audio
+        sound = piece.audio(sample_rate, audio)
+        data = sound.T if sound.ndim == 2 else sound
         return Audio(data, rate=sample_rate)
 
 

@@ -20,7 +20,7 @@ ReportDir = Annotated[
 
 
 def metrics_cmd(
-    files: list[Path] = typer.Argument(..., help="MIDI files."),
+    files: list[Path] = typer.Argument(..., help="MIDI or ABC files."),
     as_json: bool = typer.Option(False, "--json", help="JSON output (one object for one file)."),
 ) -> None:
     """Music metrics: H1, H4, GS, pitch range, polyphony, notes per bar, key, ..."""

@@ -87,6 +87,8 @@ def generate_cmd(
     arrangement: str = typer.Option("auto", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -136,6 +138,7 @@ def generate_cmd(
         return
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     from ..conditioning.limits import CANDIDATES
 
     CANDIDATES.check(candidates, field="candidates")
@@ -158,7 +161,9 @@ def generate_cmd(
         )
     piece = composer.arranged(piece, plan)
     piece = composer.performed(piece, plan, seed=seed, **played)
-    piece.save(output, chord_track=chord_track, audio=sound)
+    output = piece.save(output, chord_track=chord_track, audio=sound, **sheet)
+    if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
+        out.print(pages, markup=False, highlight=False)
     band = f", arranged as {plan.style}" if plan is not None else ""
     out.print(
         f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s{band}) "
@@ -167,7 +172,10 @@ def generate_cmd(
 
 
 def continue_cmd(
-    midi: Path = typer.Argument(..., help="MIDI file to continue (its bars are kept exactly)."),
+    midi: Path = typer.Argument(
+        ..., help="MIDI or ABC file to continue (its bars are kept exactly)."
+    ),
+    tune: opt.Tune = None,
     output: opt.Output = None,
     bars: int = typer.Option(..., "--bars", help="Total length in bars, input included."),
     prompt: str = typer.Option("", "--prompt", help="Optional text to steer the continuation."),
@@ -182,6 +190,8 @@ def continue_cmd(
     arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -202,6 +212,7 @@ def continue_cmd(
 
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 1)
     BARS.check(bars, field="bars")
     CANDIDATES.check(candidates, field="candidates")
@@ -211,16 +222,17 @@ def continue_cmd(
     Composer.sampling_for(**sampling)  # checked before the model loads
     _check_arrangement(arrangement)
     played = opt.performance(performance, humanize)
-    if not midi.is_file():
-        raise BadInputError(f"input MIDI {str(midi)!r} does not exist")
+    music = opt.music_input(midi, tune)  # an ABC tune is read here, before the model loads
     composer = Composer.load(model)
     with task("continuing", bars) as update:
         piece = composer.continue_midi(
-            midi, bars, prompt, candidates=candidates, section=section, chords=chords,
+            music, bars, prompt, candidates=candidates, section=section, chords=chords,
             arrangement=arrangement, **sampling, **played,
             progress=lambda done, total: update(done, total, "bars"),
         )  # fmt: skip
-    piece.save(output, chord_track=chord_track, audio=sound)
+    output = piece.save(output, chord_track=chord_track, audio=sound, **sheet)
+    if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
+        out.print(pages, markup=False, highlight=False)
     out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
 
 
@@ -264,6 +276,8 @@ def generate_long_cmd(
     arrangement: str = typer.Option("none", "--arrangement", help=ARRANGEMENT_HELP),
     performance: opt.Performance = "auto",
     humanize: opt.Humanize = 0.0,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -280,6 +294,7 @@ def generate_long_cmd(
 
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     candidates = opt.one_of(candidates, num_candidates, "--candidates", "--num-candidates", 4)
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
@@ -300,7 +315,9 @@ def generate_long_cmd(
             arrangement=arrangement,
             progress=lambda done, total, info: update(done, total, info), state_path=state,
         )  # fmt: skip
-    piece.save(output, chord_track=chord_track, audio=sound)
+    output = piece.save(output, chord_track=chord_track, audio=sound, **sheet)
+    if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
+        out.print(pages, markup=False, highlight=False)
     if report is not None:
         from ..fileio import atomic_write_json
 

@@ -152,6 +152,9 @@ def serve_cmd(
 
     if not 1 <= port <= 65535:
         raise BadInputError(f"--port must be 1-65535, not {port}")
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
     for flag, value, low in (
         ("--workers", workers, 1),
         ("--concurrency", concurrency, 1),
@@ -175,5 +178,6 @@ def serve_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("ports")(ports_cmd)
+        **opt.audio_settings(soundfont, reverb, loudness),
     app.command("stream")(stream_cmd)
     app.command("serve")(serve_cmd)

@@ -233,6 +233,13 @@ def audio(
     return options
 
 
+def audio_settings(soundfont: Path | None, reverb: float, loudness: str) -> dict:
+    """--soundfont, --reverb and --loudness of `serve` as `ServeSettings` fields, checked."""
+    options = audio(soundfont, reverb, loudness)
+    chosen = str(soundfont.expanduser().resolve()) if soundfont else None
+    return {"soundfont": chosen, "reverb": options.reverb, "loudness": options.loudness}
+
+
 # -- model and files ------------------------------------------------------------------------
 Model = Annotated[
     Path | None,
@@ -240,9 +247,83 @@ Model = Annotated[
 ]
 Output = Annotated[
     Path | None,
-    typer.Option("-o", "--output", help="Output file: .mid, .wav/.flac/.ogg/.mp3 or .musicxml."),
+    typer.Option(
+        "-o", "--output", help="Output file: .mid, .wav/.flac/.ogg/.mp3, .musicxml, .svg or .abc."
+    ),
 ]
 OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]  # the former spelling
+
+# -- sheet music and ABC ----------------------------------------------------------------------
+SHEET_PANEL = "Sheet music (.svg, .abc, .musicxml output)"
+SvgPages = Annotated[
+    str,
+    typer.Option(
+        "--svg-pages",
+        metavar="split|single",
+        help="SVG output: split (one file per page, NAME-1.svg, NAME-2.svg, ...; a one-page "
+        "score keeps NAME.svg) or single (one tall page).",
+        rich_help_panel=SHEET_PANEL,
+    ),
+]
+LeadSheet = Annotated[
+    bool,
+    typer.Option(
+        "--lead-sheet",
+        help="Notation output (.svg, .abc, .musicxml): the melody alone under its chord symbols.",
+        rich_help_panel=SHEET_PANEL,
+    ),
+]
+Tune = Annotated[
+    int | None,
+    typer.Option(
+        "--tune",
+        help="ABC input with several tunes: the one with this X: number (default: the first).",
+    ),
+]
+
+
+def sheet(svg_pages: str = "split", lead_sheet: bool = False) -> dict:
+    """--svg-pages and --lead-sheet as `Piece.save`'s keywords, checked before the model loads."""
+    from ..render.engrave import check_pages
+
+    return {"svg_pages": check_pages(svg_pages), "lead_sheet": lead_sheet}
+
+
+def pages_line(piece) -> str | None:
+    """A line naming the pages when the last save wrote several SVG files, else None."""
+    files = getattr(piece, "files", [])
+    if len(files) < 2:
+        return None
+    return f"{len(files)} pages: {', '.join(str(f) for f in files)}"
+
+
+def music_input(path: Path, tune: int | None = None, what: str = "input MIDI"):
+    """The input file for the API: the path of a MIDI file (read by the API), or an ABC
+    file's tune as a Score (`tune`: its X: number; which tune was read goes to stderr)."""
+    from ..music.abc import ABC_SUFFIXES, looks_like_abc
+    from ..music.metrics import read_music
+    from .ui import err
+
+    if not path.is_file():
+        raise BadInputError(f"{what} {str(path)!r} does not exist")
+    with path.open("rb") as f:
+        head = f.read(65536)
+    if path.suffix.lower() not in ABC_SUFFIXES and not looks_like_abc(head):
+        if tune is not None:
+            raise BadInputError(
+                f"{str(path)!r} is not an ABC file; a tune number picks a tune of one",
+                field="tune",
+            )
+        return path
+    score, notice = read_music(path, tune)
+    if notice:
+        err.print(
+            f"note: {notice}; pick another with --tune N",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    return score
 
 
 # -- turning options into API arguments ------------------------------------------------------

@@ -63,6 +63,7 @@ def _run(
     chord_track: bool,
     call: Callable[[Composer, int], Piece],
     sound: AudioOptions | None = None,
+    sheet: dict | None = None,
 ) -> None:
     """Check what can be checked before the model loads, load it, run `call(composer,
     candidates)` under a progress line, and save the piece."""
@@ -77,7 +78,7 @@ def _run(
     t0 = time.time()
     with task(description):
         piece = call(composer, n)
-    _finish(piece, output, t0, chord_track, sound)
+    _finish(piece, output, t0, chord_track, sound, sheet)
 
 
 def _finish(
@@ -86,8 +87,11 @@ def _finish(
     t0: float,
     chord_track: bool = False,
     sound: AudioOptions | None = None,
+    sheet: dict | None = None,
 ) -> None:
-    piece.save(output, chord_track=chord_track, audio=sound)
+    output = piece.save(output, chord_track=chord_track, audio=sound, **(sheet or {}))
+    if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
+        out.print(pages, markup=False, highlight=False)
     if piece.notice:
         out.print(f"note: {piece.notice}")
     out.print(
@@ -97,7 +101,8 @@ def _finish(
 
 
 def harmonize_cmd(
-    melody: Path = typer.Argument(..., help="MIDI file whose first part is the melody."),
+    melody: Path = typer.Argument(..., help="MIDI or ABC file whose first part is the melody."),
+    tune: opt.Tune = None,
     output: opt.Output = None,
     voices: int = typer.Option(4, "--voices", help="Voices in all, the melody included (2-4)."),
     style: str = typer.Option(
@@ -117,6 +122,8 @@ def harmonize_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -126,6 +133,7 @@ def harmonize_cmd(
 
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     if style not in HARMONY_STYLES:
         raise BadInputError(
             f"unknown style {style!r}; choose one of: {', '.join(HARMONY_STYLES)}", field="style"
@@ -135,18 +143,21 @@ def harmonize_cmd(
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
+    music = opt.music_input(melody, tune, "melody")
     _run(
         model, melody, "melody", sampling, candidates, "harmonizing", output, chord_track,
         lambda c, n: c.harmonize(
-            melody, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
+            music, voices=voices, style=style, key=key, chords=chords, prompt=prompt,
             candidates=n, **sampling,
         ),
         sound,
+        sheet,
     )  # fmt: skip
 
 
 def add_part_cmd(
-    midi: Path = typer.Argument(..., help="MIDI file whose parts are all kept."),
+    midi: Path = typer.Argument(..., help="MIDI or ABC file whose parts are all kept."),
+    tune: opt.Tune = None,
     output: opt.Output = None,
     instrument: str = typer.Option(
         ..., "--instrument", help="The new part's instrument, e.g. cello, 'acoustic bass', 32."
@@ -165,6 +176,8 @@ def add_part_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -174,23 +187,27 @@ def add_part_cmd(
 
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     one_program(instrument)  # an unknown instrument costs no model load
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
+    music = opt.music_input(midi, tune)
     _run(
         model, midi, "input MIDI", sampling, candidates, "adding a part", output, chord_track,
         lambda c, n: c.add_part(
-            midi, instrument, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
+            music, instrument, key=key, chords=chords, prompt=prompt, candidates=n, **sampling
         ),
         sound,
+        sheet,
     )  # fmt: skip
 
 
 def infill_cmd(
     midi: Path = typer.Argument(
-        ..., help="MIDI file; everything but --part or --bars is kept exactly."
+        ..., help="MIDI or ABC file; everything but --part or --bars is kept exactly."
     ),
+    tune: opt.Tune = None,
     output: opt.Output = None,
     part: int = typer.Option(None, "--part", help="The part to write anew (1 = the first)."),
     bars: str = typer.Option(
@@ -213,6 +230,8 @@ def infill_cmd(
     key_guidance: opt.KeyGuidance = None,
     chord_track: ChordTrack = False,
     candidates: opt.Candidates = None,
+    svg_pages: opt.SvgPages = "split",
+    lead_sheet: opt.LeadSheet = False,
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
@@ -223,6 +242,7 @@ def infill_cmd(
 
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
+    sheet = opt.sheet(svg_pages, lead_sheet)
     if (part is None) == (bars is None):
         raise BadInputError("give --part N or --bars I-J (one of them)", field="part")
     if part is not None and part < 1:
@@ -232,18 +252,21 @@ def infill_cmd(
     sampling = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
+    music = opt.music_input(midi, tune)
     _run(
         model, midi, "input MIDI", sampling, candidates, what, output, chord_track,
         lambda c, n: c.infill(
-            midi, part=part, bars=span, key=key, chords=chords, prompt=prompt, candidates=n,
+            music, part=part, bars=span, key=key, chords=chords, prompt=prompt, candidates=n,
             **sampling,
         ),
         sound,
+        sheet,
     )  # fmt: skip
 
 
 def chords_cmd(
-    midi: Path = typer.Argument(..., help="MIDI file to analyse."),
+    midi: Path = typer.Argument(..., help="MIDI or ABC file to analyse."),
+    tune: opt.Tune = None,
     per: str = typer.Option("bar", "--per", help="bar: one chord per bar; beat: per beat."),
     as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
@@ -252,7 +275,7 @@ def chords_cmd(
 
     if per not in ("bar", "beat"):
         raise BadInputError(f"per must be 'bar' or 'beat', not {per!r}", field="per")
-    spans = Composer.chords(_input(midi), per)
+    spans = Composer.chords(opt.music_input(midi, tune), per)
     if as_json:
         out.print_json(json.dumps([s.to_dict() for s in spans]))
         return

@@ -1,4 +1,4 @@
-"""WAV rendering that a server job can stop at once: long renders run in a child process.
+"""Audio rendering that a server job can stop at once: long renders run in a child process.
 
 The synthesizer (midirenderer, Rust) and the FFT resampler are single calls that cannot
 look at a deadline, and on the 2-core machine a 64-bar piece (about two minutes of audio)
@@ -13,13 +13,18 @@ render outside a job (CLI, Python API) stay in process: no child to start.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import symusic
 
 from ..deadline import check, current
 from ..errors import BadInputError
+
+if TYPE_CHECKING:
+    from .audio import AudioOptions
 
 IN_PROCESS_MAX_S = 20.0  # seconds of music rendered in process even inside a job
 POLL_S = 0.05  # how often a waiting job looks at its stop flag
@@ -33,21 +38,40 @@ def wav_bytes_bounded(
 
     `seconds`: the piece's length if known (else it is computed from the score).
     """
+    from .audio import AudioOptions
+
+    return audio_bytes_bounded(score, AudioOptions(sample_rate=sample_rate), ".wav", seconds)
+
+
+def audio_bytes_bounded(
+    score: symusic.Score, options: AudioOptions, ext: str = ".wav", seconds: float | None = None
+) -> bytes:
+    """`score` rendered with `options` (soundfont, reverb, loudness, rate) as the bytes of
+    an `ext` file (.wav, .flac, .ogg, .mp3); in a child process when a job's long render."""
+    from .audio import check_audio_format, encode, render_audio
+
+    ext = check_audio_format(ext, options.sample_rate)
     check()
     if seconds is None:
         seconds = float(score.to("second").end())
+    o = options
     if current() is None or seconds <= IN_PROCESS_MAX_S:
-        from .audio import render_audio, wav_bytes
-
-        audio = render_audio(score, sample_rate)
+        audio = render_audio(score, o.sample_rate, o.soundfont, o.reverb, o.loudness)
         check()
-        return wav_bytes(audio, sample_rate)
-    return _render_in_child(score.to("tick").dumps_midi(), sample_rate)
+        return encode(audio, o.sample_rate, ext)
+    spec = {
+        "rate": o.sample_rate,
+        "ext": ext,
+        "soundfont": str(o.soundfont) if o.soundfont else None,
+        "reverb": o.reverb,
+        "loudness": o.loudness,
+    }
+    return _render_in_child(score.to("tick").dumps_midi(), spec)
 
 
-def _render_in_child(midi: bytes, sample_rate: int) -> bytes:
+def _render_in_child(midi: bytes, spec: dict) -> bytes:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tunesmith.render.isolated", str(int(sample_rate))],
+        [sys.executable, "-m", "tunesmith.render.isolated", json.dumps(spec)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -81,13 +105,16 @@ def _communicate(proc: subprocess.Popen, midi: bytes) -> tuple[bytes, bytes]:
 
 
 def _main(argv: list[str]) -> int:
-    """The child: MIDI bytes on stdin, WAV bytes on stdout."""
-    from .audio import render_audio, wav_bytes
+    """The child: MIDI bytes on stdin, audio file bytes on stdout; argv[0] is the JSON
+    spec (rate, ext, soundfont, reverb, loudness) that `audio_bytes_bounded` sends."""
+    from .audio import encode, render_audio
 
-    rate = int(argv[0])
+    spec = json.loads(argv[0])
+    rate = int(spec["rate"])
     try:
         score = symusic.Score.from_midi(sys.stdin.buffer.read())
-        sys.stdout.buffer.write(wav_bytes(render_audio(score, rate), rate))
+        audio = render_audio(score, rate, spec["soundfont"], spec["reverb"], spec["loudness"])
+        sys.stdout.buffer.write(encode(audio, rate, spec["ext"]))
     except BadInputError as e:
         print(" ".join(str(e).split()), file=sys.stderr)
         return BAD_INPUT_EXIT

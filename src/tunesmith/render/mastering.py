@@ -55,16 +55,31 @@ def _k_weighting(rate: int) -> list[tuple[tuple[float, float, float], tuple[floa
     return [shelf, highpass]
 
 
+BLOCK_S = 30.0  # K-weighting runs in blocks this long, so memory stays flat for long pieces
+
+
 def k_weighted(audio: np.ndarray, rate: int) -> np.ndarray:
-    """`audio` (frames, channels) through the K-weighting filters, float64, same length."""
-    n = len(audio)
-    size = _fft_size(n + rate // 2)  # half a second of room for the filters' ringing
+    """`audio` (frames, channels) through the K-weighting filters, float64, same length.
+
+    Overlap-save in blocks: each block is filtered with half a second of the audio before
+    it (the filters' memory; their response has decayed by then) and half a second of
+    zeros after it (room for the ringing, so nothing wraps around)."""
+    audio = np.asarray(audio)
+    n, pad = len(audio), rate // 2
+    block = max(1, round(BLOCK_S * rate))
+    size = _fft_size(min(n, block) + 2 * pad)
     z = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))  # e^{-jw}
     response = np.ones(len(z), dtype=np.complex128)
     for b, a in _k_weighting(rate):
         response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    spectrum = np.fft.rfft(np.asarray(audio, dtype=np.float64), n=size, axis=0)
-    return np.fft.irfft(spectrum * response[:, None], n=size, axis=0)[:n]
+    out = np.empty(audio.shape, dtype=np.float64)
+    for start in range(0, n, block):
+        lead = min(pad, start)
+        chunk = np.asarray(audio[start - lead : start + block], dtype=np.float64)
+        spectrum = np.fft.rfft(chunk, n=size, axis=0)
+        filtered = np.fft.irfft(spectrum * response[:, None], n=size, axis=0)
+        out[start : start + block] = filtered[lead : len(chunk)]
+    return out
 
 
 def loudness(audio: np.ndarray, rate: int) -> float:

@@ -727,10 +727,16 @@ def _too_large_message(limit: int) -> str:
     )
 
 
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split()) or repr(text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict]]:
     parts, errors = [], []
     for e in exc.errors():
-        loc = [str(x) for x in e.get("loc", ())]
+        # a client's own field names are echoed: one line each, and not too long
+        loc = [_one_line(str(x), 40) for x in e.get("loc", ())]
         if loc and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
             loc = loc[1:]
         where = ".".join(loc) or "request"

@@ -28,7 +28,7 @@ from ..conditioning.limits import (
     Bound,
 )
 
-Format = Literal["midi", "wav", "musicxml", "svg", "abc", "json"]
+Format = Literal["midi", "wav", "flac", "ogg", "mp3", "musicxml", "svg", "abc", "json"]
 Preset = Literal["default", "balanced", "creative", "conservative"]
 ShortText = Annotated[str, StringConstraints(max_length=60)]
 ListText = Annotated[str, StringConstraints(max_length=300)]

@@ -69,6 +69,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 MEDIA_TYPES = {
     "midi": ("audio/midi", "mid"),
     "wav": ("audio/wav", "wav"),
+    "flac": ("audio/flac", "flac"),  # audio through the server's soundfont, reverb, loudness
+    "ogg": ("audio/ogg", "ogg"),
+    "mp3": ("audio/mpeg", "mp3"),
     "musicxml": ("application/vnd.recordare.musicxml+xml", "musicxml"),
     "svg": ("image/svg+xml", "svg"),  # sheet music, all pages as one tall page
     "abc": ("text/vnd.abc; charset=utf-8", "abc"),
@@ -128,12 +131,13 @@ def piece_json(piece: Piece, seed: int, elapsed_s: float) -> dict:
     }
 
 
-def _silence_wav(sample_rate: int, seconds: float = 1.0) -> bytes:
+def _silence_wav(sample_rate: int, seconds: float = 1.0, ext: str = ".wav") -> bytes:
     import numpy as np
 
-    from ..render.audio import wav_bytes
+    from ..render.audio import encode
 
-    return wav_bytes(np.zeros((int(sample_rate * seconds), 2), dtype=np.float32), sample_rate)
+    silence = np.zeros((int(sample_rate * seconds), 2), dtype=np.float32)
+    return encode(silence, sample_rate, ext)
 
 
 def render(
@@ -145,19 +149,19 @@ def render(
     media_type, ext = MEDIA_TYPES[fmt]
     if fmt == "midi":
         body = piece.midi_bytes()
-    elif fmt == "wav":
+    elif fmt in ("wav", "flac", "ogg", "mp3"):
         if piece.duration_s > settings.max_audio_seconds:
             raise BadInputError(
                 f"the piece lasts {piece.duration_s:.0f} s, longer than the server renders "
-                f"to WAV ({settings.max_audio_seconds:g} s); ask for format 'midi'"
+                f"to audio ({settings.max_audio_seconds:g} s); ask for format 'midi'"
             )
         if piece.num_notes == 0:
-            body = _silence_wav(settings.wav_sample_rate)
+            body = _silence_wav(settings.wav_sample_rate, ext="." + ext)
         else:
-            from ..render.isolated import wav_bytes_bounded
+            from ..render.isolated import audio_bytes_bounded
 
             # a long render runs in a child process that a timed-out job kills at once
-            body = wav_bytes_bounded(piece.score, settings.wav_sample_rate, piece.duration_s)
+            body = audio_bytes_bounded(piece.score, settings.audio(), "." + ext, piece.duration_s)
     elif fmt in ("svg", "abc"):  # written through MusicXML's quantiser: its caps apply
         _check_notation(piece, settings)
         body = notation_bytes(piece, fmt)
@@ -393,7 +397,7 @@ def create_app(
                 "key_guidance": KEY_GUIDANCE.to_dict(),
                 "candidates": {"min": 1, "max": settings.max_candidates},
             },
-            "formats": ["json", "midi", "wav", "musicxml", "svg", "abc"],
+            "formats": ["json", "midi", "wav", "flac", "ogg", "mp3", "musicxml", "svg", "abc"],
             "limits": settings.limits(),
         }
 

@@ -30,6 +30,8 @@ PREDELAY_S = 0.015
 OVERSAMPLE = 4
 LOOKAHEAD_S = 0.005  # the limiter's attack
 HOLD_S = 0.05  # and how long it holds before releasing
+MAX_STEPS = 8  # gain steps toward the loudness target when the limiter takes some
+MAX_GAIN_DB = 60.0  # the most a quiet render is raised
 
 
 # -- loudness (ITU-R BS.1770-4) -------------------------------------------------------------
@@ -88,16 +90,23 @@ def loudness(audio: np.ndarray, rate: int) -> float:
     audio = np.asarray(audio)
     if audio.ndim == 1:
         audio = audio[:, None]
+    return _gated(_block_powers(np.square(k_weighted(audio, rate)).sum(axis=1), rate))
+
+
+def _block_powers(power: np.ndarray, rate: int) -> np.ndarray:
+    """Mean K-weighted power (channels summed) of each 400 ms block, 100 ms apart."""
     block, step = round(0.4 * rate), round(0.1 * rate)
-    if len(audio) < block:
-        return -math.inf
-    power = np.square(k_weighted(audio, rate)).sum(axis=1)
-    cumulative = np.concatenate([[0.0], np.cumsum(power)])
-    starts = np.arange(0, len(audio) - block + 1, step)
-    z = (cumulative[starts + block] - cumulative[starts]) / block  # per block, channels summed
+    if len(power) < block:
+        return np.zeros(0)
+    cumulative = np.concatenate([[0.0], np.cumsum(power, dtype=np.float64)])
+    starts = np.arange(0, len(power) - block + 1, step)
+    return (cumulative[starts + block] - cumulative[starts]) / block
+
+
+def _gated(z: np.ndarray) -> float:
+    """BS.1770-4 gating of block powers: absolute at -70 LUFS, relative 10 LU below."""
     with np.errstate(divide="ignore"):
-        levels = -0.691 + 10 * np.log10(z)
-    gated = z[levels > -70.0]
+        gated = z[-0.691 + 10 * np.log10(z) > -70.0]
     if not len(gated):
         return -math.inf
     relative = -0.691 + 10 * math.log10(gated.mean()) - 10.0
@@ -109,30 +118,41 @@ def loudness(audio: np.ndarray, rate: int) -> float:
 # -- true peak and the limiter --------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _interpolator() -> np.ndarray:
-    """(OVERSAMPLE - 1, 48 // OVERSAMPLE) windowed-sinc taps: the in-between phases."""
+    """(taps, OVERSAMPLE - 1) windowed-sinc taps of the in-between points: column k-1
+    gives the point k/OVERSAMPLE of the way from x[n] to x[n+1] from x[n-5..n+6]."""
     taps = 48 // OVERSAMPLE
     m = np.arange(taps) - taps // 2 + 1
-    phases = []
-    for k in range(1, OVERSAMPLE):
-        t = m - k / OVERSAMPLE  # distance from each input sample to the new point
-        phases.append(np.sinc(t) * np.kaiser(taps, 8.0))
-    return np.array(phases)
+    phases = [np.sinc(m - k / OVERSAMPLE) * np.kaiser(taps, 8.0) for k in range(1, OVERSAMPLE)]
+    return np.array(phases, dtype=np.float32).T
+
+
+PEAK_BLOCK = 1 << 16  # frames per matrix product in `peak_envelope`
 
 
 def peak_envelope(audio: np.ndarray) -> np.ndarray:
     """Per frame, the largest magnitude over channels and the OVERSAMPLE-1 points that
     follow it (4x oversampled): the true peak is its maximum."""
-    audio = np.asarray(audio, dtype=np.float64)
+    audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[:, None]
+    n = len(audio)
     env = np.abs(audio).max(axis=1)
-    taps = _interpolator().shape[1]
-    for h in _interpolator():
-        for c in range(audio.shape[1]):
-            # y[n] = sum_j h[j] x[n + j - taps//2 + 1]: the point between x[n] and x[n+1]
-            full = np.convolve(audio[:, c], h[::-1])
-            y = full[taps - 1 - (taps // 2 - 1) :][: len(audio)]
-            env = np.maximum(env, np.abs(y))
+    h = _interpolator()
+    taps = len(h)
+    before, after = taps // 2 - 1, taps // 2
+    padded = np.concatenate(
+        [
+            np.zeros((before, audio.shape[1]), np.float32),
+            audio,
+            np.zeros((after, audio.shape[1]), np.float32),
+        ]
+    )
+    for c in range(audio.shape[1]):
+        windows = np.lib.stride_tricks.sliding_window_view(padded[:, c], taps)
+        for start in range(0, n, PEAK_BLOCK):
+            between = windows[start : start + PEAK_BLOCK] @ h  # (frames, OVERSAMPLE - 1)
+            np.maximum(env[start : start + PEAK_BLOCK], np.abs(between).max(axis=1),
+                       out=env[start : start + PEAK_BLOCK])  # fmt: skip
     return env
 
 
@@ -150,26 +170,34 @@ def _running_min(x: np.ndarray, width: int) -> np.ndarray:
     return np.minimum(suffix[: n - width + 1], prefix[width - 1 : n])
 
 
-def limit(audio: np.ndarray, rate: int, ceiling_db: float = CEILING_DBTP) -> np.ndarray:
-    """`audio` with its true peak at most `ceiling_db` dBTP, touching only the passages
-    that exceed it: the gain falls over LOOKAHEAD_S before a peak, holds HOLD_S after it
-    and comes back over 2 * LOOKAHEAD_S."""
-    ceiling = 10 ** (ceiling_db / 20)
-    env = peak_envelope(audio)
-    if not len(env) or env.max() <= ceiling:
-        return audio
-    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
+def limiter_gain(env: np.ndarray, rate: int, ceiling: float) -> np.ndarray:
+    """The gain per frame that keeps a peak envelope `env` under `ceiling` (linear): it
+    falls over LOOKAHEAD_S before a peak, holds HOLD_S after it and comes back over
+    2 * LOOKAHEAD_S; 1 wherever nothing nearby exceeds the ceiling."""
+    need = np.minimum(1.0, ceiling / np.maximum(env.astype(np.float64), 1e-12))
+    if need.min() >= 1.0:
+        return np.ones(len(env))
     ahead, hold = max(1, round(LOOKAHEAD_S * rate)), max(1, round(HOLD_S * rate))
     # held[n] = min need[n - hold .. n + ahead]; every held value averaged over
     # n - ahead .. n + ahead covers n, so the average is at most need[n].
     padded = np.concatenate([np.ones(hold), need, np.ones(ahead)])
     held = _running_min(padded, hold + ahead + 1)
-    padded = np.concatenate([np.ones(ahead), held, np.ones(ahead)])
+    # past the ends, the end values (each covers the frames within `ahead` of its end)
+    padded = np.concatenate([np.full(ahead, held[0]), held, np.full(ahead, held[-1])])
     sums = np.concatenate([[0.0], np.cumsum(padded)])
     width = 2 * ahead + 1
     gain = (sums[width:] - sums[:-width]) / width
-    gain = np.minimum(gain, need)  # rounding in the sums must not let a peak through
-    out = audio * gain[:, None].astype(audio.dtype)
+    return np.minimum(gain, need)  # rounding in the sums must not let a peak through
+
+
+def limit(audio: np.ndarray, rate: int, ceiling_db: float = CEILING_DBTP) -> np.ndarray:
+    """`audio` with its true peak at most `ceiling_db` dBTP, touching only the passages
+    that exceed it (`limiter_gain`)."""
+    ceiling = 10 ** (ceiling_db / 20)
+    env = peak_envelope(audio)
+    if not len(env) or env.max() <= ceiling:
+        return audio
+    out = audio * limiter_gain(env, rate, ceiling)[:, None].astype(audio.dtype)
     over = true_peak(out)
     if over > ceiling:  # the points between samples moved with the gain: trim the rest
         out *= ceiling / over
@@ -205,21 +233,48 @@ def master(
 ) -> tuple[np.ndarray, Mastered]:
     """`audio` brought to `target` LUFS with its true peak at most `ceiling_db`.
 
-    A piece whose peaks stand far above its average is limited, and the gain is raised again
-    (up to three more times) to make up what the limiter took.
+    A piece whose peaks stand far above its average is limited, and the gain is raised
+    again to make up what the limiter took. The K-weighting and the peak envelope are
+    computed once: a gain that changes over milliseconds scales both as it scales the
+    audio, so each step (and the loudness reported) is a product and block sums; the
+    true peak of the result is measured.
     """
-    before = loudness(audio, rate)
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    power = np.square(k_weighted(audio, rate)).sum(axis=1)
+    before = _gated(_block_powers(power, rate))
     if not math.isfinite(before):
         return audio, Mastered(before, before, _db(true_peak(audio)), 0.0)
-    out, now, limited = audio, before, 0.0
-    for _ in range(4):
-        gained = out * np.float32(10 ** ((target - now) / 20))
-        out = limit(gained, rate, ceiling_db)
-        limited = max(limited, _db(true_peak(gained)) - _db(true_peak(out)))
-        now = loudness(out, rate)
-        if abs(now - target) < 0.1:
+    env = peak_envelope(audio).astype(np.float64)
+    ceiling = 10 ** (ceiling_db / 20)
+
+    # the gain in dB that reaches the target, by the secant method on the measured level
+    def level(gain_db: float) -> tuple[float, np.ndarray]:
+        curve = limiter_gain(env * 10 ** (gain_db / 20), rate, ceiling)
+        return _gated(_block_powers(power * curve**2, rate)) + gain_db, curve
+
+    g0, g1 = 0.0, target - before
+    l0, (l1, curve) = before, level(g1)
+    best = (abs(l1 - target), g1, curve)
+    for _ in range(MAX_STEPS):
+        if abs(l1 - target) < 0.05 or l1 == l0:
             break
-    return out, Mastered(before, now, _db(true_peak(out)), limited)
+        g0, g1 = g1, min(g1 + (target - l1) * (g1 - g0) / (l1 - l0), MAX_GAIN_DB)
+        l0, (l1, curve) = l1, level(g1)
+        best = min(best, (abs(l1 - target), g1, curve), key=lambda b: b[0])
+    # a piece made of hard attacks may not reach the target under the ceiling: the
+    # closest level found is kept
+    _, g1, curve = best
+    gain = (10 ** (g1 / 20) * curve).astype(np.float32)
+    out = audio * gain[:, None]
+    peak = true_peak(out)
+    if peak > ceiling:  # the in-between points moved with the gain: trim the rest
+        out *= np.float32(ceiling / peak)
+        gain *= np.float32(ceiling / peak)
+        peak = ceiling
+    after = _gated(_block_powers(power * np.square(gain, dtype=np.float64), rate))
+    return out, Mastered(before, after, _db(peak), -_db(float(curve.min())))
 
 
 def _db(x: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import wave
 
@@ -18,6 +19,7 @@ from tunesmith.render.audio import (
     TAIL_S,
     AudioOptions,
     _resample,
+    encode,
     find_soundfont,
     render_audio,
     render_file,
@@ -297,3 +299,14 @@ def test_installed_system_soundfont_is_used_and_renders(monkeypatch):
     assert loudness(system, 22050) == pytest.approx(TARGET_LUFS, abs=0.5)
     n = min(len(system), len(shipped))
     assert not np.allclose(system[:n], shipped[:n], atol=1e-2)  # another instrument set
+
+
+def test_a_long_piece_encodes_to_ogg_and_mp3():
+    """libsndfile's Vorbis encoder crashed on a minute of audio in one write: blocks."""
+    rate = 44100
+    t = np.arange(65 * rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    audio = np.stack([tone, tone], axis=1)
+    for ext in (".ogg", ".mp3"):
+        decoded, got_rate = soundfile.read(io.BytesIO(encode(audio, rate, ext)))
+        assert got_rate == rate and abs(len(decoded) - len(audio)) < rate // 10

@@ -376,6 +376,7 @@ ENCODINGS: dict[str, tuple[str, str, float | None]] = {
     ".mp3": ("MP3", "MPEG_LAYER_III", 0.3),  # VBR, about 120-170 kbit/s
 }
 AUDIO_FORMATS = (".wav", *ENCODINGS)
+ENCODE_BLOCK = 1 << 15  # frames per write to the encoder
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
@@ -409,9 +410,15 @@ def encode(audio: np.ndarray, sample_rate: int, ext: str) -> bytes:
     # FLAC gets the WAV's int16 samples; the lossy encoders float (libsndfile 1.2.2's MP3
     # encoder garbles int16 input: a decoded sine correlated 0.46 with the original)
     pcm = _pcm16(audio) if ext == ".flac" else np.clip(audio, -1.0, 1.0).astype(np.float32)
-    soundfile.write(
-        buf, pcm, int(sample_rate), subtype=subtype, format=fmt, compression_level=level
-    )
+    if pcm.ndim == 1:
+        pcm = pcm[:, None]
+    with soundfile.SoundFile(
+        buf, "w", int(sample_rate), pcm.shape[1], subtype, format=fmt, compression_level=level
+    ) as f:
+        # in blocks: libsndfile 1.2.2's Vorbis encoder crashes (SIGSEGV) when handed about
+        # a minute of audio in one write
+        for start in range(0, len(pcm), ENCODE_BLOCK):
+            f.write(pcm[start : start + ENCODE_BLOCK])
     return buf.getvalue()
 
 

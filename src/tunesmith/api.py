@@ -560,7 +560,9 @@ class Composer:
     ) -> Piece:
         """The best of the candidates by the scorer; with `voice_leading` (the parts
         operations, where voices are written against kept ones) first by the fewest
-        voice-leading faults (parallels, crossings, spacing), then by the scorer."""
+        voice-leading faults (parallels, crossings, spacing), then by the scorer. Before
+        either, a candidate where every requested instrument plays a real part
+        (music/parts.py) beats one where some part is a note or two."""
         pieces = [Piece.from_tokens(self.tokenizer, r.ids, controls, prompt) for r in results]
         if chords:
             bars = controls.bars or len(chords)
@@ -575,7 +577,10 @@ class Composer:
             p.scores = score_candidate(p, r.logprob / max(1, r.n_sampled), controls)
             if voice_leading:
                 p.scores["voice_leading_faults"] = float(voice_leading_faults(p.score))
-            scored.append(((-p.scores.get("voice_leading_faults", 0.0), p.scores["total"]), p))
+            real = _requested_parts_real(p.score, controls.instruments)
+            p.scores["requested_parts_real"] = float(real)
+            rank = (real, -p.scores.get("voice_leading_faults", 0.0), p.scores["total"])
+            scored.append((rank, p))
         return max(scored, key=lambda x: x[0])[1]
 
     # -- notebooks -----------------------------------------------------------------------
@@ -592,6 +597,15 @@ class Composer:
         sound = piece.audio(sample_rate, audio)
         data = sound.T if sound.ndim == 2 else sound
         return Audio(data, rate=sample_rate)
+
+
+def _requested_parts_real(score: symusic.Score, instruments: list[int] | None) -> bool:
+    """True when every requested instrument plays a real part (or none was requested)."""
+    if not instruments:
+        return True
+    from .music.parts import real_programs
+
+    return set(instruments) <= real_programs(score)
 
 
 def parse_bars(bars: str | tuple[int, int]) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..conditioning.instruments import DRUMS
+from ..music.parts import REAL_PART_BAR_SHARE, REAL_PART_NOTES
 from ..tokens.tokenizer import MusicTokenizer
 
 POSITIONS_PER_BEAT = 8  # the tokenizers' finest beat resolution
@@ -131,6 +132,9 @@ class SequenceState:
     done: bool = False
     force_end: bool = False  # the caller ran out of token budget: finish asap
     used: set = field(default_factory=set)  # voice slots that have played (REMI)
+    # slot -> (notes, bars with an onset, last such bar) (REMI). Replaced, never changed
+    # in place, so a shallow copy of the state (a fork, a rewind mark) keeps its own.
+    played: dict = field(default_factory=dict)
     endless: bool = False  # a live stream: never EOS
 
     # -- REMI ------------------------------------------------------------------------------
@@ -235,6 +239,9 @@ class SequenceState:
         elif kind in ("Pitch", "PitchDrum"):
             self.notes += 1
             self.used.add(self.current_program)
+            notes, bars, last = self.played.get(self.current_program, (0, 0, -1))
+            bars += last != self.bar
+            self.played = {**self.played, self.current_program: (notes + 1, bars, self.bar)}
         self.last = kind
 
     # -- MIDILike --------------------------------------------------------------------------
@@ -354,6 +361,25 @@ class SequenceState:
 
     def missing_program_ids(self) -> list[int]:
         return [self.g.program_id[s] for s in self.missing_slots() if s in self.g.program_id]
+
+    def thin_slots(self) -> tuple[int, ...]:
+        """Requested voices behind the pace of a real part (music/parts.py), the missing
+        ones included: with onsets in fewer than half the bars begun so far, or fewer notes
+        than their share of a phrase's worth (REMI; empty when no voices were named)."""
+        if self.slots is None or not self.g.remi:
+            return ()
+        wanted = set([*self.slots, DRUMS] if self.drums else self.slots)
+        total = max(self.target_bars or self.max_bars, 1)
+        need = min(REAL_PART_NOTES, total) * min(1.0, self.bar / total)
+        thin = []
+        for slot in sorted(wanted):
+            notes, bars, _ = self.played.get(slot, (0, 0, -1))
+            if bars < REAL_PART_BAR_SHARE * self.bar or notes < need:
+                thin.append(slot)
+        return tuple(thin)
+
+    def thin_program_ids(self) -> list[int]:
+        return [self.g.program_id[s] for s in self.thin_slots() if s in self.g.program_id]
 
     def at_last_bar(self) -> bool:
         """True inside the final requested bar (REMI), where EOS takes the place of Bar."""

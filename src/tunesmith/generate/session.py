@@ -42,7 +42,7 @@ from .keyguide import KeyGuide
 from .reprise import Reprise
 from .sampling import SamplingConfig, apply_repetition_penalty, sample_row, sample_top_k_top_p
 
-MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice that has not played yet
+MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice behind a real part's pace
 END_SOON = 8  # tokens before the budget runs out at which every row is steered to its end
 MAX_BAR_MARKS = 64  # recent barlines remembered per row for rewinding
 
@@ -410,10 +410,11 @@ class DecodingSession:
             logits = self.guide.apply(logits)
         if self.chords is not None:
             logits = self.chords.apply(logits, self.states)
-        # A requested voice that has not played after the first bar is invited in (the
-        # grammar also keeps the piece from ending without it).
+        # A requested voice behind a real part's pace after the first bar (silent in over
+        # half the bars, or a missing one) is invited in; the grammar also keeps the piece
+        # from ending without it.
         for b, s in enumerate(self.states):
-            if s.bar >= 2 and (ids := s.missing_program_ids()):
+            if s.bar >= 2 and (ids := s.thin_program_ids()):
                 logits = logits.clone() if logits is base else logits
                 logits[b, ids] += MISSING_VOICE_BONUS
         if self.tok.bar_id is not None:

@@ -38,12 +38,13 @@ def read_events(lines):
 def test_stream_sends_notes_and_takes_live_controls(client):
     replies = {}
 
-    def steer(sid):
+    def steer(sid, token):
         time.sleep(1.0)
-        replies["key"] = client.post(f"/v1/stream/{sid}/control", json={"key": "D minor"})
-        replies["bad"] = client.post(f"/v1/stream/{sid}/control", json={"key": "H minor"})
-        replies["extra"] = client.post(f"/v1/stream/{sid}/control", json={"volume": 2})
-        replies["empty"] = client.post(f"/v1/stream/{sid}/control", json={})
+        url, own = f"/v1/stream/{sid}/control", {"X-Stream-Token": token}
+        replies["key"] = client.post(url, json={"key": "D minor"}, headers=own)
+        replies["bad"] = client.post(url, json={"key": "H minor"}, headers=own)
+        replies["extra"] = client.post(url, json={"volume": 2}, headers=own)
+        replies["empty"] = client.post(url, json={}, headers=own)
         # the loop applies a queued change between decode steps: give it that moment
         deadline = time.monotonic() + 2.0
         while True:
@@ -58,8 +59,8 @@ def test_stream_sends_notes_and_takes_live_controls(client):
         lines = r.iter_lines()
         first = [next(lines), next(lines)]
         assert first[0] == "event: start"
-        sid = json.loads(first[1][6:])["session"]
-        t = threading.Thread(target=steer, args=(sid,))
+        start = json.loads(first[1][6:])
+        t = threading.Thread(target=steer, args=(start["session"], start["token"]))
         t.start()
         events = read_events(lines)
         t.join()

@@ -5,6 +5,13 @@ starts a stream session for that client and ends it when the client goes away. W
 `tunesmith stream --web` the CLI's own session is shared instead: every page that opens
 the stream listens to the same music, and any of them can steer it.
 
+Who may stop what: in `serve`, a stream's `start` event carries a token for the client
+that opened it, and stopping or steering that stream needs it (`X-Stream-Token`), so one
+client can never stop or steer another's stream; `serve` has no way to stop the server
+over HTTP. With `stream --web`, Stop on the page ends the stream and the server keeps
+serving the page; quitting the server is its own action (`POST /v1/server/quit`, the
+page's Quit button, or Ctrl-C).
+
 Events: `start` {session, status...}, `note` {t, pitch, velocity, duration, program,
 channel, beat}, `status`, `control` {name, value, latency_bars}, `panic`, `end`.
 """
@@ -17,7 +24,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,6 +98,15 @@ class _Running:
     thread: threading.Thread | None = None
     per_client: bool = True
     result: dict = field(default_factory=dict)
+    token: str | None = None  # needed to stop or steer it (None: the shared --web stream)
+    stopped_by_client: bool = False
+
+    def check_token(self, token: str | None) -> None:
+        """Only the client that opened a stream may stop or steer it (403 otherwise)."""
+        if self.token is not None and not (
+            token is not None and secrets.compare_digest(token, self.token)
+        ):
+            raise HTTPException(403, "this stream belongs to another client")
 
 
 class StreamHub:
@@ -104,8 +120,9 @@ class StreamHub:
 
     def add(self, session: StreamSession, output: BroadcastOutput, per_client: bool) -> str:
         sid = secrets.token_hex(6)
+        token = secrets.token_urlsafe(16) if per_client else None
         with self._lock:
-            self.streams[sid] = _Running(session, output, per_client=per_client)
+            self.streams[sid] = _Running(session, output, per_client=per_client, token=token)
         return sid
 
     def start(self, sid: str) -> None:
@@ -185,6 +202,12 @@ def stream_router() -> APIRouter:
         hub = hub_of(request)
         if hub.shared is not None:
             sid = hub.shared
+            if hub.get(sid).stopped_by_client:
+                raise HTTPException(
+                    409,
+                    "the stream was stopped; quit the server (Quit, or Ctrl-C where it runs) "
+                    "and start tunesmith stream again",
+                )
         else:
             composer = request.app.state.composer
             if composer is None:
@@ -210,7 +233,10 @@ def stream_router() -> APIRouter:
 
         async def events():
             try:
-                yield _sse("start", {"session": sid, **run.session.status})
+                start = {"session": sid, "shared": not run.per_client, **run.session.status}
+                if run.token is not None:  # the opener's key to stop and steer it
+                    start["token"] = run.token
+                yield _sse("start", start)
                 while True:
                     try:
                         name, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
@@ -234,18 +260,31 @@ def stream_router() -> APIRouter:
         )
 
     @router.post("/v1/stream/{session}/control")
-    async def control(session: str, body: StreamControl, request: Request) -> dict:
-        """Change temperature, key, style or tempo, or panic; applied at the next bar."""
+    async def control(
+        session: str,
+        body: StreamControl,
+        request: Request,
+        x_stream_token: str | None = Header(None),
+    ) -> dict:
+        """Change temperature, key, style or tempo, or panic; applied at the next bar.
+        A served stream takes changes from its own client only (its `start` token)."""
         run = hub_of(request).get(session)
+        run.check_token(x_stream_token)
         applied = run.session.control(**body.model_dump())
         if not applied:
             raise BadInputError("no change given: set temperature, key, style, tempo or panic")
         return {"applied": applied}
 
     @router.post("/v1/stream/{session}/stop")
-    async def stop(session: str, request: Request) -> dict:
-        """End a stream; its listeners get an `end` event."""
-        hub_of(request).get(session).session.stop()
+    async def stop(
+        session: str, request: Request, x_stream_token: str | None = Header(None)
+    ) -> dict:
+        """End a stream (not the server); its listeners get an `end` event. A served
+        stream is stopped by its own client only (its `start` token)."""
+        run = hub_of(request).get(session)
+        run.check_token(x_stream_token)
+        run.stopped_by_client = True
+        run.session.stop()
         return {"stopped": session}
 
     @router.get("/v1/stream/{session}")
@@ -259,8 +298,10 @@ def stream_router() -> APIRouter:
 def serve_shared_stream(composer, session: StreamSession, host: str, port: int) -> StreamReport:
     """`tunesmith stream --web`: serve the page and play `session` to every listener.
 
-    The stream starts with the server and the server stops when the stream ends
-    (--duration) or on Ctrl-C; the report is the stream's.
+    The stream starts with the server. Stop on a page ends the stream and the server
+    keeps serving the page; the server stops when the stream reaches its --duration, on
+    `POST /v1/server/quit` (the page's Quit button) or on Ctrl-C. The report is the
+    stream's.
     """
     import uvicorn
 
@@ -268,19 +309,27 @@ def serve_shared_stream(composer, session: StreamSession, host: str, port: int) 
 
     out = BroadcastOutput()
     session.add_output(out)
-    app = create_app(composer, ServeSettings(warmup=False), routers=[stream_router()])
+    server_box: list = []
+    app = create_app(
+        composer,
+        ServeSettings(warmup=False),
+        routers=[stream_router(), _quit_router(session, server_box)],
+    )
     hub = app.state.stream_hub = StreamHub()
     hub.shared = hub.add(session, out, per_client=False)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2
     )
     server = uvicorn.Server(config)
+    server_box.append(server)
+    running = hub.streams[hub.shared]
 
     def run_stream():
         try:
-            hub.streams[hub.shared].result["report"] = session.run()
+            running.result["report"] = session.run()
         finally:
-            server.should_exit = True
+            if not running.stopped_by_client:  # --duration reached (or Ctrl-C, or an error)
+                server.should_exit = True
 
     thread = threading.Thread(target=run_stream, name="stream", daemon=True)
     hub.streams[hub.shared].thread = thread
@@ -291,3 +340,23 @@ def serve_shared_stream(composer, session: StreamSession, host: str, port: int) 
         session.stop()
         thread.join(timeout=10)
     return hub.streams[hub.shared].result.get("report") or session.report
+
+
+def _quit_router(session: StreamSession, server_box: list) -> APIRouter:
+    """`stream --web` only: the page learns it may quit the server, and quits it."""
+    router = APIRouter(tags=["stream"])
+
+    @router.get("/v1/server")
+    async def server_mode() -> dict:
+        """This server plays one shared stream and may be quit from the page."""
+        return {"shared_stream": True, "quit": "/v1/server/quit"}
+
+    @router.post("/v1/server/quit")
+    async def quit_server() -> dict:
+        """End the stream and stop the server (the command that started it returns)."""
+        session.stop()
+        for server in server_box:
+            server.should_exit = True
+        return {"quit": True}
+
+    return router

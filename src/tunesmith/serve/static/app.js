@@ -742,6 +742,7 @@ paintRoll(-1);
 const LEAD_S = 0.15; // play a note this long after it arrives
 const live = {
   session: null,
+  token: null, // the key to stop and steer this client's own stream (tunesmith serve)
   abort: null,
   audio: null,
   master: null,
@@ -894,6 +895,7 @@ function handleEvent(type, data) {
   switch (type) {
     case "start":
       live.session = data.session;
+      live.token = data.token || null;
       liveButtons(true);
       liveStatus(`playing · session ${data.session} · ${Math.round(data.tempo)} bpm · ${data.key || "any key"}`);
       cancelAnimationFrame(live.raf);
@@ -988,8 +990,34 @@ async function startLive() {
   }
 }
 
+function streamHeaders(extra) {
+  // A served stream is stopped and steered by the client that opened it: its token.
+  return live.token ? { ...(extra || {}), "X-Stream-Token": live.token } : (extra || {});
+}
+
+async function checkServerMode() {
+  // `tunesmith stream --web` offers Quit (the server); `tunesmith serve` does not.
+  try {
+    const resp = await fetch("/v1/server");
+    if (resp.ok && (await resp.json()).quit) $("live-quit").hidden = false;
+  } catch (_) { /* not that mode */ }
+}
+
+async function quitServer() {
+  if (live.abort) live.abort.abort();
+  silence();
+  try {
+    await fetch("/v1/server/quit", { method: "POST" });
+  } catch (_) { /* it is going away */ }
+  live.session = null;
+  live.token = null;
+  for (const id of ["live-start", "live-stop", "live-panic", "live-quit"]) $(id).disabled = true;
+  liveStatus("server quit; you can close this page");
+}
+
 function endLive(message, isError) {
   live.session = null;
+  live.token = null;
   live.abort = null;
   liveButtons(false);
   liveStatus(message, isError ? "error" : undefined);
@@ -1000,7 +1028,7 @@ async function postControl(values) {
   try {
     const resp = await fetch(`/v1/stream/${encodeURIComponent(live.session)}/control`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: streamHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify(values),
     });
     if (!resp.ok) liveStatus(await errorText(resp), "error");
@@ -1013,7 +1041,10 @@ async function stopLive() {
   const session = live.session;
   if (session) {
     try {
-      await fetch(`/v1/stream/${encodeURIComponent(session)}/stop`, { method: "POST" });
+      await fetch(`/v1/stream/${encodeURIComponent(session)}/stop`, {
+        method: "POST",
+        headers: streamHeaders(),
+      });
     } catch (_) { /* the abort below ends it anyway */ }
   }
   if (live.abort) live.abort.abort();
@@ -1028,6 +1059,7 @@ function debounce(fn, ms) {
 
 $("live-start").addEventListener("click", startLive);
 $("live-stop").addEventListener("click", stopLive);
+$("live-quit").addEventListener("click", quitServer);
 $("live-panic").addEventListener("click", () => { silence(); postControl({ panic: true }); });
 $("live-temperature").addEventListener("input", debounce(() => postControl({ temperature: Number($("live-temperature").value) }), 250));
 $("live-tempo").addEventListener("input", debounce(() => postControl({ tempo: Number($("live-tempo").value) }), 250));
@@ -1036,3 +1068,4 @@ $("live-style").addEventListener("change", () => { if ($("live-style").value) po
 
 paintLive();
 loadInfo();
+checkServerMode();

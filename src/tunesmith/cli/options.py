@@ -178,7 +178,8 @@ Soundfont = Annotated[
     typer.Option(
         "--soundfont",
         help="General MIDI .sf2 file to play the piece with (default: the best installed: "
-        "MuseScore_General.sf2 or FluidR3_GM.sf2 from the system, else the shipped TimGM6mb).",
+        "MuseScore_General_Full.sf2 or FluidR3_GM.sf2 from the system, else the shipped "
+        "TimGM6mb).",
         rich_help_panel=AUDIO_PANEL,
     ),
 ]

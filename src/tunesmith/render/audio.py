@@ -4,7 +4,7 @@ The synthesizer is `midirenderer` (Rust, rustysynth inside; a self-contained whe
 no system libraries). symusic 0.6's own `Synthesizer.render` fails under numpy 2 and
 `tinysoundfont` needs PyAudio built against system PortAudio, so neither installs and
 runs from PyPI alone. rustysynth reads SF2 only: SF3 (Ogg-compressed samples, as in
-MuseScore_General.sf3) is refused with one clear line.
+MuseScore_General_Full.sf3) is refused with one clear line.
 
 The soundfont, first found wins: the `soundfont` argument (`--soundfont`), then
 $TUNESMITH_SOUNDFONT, then a better General MIDI SF2 installed by the system
@@ -51,9 +51,11 @@ SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
 
 
 # -- soundfont --------------------------------------------------------------------------
-# General MIDI SF2 files that system packages install, best first (Debian paths).
+# General MIDI SF2 files that system packages install, best first (Debian 12 paths, read
+# from the packages' file lists). musescore-general-soundfont and -small install only SF3
+# (/usr/share/sounds/sf3/MuseScore_General_{Full,Lite}.sf3), which rustysynth cannot read.
 SYSTEM_SOUNDFONTS: tuple[tuple[str, str], ...] = (
-    ("/usr/share/sounds/sf2/MuseScore_General.sf2", "musescore-general-soundfont-lossless"),
+    ("/usr/share/sounds/sf2/MuseScore_General_Full.sf2", "musescore-general-soundfont-lossless"),
     ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "fluid-soundfont-gm"),
     ("/usr/share/sounds/sf2/default-GM.sf2", "the system's default GM soundfont"),
 )

@@ -110,3 +110,13 @@ def _midi(tmp_path):
     path = tmp_path / "x.mid"
     s.dump_midi(str(path))
     return path
+
+
+def test_overlong_voices_are_refused_before_parsing():
+    """music21's ABC parser slows down faster than a voice grows: a voice past
+    MAX_VOICE_CHARS is one error line, at once."""
+    from tunesmith.music.abc import MAX_VOICE_CHARS
+
+    body = "|".join(["ABcd efga"] * (MAX_VOICE_CHARS // 10 + 10))
+    with pytest.raises(BadInputError, match=r"has a voice of [\d,]+ characters; at most 6,000"):
+        read_abc("X:1\nT:long\nM:4/4\nL:1/8\nK:D\n" + body + "|]\n", "long.abc")

@@ -27,6 +27,11 @@ DEFAULT_QPM = 120.0
 DEFAULT_PROGRAM = 0  # acoustic grand piano
 DEFAULT_VELOCITY = 80
 ABC_SUFFIXES = (".abc",)
+# music21's ABC parser takes time that grows faster than the length of a voice (about 5 s
+# for 250 bars of eighths on a loaded 2-core machine), so a voice is refused past this many
+# characters: over twice the longest voice (2,556) of the bundled corpus's ABC tunes.
+MAX_VOICE_CHARS = 6_000
+MAX_TUNE_CHARS = 24_000
 _TUNE_START = re.compile(r"(?m)^X:[ \t]*(\d*)")
 
 
@@ -109,7 +114,17 @@ def parse_tune(text: str, source: str = "the ABC file") -> symusic.Score:
     """One ABC tune as a Score (one track per voice); malformed ABC is one BadInputError."""
     import music21
 
+    if len(text) > MAX_TUNE_CHARS:
+        raise BadInputError(
+            f"{source} has a tune of {len(text):,} characters; at most {MAX_TUNE_CHARS:,} are read"
+        )
     voices = split_voices(text)
+    for voice in voices:
+        if len(voice.text) > MAX_VOICE_CHARS:
+            raise BadInputError(
+                f"{source} has a voice of {len(voice.text):,} characters; at most "
+                f"{MAX_VOICE_CHARS:,} are read"
+            )
     parsed = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

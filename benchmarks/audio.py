@@ -18,6 +18,10 @@ every soundfont present (the shipped TimGM6mb.sf2, each system General MIDI SF2 
 Times are wall-clock medians; the JSON records the machine's load average at the start
 and the end, since on a shared machine other work stretches them.
 
+Loudness spread (`loudness_spread`): each part of the piece alone and all together,
+rendered with the shipped soundfont, peak-normalised (the former output) and normalised
+to -16 LUFS: how far apart the levels of different pieces land.
+
 Formats (`encode`): the default soundfont's mastered render encoded to WAV, FLAC, Ogg
 Vorbis and MP3 (`render/audio.py` `encode`, soundfile/libsndfile), median time, size and
 bit rate, and the loudness the decoded lossy files read.
@@ -126,6 +130,41 @@ def per_soundfont(score, runs: int, also: list[Path]) -> list[dict]:
     return rows
 
 
+def spread(score) -> dict:
+    """Loudness of each part alone and of the whole, rendered with the shipped soundfont:
+    peak-normalised to -1 dBFS (the former output) against normalised to -16 LUFS. Peak
+    normalisation leaves a drum part alone far quieter than a sustained one."""
+    from tunesmith.render import audio as A
+    from tunesmith.render.mastering import loudness
+
+    sf2 = A.shipped_soundfont()
+    subsets = {}
+    for i, track in enumerate(score.tracks):
+        if len(track.notes):
+            name = "drums" if track.is_drum else f"program {int(track.program)}"
+            subsets[f"part {i + 1} alone ({name})"] = [i]
+    subsets["all parts"] = [i for i, t in enumerate(score.tracks) if len(t.notes)]
+    rows = {}
+    for label, keep in subsets.items():
+        part = score.copy()
+        part.tracks = type(part.tracks)()
+        for i in keep:
+            part.tracks.append(score.tracks[i].copy())
+        peak = A.render_audio(part, RATE, sf2, loudness=None)
+        mastered = A.render_audio(part, RATE, sf2)
+        rows[label] = {
+            "lufs_peak_normalised": _lufs(loudness(peak, RATE)),
+            "lufs_normalised": _lufs(loudness(mastered, RATE)),
+        }
+    values = [r["lufs_peak_normalised"] for r in rows.values() if r["lufs_peak_normalised"]]
+    after = [r["lufs_normalised"] for r in rows.values() if r["lufs_normalised"]]
+    return {
+        "parts": rows,
+        "range_lu_peak_normalised": round(max(values) - min(values), 2),
+        "range_lu_normalised": round(max(after) - min(after), 2),
+    }
+
+
 def per_format(score, runs: int) -> dict:
     import soundfile
 
@@ -182,6 +221,7 @@ def main() -> None:
         "piece": info,
         "soundfonts": per_soundfont(score, args.runs, args.also),
         "encode": per_format(score, args.runs),
+        "loudness_spread": spread(score),
     }
     # the times are wall clock on a shared machine: its load says how far to trust them
     payload["load_average_1_5_15"] = {"start": load_before, "end": os.getloadavg()}

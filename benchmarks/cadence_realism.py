@@ -1,11 +1,13 @@
 """Does the cadence frame cost realism? The public prompt set with and without it.
 
-The cadence frame (`SamplingConfig(cadence=True)`: the tonic chord in bar 1, the dominant
-seventh then the tonic in the last two bars, through the chord guide and, with model v2,
-the bars' chord tokens) makes pieces close on their tonic (docs/EVALUATION.md, key panel).
-It stays opt-in until its effect on realism is known. This generates every prompt of
-`prompts/eval.jsonl` (seed 1, the shipped model) with the default sampling and with the
-frame, in one run, and compares each set with the test split as `tunesmith evaluate`
+The cadence frame (`SamplingConfig(cadence="frame")`: the tonic chord in bar 1, the
+dominant seventh then the tonic in the last two bars, through the chord guide and, with
+model v2, the bars' chord tokens) makes pieces close on their tonic (docs/EVALUATION.md,
+key panel); `cadence="close"` is the last two bars only. This generates every prompt of
+`prompts/eval.jsonl` (seed 1, the shipped model) with the default sampling and with each
+`--variants` entry (default, close, frame, panel: the key guide judged by the whole key
+panel, panel_base: and its constant part the panel's mean profile, panel_close and
+panel_base_close: with the close), in one run, and compares each set with the test split as `tunesmith evaluate`
 does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
 (forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
 the bass (music/cadence.py).
@@ -45,6 +47,7 @@ def main() -> None:
     ap.add_argument("--prompts", default="prompts/eval.jsonl")
     ap.add_argument("--reference", default="data/music21")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--variants", default="default,frame")
     ap.add_argument("--out", default="benchmarks/results/cadence_realism.json")
     args = ap.parse_args()
     from tunesmith import Composer
@@ -59,7 +62,21 @@ def main() -> None:
     reference = reference_pieces(args.reference)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, changes in (("default", {}), ("cadence_frame", {"cadence": True})):
+        panel = {"key_guide_args": {"panel": True}}
+        known: dict[str, dict] = {
+            "default": {},
+            "close": {"cadence": "close"},
+            "frame": {"cadence": "frame"},
+            "panel": panel,
+            "panel_close": {**panel, "cadence": "close"},
+            "panel_base": {"key_guide_args": {"panel": True, "panel_base": True}},
+            "panel_base_close": {
+                "key_guide_args": {"panel": True, "panel_base": True},
+                "cadence": "close",
+            },
+        }
+        for name in args.variants.split(","):
+            changes = known[name]
             folder = Path(tmp) / name
             pieces = generate_for_prompts(composer, prompts, [1], folder, sampling_changes=changes)
             ends = []

@@ -24,6 +24,10 @@ doing little), chord agreement with Bach per beat (`music/chords.py` `analyse_ch
 always-the-tonic reference), seconds per chorale, and that the soprano comes out exactly
 as given (onsets and pitches asserted; durations reported, run by run).
 
+`--voice-guidance` sets the voice-leading guide (generate/voicing.py) of the model under
+test (default 1, as shipped); the baseline runs without it unless
+`--baseline-voice-guidance` says otherwise.
+
     python benchmarks/harmonize.py --out benchmarks/results/harmonize.json
 """
 
@@ -188,7 +192,9 @@ def pooled(rows: list[dict]) -> dict:
     return out
 
 
-def run_split(c, items: list[dict], seeds: list[int], candidates: int, label: str) -> dict:
+def run_split(
+    c, items: list[dict], seeds: list[int], candidates: int, label: str, vg: float = 1.0
+) -> dict:
     from tunesmith.music.chords import analyse_chords
 
     conditions = [(f"seed_{s}", s, 1) for s in seeds]
@@ -217,7 +223,9 @@ def run_split(c, items: list[dict], seeds: list[int], candidates: int, label: st
         }
         for name, seed, n in conditions:
             t0 = time.perf_counter()
-            piece = c.harmonize(melody, voices=4, style="chorale", seed=seed, candidates=n)
+            piece = c.harmonize(
+                melody, voices=4, style="chorale", seed=seed, candidates=n, voice_guidance=vg
+            )
             dt = time.perf_counter() - t0
             m = measure(piece.score, bars, bach_beats)
             m["seconds"] = round(dt, 3)
@@ -280,6 +288,15 @@ def main() -> None:
     ap.add_argument(
         "--baseline", default=None, help="a second model run on the same chorales and seeds"
     )
+    ap.add_argument(
+        "--voice-guidance", type=float, default=1.0, help="the model's voice guide (0: off)"
+    )
+    ap.add_argument(
+        "--baseline-voice-guidance",
+        type=float,
+        default=0.0,
+        help="the baseline's voice guide (0: off, the v1 baseline as the issue defines it)",
+    )
     ap.add_argument("--out", default="benchmarks/results/harmonize.json")
     args = ap.parse_args()
     import torch
@@ -302,15 +319,20 @@ def main() -> None:
     base = Composer.load(folder(args.baseline)) if args.baseline else None
     warm = found[splits[0]][0]
     for composer in (c, base) if base else (c,):
-        composer.harmonize(melody_of(bach_score(warm["work"])), voices=4, style="chorale", seed=0)
+        composer.harmonize(
+            melody_of(bach_score(warm["work"])), voices=4, style="chorale", seed=0,
+            voice_guidance=0.0,
+        )  # fmt: skip
     results, baseline = {}, {}
     for k, split in enumerate(splits):
         items = found[split][: args.limit] if args.limit else found[split]
         candidates = args.candidates if k == 0 else 0  # best-of-N on the first split only
-        results[split] = run_split(c, items, seeds, candidates, split)
+        results[split] = run_split(c, items, seeds, candidates, split, args.voice_guidance)
         results[split]["chorale_files"] = [i["path"] for i in items]
         if base is not None:  # the same chorales, seeds and candidates, in the same run
-            baseline[split] = run_split(base, items, seeds, candidates, f"{split} baseline")
+            baseline[split] = run_split(
+                base, items, seeds, candidates, f"{split} baseline", args.baseline_voice_guidance
+            )
     runs = sum(r["soprano_kept"]["runs"] for r in results.values())
     same_notes = sum(r["soprano_kept"]["onsets_and_pitches"] for r in results.values())
     exact = sum(r["soprano_kept"]["exactly"] for r in results.values())
@@ -324,6 +346,7 @@ def main() -> None:
             "it is also given ahead of the texture (the part-infill layout)",
             "request": {"voices": 4, "style": "chorale", "seeds": seeds},
             "candidates": args.candidates,
+            "voice_guidance": args.voice_guidance,
             "satb_ranges": {v: list(r) for v, r in zip(VOICES, SATB_RANGES, strict=True)},
             "chorales_left_out": left_out,
             "soprano_kept": {
@@ -336,7 +359,13 @@ def main() -> None:
             "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
             "splits": results,
             **(
-                {"baseline": {"model": args.baseline, "splits": baseline}}
+                {
+                    "baseline": {
+                        "model": args.baseline,
+                        "voice_guidance": args.baseline_voice_guidance,
+                        "splits": baseline,
+                    }
+                }
                 if base is not None
                 else {}
             ),

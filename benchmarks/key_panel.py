@@ -116,7 +116,16 @@ def generated(args) -> dict:
     composer = Composer.load(args.model)
     reqs = requests(args.synthetic)[: args.limit]
     seeds = [int(s) for s in args.seeds.split(",")]
-    known = {"key_guide_default": None, "key_guidance_0": 0.0, "cadence": None}
+    known = {
+        "key_guide_default": None,
+        "key_guidance_0": 0.0,
+        "cadence": None,
+        "cadence_close": None,
+        "panel_guide": None,
+        "panel_guide_base": None,
+    }
+    # KeyGuide options of the panel variants (generate/keyguide.py)
+    guide_args = {"panel_guide": {"panel": True}, "panel_guide_base": {"panel": True, "panel_base": True}}
     variants = {v: known[v] for v in args.variants.split(",")}
     rows: dict[str, list[dict]] = {v: [] for v in variants}
     parsed_key_differs = []
@@ -131,7 +140,11 @@ def generated(args) -> dict:
             for variant, strength in variants.items():
                 sampling = composer.sampling_for(seed=seed, key_guidance=strength)
                 if variant == "cadence":  # the key stated by harmony: I ... V7 I
-                    sampling = sampling.with_(cadence=True)
+                    sampling = sampling.with_(cadence="frame")
+                if variant == "cadence_close":  # ... V7 I only
+                    sampling = sampling.with_(cadence="close")
+                if variant in guide_args:
+                    sampling = sampling.with_(key_guide_args=guide_args[variant])
                 piece = composer.generate_with(controls, sampling, req["prompt"])
                 row = verdicts(score_histogram(piece.score), req["key"])
                 row.update(id=req["id"], set=req["set"], seed=seed, requested=req["key"])
@@ -290,7 +303,10 @@ def main() -> None:
     ap.add_argument(
         "--variants",
         default="key_guide_default,key_guidance_0",
-        help="comma-separated: key_guide_default, key_guidance_0, cadence (I ... V7 I)",
+        help="comma-separated: key_guide_default, key_guidance_0, cadence (I ... V7 I), "
+        "cadence_close (... V7 I), "
+        "panel_guide (the key guide corrects toward the whole panel), panel_guide_base (and "
+        "its constant part is the panel's mean profile)",
     )
     ap.add_argument("--out", default="benchmarks/results/key_panel.json")
     args = ap.parse_args()

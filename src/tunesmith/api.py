@@ -425,16 +425,20 @@ class Composer:
         cfg: float | None = None,
         seed: int | None = None,
         key_guidance: float | None = None,
+        voice_guidance: float = 1.0,
     ) -> Piece:
         """Voices under a melody that is kept exactly as the top voice (`voices` in all,
         2-4; `style`: chorale, hymn, quartet, strings, madrigal, brass). A melody with
-        chords in it is reduced to its top line; `piece.notice` says so."""
+        chords in it is reduced to its top line; `piece.notice` says so. `voice_guidance`
+        (0-5, 0 = off) keeps the new voices in order, in range and out of parallels while
+        they are written (generate/voicing.py)."""
         sampling, score, key, progression = self._parts_inputs(
             melody, key, chords, candidates,
             dict(preset=preset, temperature=temperature, top_k=top_k, top_p=top_p,
                  repetition_penalty=repetition_penalty, cfg=cfg, seed=seed,
                  key_guidance=key_guidance),
         )  # fmt: skip
+        sampling = sampling.with_(voice_guidance=voice_guidance).validated()
         req = parts.harmonize(
             self.engine, score, sampling, voices, style, key, progression, prompt, candidates
         )

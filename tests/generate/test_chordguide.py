@@ -43,6 +43,22 @@ def test_bias_favours_chord_tones_only_before_a_pitch(composer):
     assert torch.equal(guide.apply(logits, [state]), logits)
 
 
+def test_the_third_that_flips_the_quality_is_held_off_even_off_the_beat(composer):
+    from tunesmith.generate.chordguide import wrong_third
+    from tunesmith.music.chords import parse_symbol
+
+    assert wrong_third(parse_symbol("Gm")) == 11 and wrong_third(parse_symbol("G")) == 10
+    assert wrong_third(parse_symbol("Gsus4")) is None
+    g = Grammar(composer.tokenizer)
+    guide = ChordGuide(g, parse_progression("Gm"))
+    state = g.new_state("4/4", [0], 2, 2)
+    for tid in (g.bar_id, g.timesig_id["4/4"], g.position_id[3], g.program_id[0]):
+        state.update(tid)
+    out = guide.apply(torch.zeros(1, g.V), [state])[0]
+    b, bb, e = (composer.tokenizer.token_id(f"Pitch_{p}") for p in (59, 58, 64))
+    assert out[bb] > 0 > out[e] > out[b]  # B natural would make the bar a G major chord
+
+
 def test_generation_with_chords_follows_them_more(composer):
     prog = parse_progression("C F G C")
     controls = composer.controls_for("a chorale", bars=4, instruments="choir,choir", key="C major")
@@ -68,6 +84,8 @@ def test_a_cadence_frame_states_the_key_and_closes_on_it(composer):
 
     frame = cadence_frame("A minor", 6)
     assert [[c.symbol for c in bar] for bar in frame] == [["Am"], [], [], [], ["E7"], ["Am"]]
+    close = cadence_frame("A minor", 6, opening=False)  # SamplingConfig(cadence="close")
+    assert [[c.symbol for c in bar] for bar in close] == [[], [], [], [], ["E7"], ["Am"]]
     g = Grammar(composer.tokenizer)
     guide = ChordGuide(g, frame)
     assert guide.chord_at(2, 0, 32) is None  # a free bar: no bias

@@ -56,3 +56,32 @@ def test_without_a_step_the_guide_never_corrects():
     guide = KeyGuide(GRAMMAR, "A minor", rows=1, strength=0.5, step=0.0)
     _play(guide, [60, 64, 67, 72, 65, 62, 71, 60])
     assert guide.gain[0] == 0.0
+
+
+def test_panel_mode_corrects_while_the_panel_majority_is_elsewhere():
+    from tunesmith.music.keys import key_panel
+
+    # Krumhansl-Kessler hears G major; Aarden-Essen A minor, Temperley C major: KK alone
+    # is content, the panel judge is not (3 of 4 must name the key).
+    line = [72, 62, 64, 71, 76, 62, 79, 60, 62, 69]
+    hist = [0.0] * 12
+    for p in line:
+        hist[p % 12] += 1.0
+    panel = key_panel(hist)
+    assert panel["Krumhansl-Kessler"] == "G major"
+    assert sum(v == "G major" for v in panel.values()) == 2
+    kk_only = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0)
+    judged = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0, panel=True)
+    _play(kk_only, line)
+    _play(judged, line)
+    # KK's correction is letting go (it agrees at the end); the panel's still grows
+    assert judged.gain[0] > kk_only.gain[0]
+    bias = _pitch_bias(judged)
+    assert bias[6] > 0  # F#, which tells G major from C major and A minor, pulled up
+
+
+def test_panel_base_is_the_mean_of_the_panel_profiles():
+    guide = KeyGuide(GRAMMAR, "C major", rows=1, strength=1.0, panel=True, panel_base=True)
+    bias = _pitch_bias(guide)
+    assert max(bias, key=bias.get) in (0, 7)  # tonic or dominant
+    assert min(bias.values()) < -1.0  # chromatic notes are rare in every profile

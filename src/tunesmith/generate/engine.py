@@ -27,6 +27,7 @@ from .keyguide import KeyGuide
 from .reprise import CopyGate, Reprise
 from .sampling import SamplingConfig
 from .session import DecodingSession, TorchBackend
+from .voicing import VoiceGuide
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Engine:
         chords: Sequence[Sequence[Chord]] | None = None,
         fixed: FixedParts | None = None,
         context: ContextFn | None = None,
+        voicing: VoiceGuide | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -97,11 +99,12 @@ class Engine:
         that the chord guide pulls the pitches toward (chordguide.py).
         `fixed`: notes of kept voices that come out exactly (fixed.py); its rows must
         match `n`. `context`: the infill context the model sees after the controls (a v2
-        model; ContextFn). The results hold the controls and the music, not the context.
+        model; ContextFn). `voicing`: voice-leading guidance for written parts (voicing.py).
+        The results hold the controls and the music, not the context.
         """
         session = self.session(
             controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label,
-            chords, fixed, context,
+            chords, fixed, context, voicing,
         )  # fmt: skip
         target = session.states[0].target_bars or sampling.max_bars
         while not session.finished:
@@ -135,6 +138,7 @@ class Engine:
         chords: Sequence[Sequence[Chord]] | None = None,
         fixed: FixedParts | None = None,
         context: ContextFn | None = None,
+        voicing: VoiceGuide | None = None,
     ) -> DecodingSession:
         """A decoding session for `n` rows under `controls`, after `prompt_music` (see
         `generate` for the arguments); the caller drives it with `advance()`."""
@@ -164,8 +168,8 @@ class Engine:
             for t in music:
                 for b in range(n):
                     guide.observe(b, t)
-        if not chords and sampling.cadence and controls.key and target_bars >= 3:
-            chords = cadence_frame(controls.key, target_bars)
+        if not chords and sampling.cadence != "none" and controls.key and target_bars >= 3:
+            chords = cadence_frame(controls.key, target_bars, opening=sampling.cadence == "frame")
         reprise = None
         label = theme_label or controls.section
         if theme and self.gate and label in self.gate.labels:
@@ -196,6 +200,7 @@ class Engine:
             max_new=sampling.max_tokens or _token_budget(target_bars, controls),
             chords=self.chord_guide(controls, chords, sampling) if chords else None,
             fixed=fixed,
+            voicing=voicing,
         )
 
     def chord_guide(
@@ -255,10 +260,11 @@ def _token_budget(bars: int, controls: Controls) -> int:
     return int(bars * (40 + 60 * voices)) + 64
 
 
-def cadence_frame(key: str, bars: int) -> list[list[Chord]]:
-    """A progression that states the key and closes on it: the tonic in the first bar,
-    the dominant seventh then the tonic in the last two, the bars between left free."""
+def cadence_frame(key: str, bars: int, opening: bool = True) -> list[list[Chord]]:
+    """A progression that closes on the key: the dominant seventh then the tonic in the
+    last two bars, and with `opening` the tonic in the first bar; other bars left free."""
     tonic, mode = key_pitch_class(key)
     home = Chord(tonic, "maj" if mode == "major" else "min")
     dominant = Chord((tonic + 7) % 12, "7")  # major in minor keys too (the leading tone)
-    return [[home]] + [[] for _ in range(bars - 3)] + [[dominant], [home]]
+    first = [home] if opening else []
+    return [first] + [[] for _ in range(bars - 3)] + [[dominant], [home]]

@@ -26,7 +26,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..music.keys import KK_MAJOR, KK_MINOR, PROFILES, key_correlations, key_pitch_class
+from ..music.keys import (
+    AARDEN_MAJOR,
+    AARDEN_MINOR,
+    BB_MAJOR,
+    BB_MINOR,
+    KK_MAJOR,
+    KK_MINOR,
+    PANEL,
+    PROFILES,
+    TKP_MAJOR,
+    TKP_MINOR,
+    key_pitch_class,
+    profile_correlations,
+)
 from .grammar import Grammar
 
 PITCH_TYPES = ("Pitch", "NoteOn")
@@ -43,11 +56,22 @@ class KeyGuide:
         max_gain: float = 5.0,
         min_notes: int = 3,
         release: float = 1.0,
+        panel: bool = False,
+        panel_base: bool = False,
     ) -> None:
         tonic, mode = key_pitch_class(key)
-        profile = np.roll(KK_MAJOR if mode == "major" else KK_MINOR, tonic)
-        self.base = strength * np.log(profile / profile.mean())
         self.target = tonic + (12 if mode == "minor" else 0)  # key_correlations' index
+        # The judges: Krumhansl-Kessler alone, or the whole panel of music/keys.py, which
+        # must name the key 3 times of 4 (with KK alone, once).
+        self.judges = list(PANEL.values()) if panel else [PROFILES]
+        self.dissent = 2 if panel else 1  # this many judges naming another key: correct
+        if panel_base:  # the constant part: the mean of the panel's log profiles of the key
+            raw = [_raw(name, mode) for name in PANEL]
+            logs = [np.log(np.roll(r, tonic) / r.mean()) for r in raw]
+            self.base = strength * np.mean(logs, axis=0)
+        else:
+            profile = np.roll(KK_MAJOR if mode == "major" else KK_MINOR, tonic)
+            self.base = strength * np.log(profile / profile.mean())
         self.g = grammar
         self.step, self.max_gain, self.min_notes = step, max_gain, min_notes
         self.release = release  # how fast the correction lets go once back in key
@@ -108,13 +132,32 @@ class KeyGuide:
         self.notes[row] += 1
         if self.notes[row] < self.min_notes or not self.step:
             return
-        best = int(np.argmax(key_correlations(self.hist[row])))
-        if best != self.target:
-            self.contrast[row] = PROFILES[self.target] - PROFILES[best]
+        # Each judge's best key; the corrective part acts on the mean difference between
+        # the requested key's profile and each dissenting judge's choice.
+        rivals = []
+        for profiles in self.judges:
+            best = int(np.argmax(profile_correlations(self.hist[row], profiles)))
+            if best != self.target:
+                rivals.append(profiles[self.target] - profiles[best])
+        if len(rivals) >= self.dissent:
+            self.contrast[row] = np.mean(rivals, axis=0)
             self.gain[row] = min(self.max_gain, self.gain[row] + self.step)
         else:
             self.gain[row] = max(0.0, self.gain[row] - self.release)
         self._bias = None
+
+
+_RAW = {
+    "Krumhansl-Kessler": (KK_MAJOR, KK_MINOR),
+    "Aarden-Essen": (AARDEN_MAJOR, AARDEN_MINOR),
+    "Temperley-Kostka-Payne": (TKP_MAJOR, TKP_MINOR),
+    "Bellman-Budge": (BB_MAJOR, BB_MINOR),
+}
+
+
+def _raw(name: str, mode: str) -> np.ndarray:
+    """A panel profile's raw weights (tonic first) for a mode."""
+    return _RAW[name][0 if mode == "major" else 1]
 
 
 def _beats(value: str) -> float:

@@ -34,6 +34,7 @@ from ..tokens.layouts import (
 from .engine import ContextFn, Engine, GenerationResult
 from .fixed import FixedParts
 from .sampling import SamplingConfig
+from .voicing import VoiceGuide
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +135,24 @@ def _generate(
     n: int,
     sampling: SamplingConfig,
     chords: Sequence[Sequence[Chord]] | None,
+    ordered: bool = False,
 ) -> list[GenerationResult]:
+    """The piece decoded with the `kept` slots' notes forced; `ordered`: the voice slots
+    run from the top voice down (harmonize), so crossings and spacing are guarded too."""
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
         raise BadInputError("the parts to keep hold no notes")
     context = given_parts_context(engine, ids, kept)
     if context is not None:  # trained without a Section control
         controls = replace(controls, section=None)
-    return engine.generate(controls, text, n, sampling, chords=chords, fixed=fixed, context=context)
+    pitched = [s for s, p in enumerate(controls.instruments or []) if p != DRUMS]
+    free = [s for s in pitched if s not in kept]
+    voicing = None
+    if sampling.voice_guidance > 0 and engine.grammar.remi and len(pitched) >= 2 and free:
+        voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
+    return engine.generate(
+        controls, text, n, sampling, chords=chords, fixed=fixed, context=context, voicing=voicing
+    )
 
 
 def given_parts_context(engine: Engine, ids: Sequence[int], kept: list[int]) -> ContextFn | None:
@@ -189,7 +200,7 @@ def harmonize(
     ).validated()
     text = text or f"a {word} in {controls.key or 'its key'} for {voices} voices"
     ids = [int(i) for i in encoded.ids]
-    results = _generate(engine, controls, ids, [0], text, n, sampling, chords)
+    results = _generate(engine, controls, ids, [0], text, n, sampling, chords, ordered=True)
     return PartsRequest(controls, results, [0], notice)
 
 

@@ -32,6 +32,9 @@ PRESETS: dict[str, dict] = {
 }
 
 
+CADENCES = ("none", "close", "frame")
+
+
 @dataclass
 class SamplingConfig:
     """How to draw tokens. `preset` fills values that were not given explicitly."""
@@ -45,7 +48,10 @@ class SamplingConfig:
     key_guidance: float = 0.5  # key guide's constant strength (0 = off); keyguide.py
     key_guide_args: dict = field(default_factory=dict)  # KeyGuide step/max_strength (studies)
     chord_guidance: float = 1.0  # chord guide's strength when chords are given; chordguide.py
-    cadence: bool = False  # with a key and no chords: I in bar 1, V7 then I in the last two
+    voice_guidance: float = 1.0  # voice-leading guide's strength for written parts; voicing.py
+    # With a key and no chords, the harmony of the piece's ends through the chord guide:
+    # "close" V7 then I in the last two bars, "frame" also I in bar 1 (engine.cadence_frame).
+    cadence: str = "none"
     speculative: bool = True  # batch 1: n-gram drafts verified in one pass (same output law)
     seed: int | None = None
     max_bars: int = 16  # used when the controls name no length
@@ -65,6 +71,15 @@ class SamplingConfig:
             bound.check(value, field=field_name)
         if self.seed is not None:
             SEED.check(self.seed, field="seed")
+        if not 0.0 <= self.voice_guidance <= 5.0:
+            raise BadInputError(
+                f"voice guidance {self.voice_guidance} is outside 0-5", field="voice_guidance"
+            )
+        if self.cadence not in CADENCES:
+            raise BadInputError(
+                f"unknown cadence {self.cadence!r}; choose from: {', '.join(CADENCES)}",
+                field="cadence",
+            )
         if self.max_bars < 1:
             raise BadInputError("max bars must be at least 1", field="max_bars")
         return self

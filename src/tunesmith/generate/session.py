@@ -41,6 +41,7 @@ from .grammar import Grammar, SequenceState
 from .keyguide import KeyGuide
 from .reprise import Reprise
 from .sampling import SamplingConfig, apply_repetition_penalty, sample_row, sample_top_k_top_p
+from .voicing import VoiceGuide
 
 MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice behind a real part's pace
 END_SOON = 8  # tokens before the budget runs out at which every row is steered to its end
@@ -116,6 +117,7 @@ class DecodingSession:
         speculative: bool | None = None,
         chords: ChordGuide | None = None,
         fixed: FixedParts | None = None,
+        voicing: VoiceGuide | None = None,
     ) -> None:
         self.backend = backend
         self.tok = tokenizer
@@ -130,6 +132,7 @@ class DecodingSession:
         self.reprise = reprise
         self.chords = chords
         self.fixed = fixed
+        self.voicing = voicing
         self._fixed_cache: dict[tuple, tuple[torch.Tensor, int | None, torch.Tensor]] = {}
         self.max_new = max_new
         self.rows: list[list[int]] = [list(music) for _ in range(self.n)]
@@ -410,6 +413,8 @@ class DecodingSession:
             logits = self.guide.apply(logits)
         if self.chords is not None:
             logits = self.chords.apply(logits, self.states)
+        if self.voicing is not None:
+            logits = self.voicing.apply(logits, self.states, self.rows)
         # A requested voice behind a real part's pace after the first bar (silent in over
         # half the bars, or a missing one) is invited in; the grammar also keeps the piece
         # from ending without it.

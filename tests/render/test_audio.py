@@ -310,3 +310,13 @@ def test_a_long_piece_encodes_to_ogg_and_mp3():
     for ext in (".ogg", ".mp3"):
         decoded, got_rate = soundfile.read(io.BytesIO(encode(audio, rate, ext)))
         assert got_rate == rate and abs(len(decoded) - len(audio)) < rate // 10
+
+
+def test_odd_chunks_are_read_padded_or_not():
+    """RIFF pads odd sizes; MuseScore_General_Lite.sf3's sdta list is odd and unpadded."""
+    from tunesmith.render.audio import _next_chunk
+
+    unpadded = b"AAAA" + struct.pack("<I", 3) + b"xyz" + b"LIST"
+    padded = b"AAAA" + struct.pack("<I", 3) + b"xyz\0" + b"LIST"
+    assert _next_chunk(unpadded, 0, 3) == 11
+    assert _next_chunk(padded, 0, 3) == 12

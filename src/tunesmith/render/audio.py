@@ -133,6 +133,16 @@ SF2_CHUNKS = (b"INFO", b"sdta", b"pdta")
 PDTA_CHUNKS = (b"phdr", b"pbag", b"pmod", b"pgen", b"inst", b"ibag", b"imod", b"igen", b"shdr")
 
 
+def _next_chunk(data: bytes, at: int, size: int) -> int:
+    """Where the chunk after the one at `at` (of `size` bytes) starts. RIFF pads an odd
+    size to even, but some writers do not (MuseScore_General_Lite.sf3's sdta list): when
+    the byte after the data starts a chunk name, that is where the next one is."""
+    end = at + 8 + size
+    if size & 1 and not data[end : end + 4].isalnum():
+        return end + 1
+    return end
+
+
 def check_soundfont(data: bytes, name: str) -> None:
     """Raise BadInputError unless `data` is a whole SF2 file: the RIFF sfbk header, an
     SF2 (not SF3) version, the INFO/sdta/pdta lists with their hydra chunks, and no
@@ -149,7 +159,7 @@ def check_soundfont(data: bytes, name: str) -> None:
             raise BadInputError(f"{name} is truncated or corrupt (chunk {tag!r} runs past the end)")
         if tag == b"LIST":
             lists[data[at + 8 : at + 12]] = (at + 12, at + 8 + size)
-        at += 8 + size + (size & 1)
+        at = _next_chunk(data, at, size)
     missing = [t.decode() for t in SF2_CHUNKS if t not in lists]
     if missing:
         raise BadInputError(f"{name} is not a usable soundfont (missing {', '.join(missing)})")
@@ -165,7 +175,7 @@ def check_soundfont(data: bytes, name: str) -> None:
     found = set()
     while start + 8 <= end:
         found.add(data[start : start + 4])
-        start += 8 + struct.unpack("<I", data[start + 4 : start + 8])[0]
+        start = _next_chunk(data, start, struct.unpack("<I", data[start + 4 : start + 8])[0])
     missing = [t.decode() for t in PDTA_CHUNKS if t not in found]
     if missing:
         raise BadInputError(f"{name} is a corrupt soundfont (missing {', '.join(missing)})")

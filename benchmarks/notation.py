@@ -102,16 +102,25 @@ def _notes(score) -> list[tuple[int, int, int]]:
     return sorted((n.time, n.pitch, n.duration) for t in score.tracks for n in t.notes)
 
 
-def _off_grid(score) -> bool:
-    """A note starting or ending off the notation grid: 16ths or eighth triplets."""
+def _off_grid(score) -> str | None:
+    """Which finer rhythm puts a note's start or end off the notation grid (16ths or
+    eighth triplets): "32nd notes" (dotted 16ths too), "sixteenth triplets" or "finer";
+    None when every note is on the grid."""
     tpq = int(score.tpq)
+    found: set[str] = set()
     for t in score.tracks:
         for n in t.notes:
             for tick in (n.time, n.time + n.duration):
                 q = Fraction(tick, tpq)
-                if (q * 4).denominator != 1 and (q * 3).denominator != 1:
-                    return True
-    return False
+                if (q * 4).denominator == 1 or (q * 3).denominator == 1:
+                    continue
+                if (q * 8).denominator == 1:
+                    found.add("32nd notes")
+                elif (q * 6).denominator == 1:
+                    found.add("sixteenth triplets")
+                else:
+                    found.add("finer")
+    return ", ".join(sorted(found)) or None
 
 
 def _has_chords(score) -> bool:
@@ -155,8 +164,9 @@ def abc_round_trip(limit: int | None) -> dict:
             continue
         if [p for _, p, _ in a] == [p for _, p, _ in b]:
             counts["same_pitches_only"] += 1
-        if _off_grid(original):
-            cause = "rhythm finer than the notation grid (16ths, eighth triplets)"
+        finer = _off_grid(original)
+        if finer:
+            cause = f"rhythm finer than the notation grid (16ths, eighth triplets): {finer}"
         elif _has_chords(original):
             cause = "chords (music21's ABC reader drops ties inside [chords])"
         else:

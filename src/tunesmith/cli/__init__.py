@@ -101,6 +101,7 @@ def os_error_line(e: OSError) -> str:
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # our progress display, not the libraries'
     if len(sys.argv) == 1:  # `tunesmith` alone: the help, and success
         sys.argv.append("--help")
     try:

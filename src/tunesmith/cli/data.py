@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import BadInputError
-from .options import OldOut, out_folder
+from .options import Json, OldOut, Quiet, out_folder
 from .ui import out, print_report, task
 
 CorpusDir = Annotated[
@@ -31,6 +31,8 @@ def prepare_music21_cmd(
         False, help="Play repeat signs out (|: A :| -> A A), as performed; default: as notated."
     ),
     old_out: OldOut = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Convert the corpus bundled with music21 (chorales, folk tunes, quartets, ...)."""
     from ..data.sources.music21 import prepare_music21
@@ -52,6 +54,8 @@ def prepare_midi_cmd(
     captions: Path | None = typer.Option(None, help="MidiCaps-style captions (JSON lines or CSV)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
     old_out: OldOut = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Prepare your own MIDI collection (attributes from captions or from analysis)."""
     from ..data.midi_folder import prepare_midi_folder

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from ..errors import BadInputError
-from .options import Model, OldOut, out_folder
-from .ui import err, out, task
+from .options import Json, Model, OldOut, Quiet, out_folder
+from .ui import out, result, task, warn
 
 DEFAULT_REFERENCE = Path("data/music21")
 ReportDir = Annotated[
@@ -53,6 +53,9 @@ def evaluate_cmd(
     ),
     model: Model = None,
     seeds: str = typer.Option("1", "--seeds", help="Comma-separated seeds, e.g. 1,2,3."),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Only the first N prompts of the set (a quick look)."
+    ),
     generated: Path | None = typer.Option(
         None, "--generated", help="Evaluate existing MIDI files in this folder instead."
     ),
@@ -63,6 +66,8 @@ def evaluate_cmd(
         "Default: data/music21 when it exists.",
     ),
     old_out: OldOut = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Generate for a prompt set (or take existing files) and measure the music."""
     from ..evaluate.prompts import load_prompts
@@ -88,6 +93,10 @@ def evaluate_cmd(
         from ..api import Composer
 
         prompt_list = load_prompts(prompts)
+        if limit is not None:
+            if limit < 1:
+                raise BadInputError(f"--limit must be 1 or more, not {limit}")
+            prompt_list = prompt_list[:limit]
         composer = Composer.load(model)
         with task("generating", len(prompt_list) * len(seed_list)) as update:
             pieces = generate_for_prompts(
@@ -99,11 +108,22 @@ def evaluate_cmd(
         pieces = evaluate_folder(generated)
     from ..evaluate.suite import compare
 
-    result = compare(pieces, ref)
-    write_report(result, pieces, ref, report_dir)
-    for warning in result.get("warnings", []):
-        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    out.print(f"evaluated {len(pieces)} pieces; report in {report_dir / 'report.md'}")
+    report = compare(pieces, ref)
+    write_report(report, pieces, ref, report_dir)
+    for warning in report.get("warnings", []):
+        warn(warning)
+    result(
+        f"evaluated {len(pieces)} pieces; report in {report_dir / 'report.md'}",
+        {
+            "pieces": len(pieces),
+            "report": str(report_dir / "report.md"),
+            "metrics": str(report_dir / "metrics.json"),
+            "attribute_accuracy": {
+                k: v["accuracy"] for k, v in report.get("attribute_accuracy", {}).items()
+            },
+            "warnings": report.get("warnings", []),
+        },
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from ..errors import BadInputError
 from . import options as opt
 from .parts import Chords, ChordTrack
-from .ui import out, task
+from .ui import out, result, task
 
 
 def explain_cmd(
@@ -25,6 +25,7 @@ def explain_cmd(
         "auto", "--arrangement", help="auto, none or a style (tunesmith styles)."
     ),
     soundfont: opt.Soundfont = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Show which attributes the prompt parser understood, the arrangement plan and the
     soundfont audio output would use."""
@@ -35,6 +36,18 @@ def explain_cmd(
     parsed = parse_prompt(prompt)
     table = Table("attribute", "value", "from the text")
     rows = explain(parsed)
+    plan = plan_for(parsed.controls, prompt, arrangement)
+    if as_json:
+        result(
+            "",
+            {
+                "attributes": [{"attribute": a, "value": v, "from_text": s} for a, v, s in rows],
+                "language": parsed.language_notice or None,
+                "soundfont": str(sound.soundfont_used()),
+                "arrangement": dict(plan.rows()) if plan is not None else None,
+            },
+        )
+        return
     for attribute, value, source in rows:
         table.add_row(attribute, value, source)
     if parsed.language_notice:
@@ -46,7 +59,6 @@ def explain_cmd(
     out.print(
         f"audio: soundfont {sound.soundfont_used()}", markup=False, highlight=False, soft_wrap=True
     )
-    plan = plan_for(parsed.controls, prompt, arrangement)
     if plan is None:
         out.print("arrangement: none (the model writes every part)")
         return
@@ -105,6 +117,8 @@ def generate_cmd(
     num_clips: int | None = typer.Option(None, "--num-clips", help="Batch mode: number of clips."),
     out_dir: BatchDir = None,
     num_candidates: opt.NumCandidates = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Generate music from a prompt (or a batch of clips from --config)."""
     from ..api import Composer
@@ -134,7 +148,10 @@ def generate_cmd(
             written = run_batch(
                 composer, config, folder, num_clips, sampling, {**attributes, **played}, update
             )
-        out.print(f"wrote {len(written)} clips to {folder}")
+        result(
+            f"wrote {len(written)} clips to {folder}",
+            {"out_dir": str(folder), "clips": [str(p) for p in written]},
+        )
         return
     output = opt.output_file(output)
     sound = opt.audio(soundfont, reverb, loudness, output)
@@ -150,7 +167,8 @@ def generate_cmd(
     controls, progression = composer.progression_for(controls, chords)
     controls, plan = composer.arrangement_for(controls, prompt, arrangement, progression)
     t0 = time.time()
-    with task("generating", controls.bars) as update:
+    what = "generating" if candidates == 1 else f"generating {candidates} candidates"
+    with task(what, controls.bars) as update:
         piece = composer.generate_with(
             controls,
             settings,
@@ -165,9 +183,10 @@ def generate_cmd(
     if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
         out.print(pages, markup=False, highlight=False)
     band = f", arranged as {plan.style}" if plan is not None else ""
-    out.print(
+    result(
         f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s{band}) "
-        f"in {time.time() - t0:.1f} s"
+        f"in {time.time() - t0:.1f} s",
+        _piece_json(output, piece, t0, arrangement=plan.style if plan is not None else None),
     )
 
 
@@ -205,6 +224,8 @@ def continue_cmd(
     key_guidance: opt.KeyGuidance = None,
     candidates: opt.Candidates = None,
     num_candidates: opt.NumCandidates = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Continue a MIDI file in its key, meter, tempo and instruments."""
     from ..api import Composer
@@ -224,6 +245,7 @@ def continue_cmd(
     played = opt.performance(performance, humanize)
     music = opt.music_input(midi, tune)  # an ABC tune is read here, before the model loads
     composer = Composer.load(model)
+    t0 = time.time()
     with task("continuing", bars) as update:
         piece = composer.continue_midi(
             music, bars, prompt, candidates=candidates, section=section, chords=chords,
@@ -233,7 +255,10 @@ def continue_cmd(
     output = piece.save(output, chord_track=chord_track, audio=sound, **sheet)
     if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
         out.print(pages, markup=False, highlight=False)
-    out.print(f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)")
+    result(
+        f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s)",
+        _piece_json(output, piece, t0),
+    )
 
 
 def generate_long_cmd(
@@ -285,6 +310,8 @@ def generate_long_cmd(
     report: Path | None = typer.Option(None, "--report", help="Write per-chunk scores (JSON)."),
     model: opt.Model = None,
     num_candidates: opt.NumCandidates = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Compose a long piece: chained chunks, best of N candidates each (default 4), stitched."""
     from dataclasses import asdict
@@ -324,10 +351,22 @@ def generate_long_cmd(
         atomic_write_json(report, {"chunks": [asdict(r) for r in reports]})
     state.unlink(missing_ok=True)
     total_bars = sum(r.new_bars for r in reports)
-    out.print(
+    result(
         f"wrote {output} ({total_bars} bars, {piece.num_notes} notes, {piece.duration_s:.0f} s "
-        f"of music) in {time.time() - t0:.1f} s"
+        f"of music) in {time.time() - t0:.1f} s",
+        _piece_json(output, piece, t0, bars=total_bars, chunks=len(reports)),
     )
+
+
+def _piece_json(output, piece, t0: float, **extra) -> dict:
+    """What --json prints for a written piece."""
+    return {
+        "output": str(output),
+        "notes": piece.num_notes,
+        "seconds": round(piece.duration_s, 2),
+        **extra,
+        "elapsed_s": round(time.time() - t0, 2),
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -9,14 +9,19 @@ from rich.table import Table
 
 from ..errors import BadInputError
 from . import options as opt
-from .ui import err, out
+from .ui import Mode, err, note, out, result
 
 
 def ports_cmd() -> None:
     """List the MIDI output ports this system offers (for stream --midi-port)."""
+    from ..errors import TunesmithError
     from ..stream.outputs import list_output_ports
 
-    names = list_output_ports()
+    try:
+        names = list_output_ports()
+    except TunesmithError as e:  # no MIDI system at all: no ports, and why (not a failure)
+        out.print(f"no MIDI output ports: {e}", markup=False, highlight=False, soft_wrap=True)
+        return
     if not names:
         out.print(
             "no MIDI output ports (create one with: tunesmith stream ... --virtual-port NAME)"
@@ -62,6 +67,8 @@ def stream_cmd(
         None, "--report", help="Write the end-of-stream figures to this JSON file."
     ),
     old_out: opt.OldOut = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Play endless music live (Ctrl-C or --duration to stop), with live key controls."""
     from ..api import Composer
@@ -95,14 +102,20 @@ def stream_cmd(
     if web:
         from ..serve.streams import serve_shared_stream
 
-        err.print(f"streaming to the browser: open http://{host}:{port}/ (Ctrl-C to stop)")
+        note(
+            f"streaming to the browser: open http://{host}:{port}/ (Stop on the page ends "
+            "the stream; Quit on the page or Ctrl-C ends the server)"
+        )
         report = serve_shared_stream(composer, session, host, port)
     elif TerminalControls.available():
         with TerminalControls(session):
             report = session.run()
     else:
         report = session.run()
-    _print_stream_report(report)
+    if Mode.json:
+        result("", {**report.to_dict(), "recorded": str(record) if record else None})
+    else:
+        _print_stream_report(report)
     if record is not None:
         out.print(f"recorded to {record}")
     if report_json is not None:
@@ -144,6 +157,9 @@ def serve_cmd(
     threads: int | None = typer.Option(
         None, help="Torch threads per process (default 1: fastest for the small model)."
     ),
+    soundfont: opt.Soundfont = None,
+    reverb: opt.Reverb = opt.DEFAULT_REVERB,
+    loudness: opt.Loudness = "-16",
 ) -> None:
     """Serve the HTTP API and the web page (open http://HOST:PORT/)."""
     import uvicorn
@@ -152,9 +168,6 @@ def serve_cmd(
 
     if not 1 <= port <= 65535:
         raise BadInputError(f"--port must be 1-65535, not {port}")
-    soundfont: opt.Soundfont = None,
-    reverb: opt.Reverb = opt.DEFAULT_REVERB,
-    loudness: opt.Loudness = "-16",
     for flag, value, low in (
         ("--workers", workers, 1),
         ("--concurrency", concurrency, 1),
@@ -170,6 +183,7 @@ def serve_cmd(
         max_queue=queue,
         timeout_s=timeout,
         torch_threads=threads,
+        **opt.audio_settings(soundfont, reverb, loudness),
     )
     target, options = uvicorn_target(settings, workers)
     err.print(f"tunesmith serving on http://{host}:{port}/ (API docs at /docs)", markup=False)
@@ -178,6 +192,5 @@ def serve_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("ports")(ports_cmd)
-        **opt.audio_settings(soundfont, reverb, loudness),
     app.command("stream")(stream_cmd)
     app.command("serve")(serve_cmd)

@@ -254,6 +254,31 @@ Output = Annotated[
 ]
 OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]  # the former spelling
 
+
+# -- what the command prints (cli/ui.py) ------------------------------------------------------
+def _quiet(value: bool) -> bool:
+    from .ui import set_quiet
+
+    return set_quiet(value)
+
+
+def _json(value: bool) -> bool:
+    from .ui import set_json
+
+    return set_json(value)
+
+
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", callback=_quiet, help="No progress display and no notes on stderr."
+    ),
+]
+Json = Annotated[
+    bool,
+    typer.Option("--json", callback=_json, help="Print the result as one JSON object a line."),
+]
+
 # -- sheet music and ABC ----------------------------------------------------------------------
 SHEET_PANEL = "Sheet music (.svg, .abc, .musicxml output)"
 SvgPages = Annotated[

@@ -20,7 +20,7 @@ import typer
 
 from ..errors import BadInputError
 from . import options as opt
-from .ui import out, task
+from .ui import note, out, result, task
 
 if TYPE_CHECKING:  # the model and torch load only when a command runs
     from ..api import Composer
@@ -76,7 +76,7 @@ def _run(
     _input(path, what)
     composer = Composer.load(model)
     t0 = time.time()
-    with task(description):
+    with task(description if n == 1 else f"{description}, best of {n}"):
         piece = call(composer, n)
     _finish(piece, output, t0, chord_track, sound, sheet)
 
@@ -93,10 +93,17 @@ def _finish(
     if (pages := opt.pages_line(piece)) is not None:  # several SVG pages
         out.print(pages, markup=False, highlight=False)
     if piece.notice:
-        out.print(f"note: {piece.notice}")
-    out.print(
+        note(f"note: {piece.notice}")
+    result(
         f"wrote {output} ({piece.num_notes} notes, {piece.duration_s:.1f} s) "
-        f"in {time.time() - t0:.1f} s"
+        f"in {time.time() - t0:.1f} s",
+        {
+            "output": str(output),
+            "notes": piece.num_notes,
+            "seconds": round(piece.duration_s, 2),
+            "notice": piece.notice or None,
+            "elapsed_s": round(time.time() - t0, 2),
+        },
     )
 
 
@@ -127,6 +134,8 @@ def harmonize_cmd(
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Harmonize a melody: it is kept exactly as the top voice, the model writes the rest."""
     from ..generate.parts import HARMONY_STYLES
@@ -181,6 +190,8 @@ def add_part_cmd(
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Add a part (a bass under a melody, a counter-melody, ...) to a piece."""
     from ..conditioning.instruments import one_program
@@ -235,6 +246,8 @@ def infill_cmd(
     soundfont: opt.Soundfont = None,
     reverb: opt.Reverb = opt.DEFAULT_REVERB,
     loudness: opt.Loudness = "-16",
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Write one part (--part N) or some bars (--bars 5-8) of a piece anew; everything
     else is kept exactly."""

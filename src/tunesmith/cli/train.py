@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from ..errors import BadInputError
-from .options import Model, OldOut, out_folder
-from .ui import out, task
+from .options import Json, Model, OldOut, Quiet, out_folder
+from .ui import result, task
 
 RunDir = Annotated[
     Path | None, typer.Option("--out-dir", help="Run folder (checkpoints, logs, samples).")
@@ -32,6 +32,8 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out-dir exactly."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Override the config's steps."),
     old_out: OldOut = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Train a model (also under `torchrun --nproc_per_node N`)."""
     from ..training.trainer import RunConfig, Trainer
@@ -40,7 +42,7 @@ def train_cmd(
     run_dir = out_folder(out_dir, old_out)
     rank = int(os.environ.get("RANK", "0"))
     trainer = Trainer(cfg, run_dir, data, resume, max_steps)
-    total = cfg.optim.max_steps
+    total = max_steps or cfg.optim.max_steps
     if rank != 0:
         trainer.run()
         _leave_process_group()
@@ -58,9 +60,10 @@ def train_cmd(
         trainer.on_step = on_step
         last = trainer.run()
     _leave_process_group()
-    out.print(
+    result(
         f"done: step {trainer.step}, val loss {last.get('val_loss', float('nan')):.4f}; "
-        f"model in {run_dir / 'model'}"
+        f"model in {run_dir / 'model'}",
+        {"step": trainer.step, "val_loss": last.get("val_loss"), "model": str(run_dir / "model")},
     )
 
 
@@ -82,6 +85,8 @@ def train_reprise_cmd(
     out_dir: GateDir = None,
     sections: int = typer.Option(3000, "--sections", help="Labelled sections to fit on."),
     old_out: OldOut = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Fit the reprise gate that lets Section_A bring the theme back (docs/LONGFORM.md)."""
     from ..training.reprise import train_reprise
@@ -93,14 +98,14 @@ def train_reprise_cmd(
         _, report, path = train_reprise(
             model, data, target, sections, lambda s, d, t: update(d, t, s)
         )
-    for split in ("train", "val"):
-        for label, r in report.get(split, {}).items():
-            out.print(
-                f"{split} {label}: loss {r['loss_model_alone']:.3f} alone, "
-                f"{r['loss_true_label']:.3f} with the gate, "
-                f"{r['loss_other_label']:.3f} under the other label ({r['tokens']} tokens)"
-            )
-    out.print(f"saved {path}")
+    lines = [
+        f"{split} {label}: loss {r['loss_model_alone']:.3f} alone, "
+        f"{r['loss_true_label']:.3f} with the gate, "
+        f"{r['loss_other_label']:.3f} under the other label ({r['tokens']} tokens)"
+        for split in ("train", "val")
+        for label, r in report.get(split, {}).items()
+    ]
+    result("\n".join([*lines, f"saved {path}"]), {"report": report, "saved": str(path)})
 
 
 def register(app: typer.Typer) -> None:

@@ -84,3 +84,20 @@ def test_meter_change_starts_a_field_line():
     assert [n.pitch for n in read_abc("\n".join(lines)).score.tracks[0].notes] == [
         60, 62, 64, 65, 67, 69, 71,
     ]  # fmt: skip
+
+
+def test_drums_are_a_percussion_voice_on_channel_10():
+    s = symusic.Score(480)
+    s.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    kit = symusic.Track(program=0, is_drum=True, name="Drums")
+    for beat in range(4):
+        kit.notes.append(symusic.Note(beat * 480, 240, 36 if beat % 2 == 0 else 38, 90))
+    melody = symusic.Track(program=0, name="Piano")
+    melody.notes.append(symusic.Note(0, 1920, 72, 80))
+    s.tracks.append(melody)
+    s.tracks.append(kit)
+    text = abc_text(s)
+    assert 'V:2 name="Drums" clef=perc' in text and "%%MIDI channel 10" in text
+    back = read_abc(text).score
+    assert [t.is_drum for t in back.tracks] == [False, True]
+    assert [n.pitch for n in back.tracks[1].notes] == [36, 38, 36, 38]

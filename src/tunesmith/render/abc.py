@@ -208,6 +208,7 @@ def abc_text(
         count = max((len(m.getElementsByClass(stream.Voice)) for m in measures), default=0) or 1
         clef = part.recurse().getElementsByClass("Clef")
         clef_name = "bass" if len(clef) and clef[0].sign == "F" else "treble"
+        clef_name = "perc" if track.is_drum else clef_name  # drums: GM keys on a drum staff
         directive = "%%MIDI channel 10" if track.is_drum else f"%%MIDI program {track.program}"
         for k in range(count):
             bars: list[tuple[list[str], str]] = []  # (field lines before it, notes)

@@ -101,3 +101,19 @@ def test_drums_are_a_percussion_voice_on_channel_10():
     back = read_abc(text).score
     assert [t.is_drum for t in back.tracks] == [False, True]
     assert [n.pitch for n in back.tracks[1].notes] == [36, 38, 36, 38]
+
+
+def test_32nds_and_sixteenth_triplets_come_back_exactly():
+    """A tune read from ABC keeps its finer rhythms when written again (beats whose notes
+    all lie on 32nds or sixteenth triplets); MusicXML keeps its 16th / eighth-triplet grid."""
+    from tunesmith.render.notation import build_music21_score
+
+    tune = "X:1\nT:fine\nM:2/4\nL:1/16\nK:G\nG3/2A/ B2 (3cde f2|g4 z4|]\n"
+    score = read_abc(tune).score
+    got = [(n.time, n.duration) for n in score.tracks[0].notes]
+    assert got[:7] == [(0, 180), (180, 60), (240, 240), (480, 80), (560, 80), (640, 80), (720, 240)]
+    text = abc_text(score)
+    assert "(3" in text
+    assert _notes(read_abc(text).score) == _notes(score)
+    coarse = build_music21_score(score).flatten().notes
+    assert float(coarse[0].quarterLength) != 0.375  # the dotted 16th is snapped there

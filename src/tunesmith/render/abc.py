@@ -188,7 +188,7 @@ def abc_text(
 
     from .notation import build_music21_score
 
-    m21 = build_music21_score(score, title, key, None)
+    m21 = build_music21_score(score, title, key, None, exact=True)
     tracks = [t for t in score.tracks if len(t.notes)]
     parts = list(m21.parts)
     first = list(parts[0].getElementsByClass(stream.Measure))

@@ -136,11 +136,14 @@ class _Grid:
         return self.steps[self.index(t)]
 
     def triplet_edges(self) -> list[Fraction]:
-        """Edges of triplet beats: no note or rest may cross them, so tuplets are complete."""
+        """Edges of triplet beats (and of the half beats of sixteenth-triplet beats): no
+        note or rest may cross them, so tuplets are complete."""
         edges: set[Fraction] = set()
         for i, step in enumerate(self.steps):
             if step == Fraction(1, 3):
                 edges.update((self.beats[i], self.beats[i + 1]))
+            elif step == Fraction(1, 6):
+                edges.update((self.beats[i], self.beats[i] + Fraction(1, 2), self.beats[i + 1]))
         return sorted(edges)
 
 
@@ -148,8 +151,22 @@ def _beat_error(times: Iterable[float], start: Fraction, step: Fraction) -> floa
     return sum(abs(t - float(start + round((Fraction(t) - start) / step) * step)) for t in times)
 
 
-def _grid(times: Sequence[float], beats: list[Fraction]) -> _Grid:
-    """Choose 16ths or triplets per beat from the onsets/offsets that fall in it."""
+def _exact_step(times: Sequence[float], start: Fraction) -> Fraction | None:
+    """1/8 (32nds) or 1/6 (sixteenth triplets) when every time in the beat lies exactly on
+    that grid and not on the usual ones; else None."""
+    offsets = [Fraction(t).limit_denominator(960) - start for t in times]
+    for step in (Fraction(1, 4), Fraction(1, 3)):
+        if all((o / step).denominator == 1 for o in offsets):
+            return None
+    for step in (Fraction(1, 8), Fraction(1, 6)):
+        if all((o / step).denominator == 1 for o in offsets):
+            return step
+    return None
+
+
+def _grid(times: Sequence[float], beats: list[Fraction], exact: bool = False) -> _Grid:
+    """Choose 16ths or triplets per beat from the onsets/offsets that fall in it; with
+    `exact`, 32nds or sixteenth triplets where every onset and offset is on them."""
     per_beat: list[list[float]] = [[] for _ in beats[:-1]]
     probe = _Grid(beats, [Fraction(1, 4)] * (len(beats) - 1))
     for t in times:
@@ -157,7 +174,10 @@ def _grid(times: Sequence[float], beats: list[Fraction]) -> _Grid:
     steps = []
     for i, ts in enumerate(per_beat):
         step = Fraction(1, 4)
-        if beats[i + 1] - beats[i] == 1 and ts:
+        fine = _exact_step(ts, beats[i]) if exact and ts else None
+        if fine is not None and (beats[i + 1] - beats[i] == 1 or fine == Fraction(1, 8)):
+            step = fine
+        elif beats[i + 1] - beats[i] == 1 and ts:
             e16 = _beat_error(ts, beats[i], Fraction(1, 4))
             e3 = _beat_error(ts, beats[i], Fraction(1, 3))
             if e3 < TRIPLET_BIAS * e16:
@@ -464,8 +484,11 @@ def build_music21_score(
     title: str | None = None,
     key: str | None = None,
     chords: Sequence[ChordSpan] | None = None,
+    exact: bool = False,
 ):
     """The music21 Score behind `export_musicxml` (exposed for tests and other exporters).
+    `exact`: a beat whose notes all lie on 32nds or sixteenth triplets keeps them (the ABC
+    writer: a tune read from ABC is written back as it was).
 
     `chords` become chord symbols above the first part (a lead sheet's harmony)."""
     from music21 import clef, metadata, stream
@@ -490,7 +513,7 @@ def build_music21_score(
     for n, track in enumerate(tracks_q):
         check_deadline()
         times = [x for note in track.notes for x in (note.time, note.time + note.duration)]
-        grid = _grid(times, beats)
+        grid = _grid(times, beats, exact)
         notes = _quantised_notes(track.notes, grid)
         if track.is_drum:
             notes = _drum_hits(notes, grid)

@@ -13,9 +13,11 @@ it, `data/sources/music21/metadata.py` `abc_meta`) is read into a tunesmith Scor
 (`music/abc.py`), written as ABC by tunesmith's writer and read again. A tune passes when
 both Scores hold the same notes: onset, pitch and duration of every note (ties merged);
 "same pitches" compares the pitch sequence alone. Failures are sorted into causes: a
-rhythm finer than the notation grid (every beat is written in 16ths or eighth triplets,
-`notation.py`; the original has a note on another subdivision), chords (music21's ABC
-reader drops ties inside [chords]), and others, with examples.
+rhythm off the writer's grid (each quarter-note beat is written in 16ths or eighth
+triplets, or in 32nds or sixteenth triplets when all its notes lie on them:
+`notation.py` `_grid` with exact=True; a beat mixing 32nds and sixteenth triplets, or
+finer values, is snapped), chords (music21's ABC reader drops ties inside [chords]), and
+others, with examples.
 
     python benchmarks/notation.py --what render --out benchmarks/results/notation_render.json
     python benchmarks/notation.py --what abc --out benchmarks/results/abc_roundtrip.json
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import NO_MODEL, SHIPPED, machine, write_json  # noqa: E402
 
 PROMPT = "a string quartet in G major"
+GRIDS = (Fraction(1, 4), Fraction(1, 3), Fraction(1, 8), Fraction(1, 6))  # steps, quarters
 BARS = 32
 SEED = 1
 
@@ -103,23 +106,28 @@ def _notes(score) -> list[tuple[int, int, int]]:
 
 
 def _off_grid(score) -> str | None:
-    """Which finer rhythm puts a note's start or end off the notation grid (16ths or
-    eighth triplets): "32nd notes" (dotted 16ths too), "sixteenth triplets" or "finer";
-    None when every note is on the grid."""
+    """Why a note's start or end is off the grid the ABC writer uses (per quarter-note
+    beat: 16ths or eighth triplets, or 32nds or sixteenth triplets when every onset and
+    offset of the beat lies on them): "32nds and sixteenth triplets in one beat", "finer
+    values", or None when every beat fits."""
     tpq = int(score.tpq)
     found: set[str] = set()
     for t in score.tracks:
+        beats: dict[int, list[Fraction]] = {}
         for n in t.notes:
             for tick in (n.time, n.time + n.duration):
                 q = Fraction(tick, tpq)
-                if (q * 4).denominator == 1 or (q * 3).denominator == 1:
-                    continue
-                if (q * 8).denominator == 1:
-                    found.add("32nd notes")
-                elif (q * 6).denominator == 1:
-                    found.add("sixteenth triplets")
-                else:
-                    found.add("finer")
+                beat = q.numerator // q.denominator
+                if q == beat and beat > 0:  # a beat's end: it belongs to the one before too
+                    beats.setdefault(beat - 1, []).append(q - (beat - 1))
+                beats.setdefault(beat, []).append(q - beat)
+        for offsets in beats.values():
+            if any(all((o / step).denominator == 1 for o in offsets) for step in GRIDS):
+                continue
+            if all((o * 24).denominator == 1 for o in offsets):
+                found.add("32nds and sixteenth triplets in one beat")
+            else:
+                found.add("finer values")
     return ", ".join(sorted(found)) or None
 
 
@@ -166,7 +174,7 @@ def abc_round_trip(limit: int | None) -> dict:
             counts["same_pitches_only"] += 1
         finer = _off_grid(original)
         if finer:
-            cause = f"rhythm finer than the notation grid (16ths, eighth triplets): {finer}"
+            cause = f"rhythm off the writer's grid: {finer}"
         elif _has_chords(original):
             cause = "chords (music21's ABC reader drops ties inside [chords])"
         else:

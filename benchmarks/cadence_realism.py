@@ -5,9 +5,12 @@ dominant seventh then the tonic in the last two bars, through the chord guide an
 model v2, the bars' chord tokens) makes pieces close on their tonic (docs/EVALUATION.md,
 key panel); `cadence="close"` is the last two bars only. This generates every prompt of
 `prompts/eval.jsonl` (seed 1, the shipped model) with the default sampling and with each
-`--variants` entry (default, close, frame, panel: the key guide judged by the whole key
-panel, panel_base: and its constant part the panel's mean profile, panel_close and
-panel_base_close: with the close), in one run, and compares each set with the test split as `tunesmith evaluate`
+`--variants` entry in one run: default (as shipped since v2.1: the key guide judged by
+the whole key panel, its constant part the panel's mean profile, and the close),
+previous (Krumhansl-Kessler's guide alone, no cadence: the default before), no_cadence,
+close and frame (with KK's guide), panel (the correction judged by the panel, KK's
+constant part), panel_base (the shipped guide), panel_close and panel_base_close (with
+the close), and compares each set with the test split as `tunesmith evaluate`
 does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
 (forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
 the bass (music/cadence.py).
@@ -47,7 +50,7 @@ def main() -> None:
     ap.add_argument("--prompts", default="prompts/eval.jsonl")
     ap.add_argument("--reference", default="data/music21")
     ap.add_argument("--model", default=None)
-    ap.add_argument("--variants", default="default,frame")
+    ap.add_argument("--variants", default="default,previous")
     ap.add_argument("--out", default="benchmarks/results/cadence_realism.json")
     args = ap.parse_args()
     from tunesmith import Composer
@@ -62,18 +65,17 @@ def main() -> None:
     reference = reference_pieces(args.reference)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        panel = {"key_guide_args": {"panel": True}}
+        kk = {"key_guide_args": {"panel": False, "panel_base": False}}
         known: dict[str, dict] = {
-            "default": {},
-            "close": {"cadence": "close"},
-            "frame": {"cadence": "frame"},
-            "panel": panel,
-            "panel_close": {**panel, "cadence": "close"},
-            "panel_base": {"key_guide_args": {"panel": True, "panel_base": True}},
-            "panel_base_close": {
-                "key_guide_args": {"panel": True, "panel_base": True},
-                "cadence": "close",
-            },
+            "default": {},  # as shipped: the panel key guide and the close
+            "previous": {**kk, "cadence": "none"},  # the default before v2.1
+            "no_cadence": {"cadence": "none"},
+            "close": {**kk, "cadence": "close"},
+            "frame": {**kk, "cadence": "frame"},
+            "panel": {"key_guide_args": {"panel": True, "panel_base": False}, "cadence": "none"},
+            "panel_close": {"key_guide_args": {"panel": True, "panel_base": False}},
+            "panel_base": {"cadence": "none"},
+            "panel_base_close": {},
         }
         for name in args.variants.split(","):
             changes = known[name]

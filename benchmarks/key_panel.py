@@ -116,16 +116,18 @@ def generated(args) -> dict:
     composer = Composer.load(args.model)
     reqs = requests(args.synthetic)[: args.limit]
     seeds = [int(s) for s in args.seeds.split(",")]
-    known = {
-        "key_guide_default": None,
-        "key_guidance_0": 0.0,
-        "cadence": None,
-        "cadence_close": None,
-        "panel_guide": None,
-        "panel_guide_base": None,
+    # Each variant: the changes to the default sampling (generate/sampling.py).
+    known: dict[str, dict] = {
+        "key_guide_default": {},  # as shipped: the panel key guide and the "close" cadence
+        "key_guidance_0": {"key_guidance": 0.0, "cadence": "none"},
+        "cadence": {"cadence": "frame"},  # I ... V7 I
+        "cadence_close": {"cadence": "close"},  # ... V7 I
+        "no_cadence": {"cadence": "none"},
+        "panel_guide": {"key_guide_args": {"panel": True, "panel_base": False}, "cadence": "none"},
+        "panel_guide_base": {"cadence": "none"},
+        # the default before v2.1: Krumhansl-Kessler alone judges the key, no cadence
+        "kk_guide": {"key_guide_args": {"panel": False, "panel_base": False}, "cadence": "none"},
     }
-    # KeyGuide options of the panel variants (generate/keyguide.py)
-    guide_args = {"panel_guide": {"panel": True}, "panel_guide_base": {"panel": True, "panel_base": True}}
     variants = {v: known[v] for v in args.variants.split(",")}
     rows: dict[str, list[dict]] = {v: [] for v in variants}
     parsed_key_differs = []
@@ -137,14 +139,8 @@ def generated(args) -> dict:
         if controls.key != req["key"]:
             parsed_key_differs.append({**req, "parsed": controls.key})
         for seed in seeds:
-            for variant, strength in variants.items():
-                sampling = composer.sampling_for(seed=seed, key_guidance=strength)
-                if variant == "cadence":  # the key stated by harmony: I ... V7 I
-                    sampling = sampling.with_(cadence="frame")
-                if variant == "cadence_close":  # ... V7 I only
-                    sampling = sampling.with_(cadence="close")
-                if variant in guide_args:
-                    sampling = sampling.with_(key_guide_args=guide_args[variant])
+            for variant, changes in variants.items():
+                sampling = composer.sampling_for(seed=seed).with_(**changes)
                 piece = composer.generate_with(controls, sampling, req["prompt"])
                 row = verdicts(score_histogram(piece.score), req["key"])
                 row.update(id=req["id"], set=req["set"], seed=seed, requested=req["key"])
@@ -162,10 +158,10 @@ def generated(args) -> dict:
         "parsed_key_differs_from_stated": parsed_key_differs,
         "seconds": round(time.time() - t0, 1),
     }
-    for variant, strength in variants.items():
+    for variant, changes in variants.items():
         rs = rows[variant]
         out[variant] = {
-            "key_guidance": "default" if strength is None else strength,
+            "sampling_changes": changes,
             **summarise(rs),
             **(
                 {
@@ -302,11 +298,12 @@ def main() -> None:
     ap.add_argument("--skip-generated", action="store_true")
     ap.add_argument(
         "--variants",
-        default="key_guide_default,key_guidance_0",
-        help="comma-separated: key_guide_default, key_guidance_0, cadence (I ... V7 I), "
-        "cadence_close (... V7 I), "
-        "panel_guide (the key guide corrects toward the whole panel), panel_guide_base (and "
-        "its constant part is the panel's mean profile)",
+        default="key_guide_default,no_cadence,kk_guide,key_guidance_0",
+        help="comma-separated: key_guide_default (as shipped: the panel key guide and the "
+        "close), no_cadence, kk_guide (Krumhansl-Kessler alone, no cadence: the default "
+        "before v2.1), key_guidance_0, cadence (I ... V7 I), cadence_close (... V7 I), "
+        "panel_guide (no cadence; the correction judged by the panel, the constant part "
+        "KK's), panel_guide_base (no cadence; the shipped guide)",
     )
     ap.add_argument("--out", default="benchmarks/results/key_panel.json")
     args = ap.parse_args()

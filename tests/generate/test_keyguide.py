@@ -28,7 +28,7 @@ def _play(guide: KeyGuide, pitches, duration: str = "Duration_1.0.8") -> None:
 
 
 def test_constant_part_follows_the_key_profile_and_leaves_structure_alone():
-    guide = KeyGuide(GRAMMAR, "A minor", rows=2, strength=0.5)
+    guide = KeyGuide(GRAMMAR, "A minor", rows=2, strength=0.5, panel=False, panel_base=False)
     bias = _pitch_bias(guide)
     assert max(bias, key=bias.get) == 9  # the tonic, A
     assert bias[4] > bias[10]  # the fifth (E) over an out-of-key B-flat
@@ -41,7 +41,9 @@ def test_constant_part_follows_the_key_profile_and_leaves_structure_alone():
 
 
 def test_correction_grows_while_off_key_and_favours_what_tells_the_keys_apart():
-    guide = KeyGuide(GRAMMAR, "A minor", rows=1, strength=0.0, step=1.0, max_gain=3.0, release=1.0)
+    guide = KeyGuide(
+        GRAMMAR, "A minor", rows=1, strength=0.0, step=1.0, max_gain=3.0, release=1.0, panel=False
+    )
     c_major = [60, 64, 67, 72, 65, 62, 71, 60, 67, 64]  # heard as C major, not A minor
     _play(guide, c_major)
     assert guide.gain[0] == 3.0  # grew at every note from the 4th on, capped
@@ -70,8 +72,8 @@ def test_panel_mode_corrects_while_the_panel_majority_is_elsewhere():
     panel = key_panel(hist)
     assert panel["Krumhansl-Kessler"] == "G major"
     assert sum(v == "G major" for v in panel.values()) == 2
-    kk_only = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0)
-    judged = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0, panel=True)
+    kk_only = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0, panel=False)
+    judged = KeyGuide(GRAMMAR, "G major", rows=1, strength=0.0)  # the panel: the default
     _play(kk_only, line)
     _play(judged, line)
     # KK's correction is letting go (it agrees at the end); the panel's still grows

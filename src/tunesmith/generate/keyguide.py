@@ -1,5 +1,14 @@
 """Key guidance: steer pitch choices toward the requested key, harder only while drifting.
 
+By default the key is judged by the whole panel of key-finding profiles of music/keys.py
+(Krumhansl-Kessler, Aarden-Essen, Temperley-Kostka-Payne, Bellman-Budge), not by one: with
+Krumhansl-Kessler alone (`panel=False, panel_base=False`, the guide before model v2.1)
+that profile matched 98 % of requests but the panel's majority only 77 %, since the guide
+shaped the histogram to one profile's taste (benchmarks/key_panel.py). The description
+below is of one profile; with the panel, `profile` is the mean of the four profiles' log
+weights and the correction acts while two or more of them name another key, on the mean
+of their differences.
+
 The model sees the Key control token but follows it loosely: it tends to drift to the
 relative or parallel major, and rare keys fare worst. The guide biases the logits of pitch
 tokens in two parts, per batch row:
@@ -56,8 +65,8 @@ class KeyGuide:
         max_gain: float = 5.0,
         min_notes: int = 3,
         release: float = 1.0,
-        panel: bool = False,
-        panel_base: bool = False,
+        panel: bool = True,
+        panel_base: bool = True,
     ) -> None:
         tonic, mode = key_pitch_class(key)
         self.target = tonic + (12 if mode == "minor" else 0)  # key_correlations' index

@@ -399,7 +399,11 @@ def compose_long(
             c,
             prompt,
             settings.candidates,
-            sampling.with_(seed=seed + i),
+            # only the last chunk ends the piece (and may close it with a cadence)
+            sampling.with_(
+                seed=seed + i,
+                cadence=sampling.cadence if i == settings.chunks - 1 else "none",
+            ),
             prompt_music=context,
             text_emb=text_emb,
             theme=reference,

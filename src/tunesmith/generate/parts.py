@@ -139,6 +139,7 @@ def _generate(
 ) -> list[GenerationResult]:
     """The piece decoded with the `kept` slots' notes forced; `ordered`: the voice slots
     run from the top voice down (harmonize), so crossings and spacing are guarded too."""
+    sampling = sampling.with_(cadence="none")  # the kept parts end the piece as they do
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
         raise BadInputError("the parts to keep hold no notes")
@@ -333,7 +334,12 @@ def infill_bars(
     context = bar_infill_context(tok, before, after)
     shifted = [list(chords[(first - 1 + i) % len(chords)]) for i in range(hole)] if chords else None
     results = engine.generate(
-        controls, text, n, sampling, chords=shifted, context=lambda _bar: context
+        controls,
+        text,
+        n,
+        sampling.with_(cadence="none"),  # the bars after the hole end the piece
+        chords=shifted,
+        context=lambda _bar: context,
     )
     head = [t for bar in bars[: first - 1] for t in bar]
     tail = [t for bar in bars[last:] for t in bar]

@@ -49,9 +49,10 @@ class SamplingConfig:
     key_guide_args: dict = field(default_factory=dict)  # KeyGuide step/max_strength (studies)
     chord_guidance: float = 1.0  # chord guide's strength when chords are given; chordguide.py
     voice_guidance: float = 1.0  # voice-leading guide's strength for written parts; voicing.py
-    # With a key and no chords, the harmony of the piece's ends through the chord guide:
+    # With a key and no chords, the harmony of the piece's end through the chord guide:
     # "close" V7 then I in the last two bars, "frame" also I in bar 1 (engine.cadence_frame).
-    cadence: str = "none"
+    # Pieces only: long-form chunks before the last and the parts operations use "none".
+    cadence: str = "close"
     speculative: bool = True  # batch 1: n-gram drafts verified in one pass (same output law)
     seed: int | None = None
     max_bars: int = 16  # used when the controls name no length

@@ -75,3 +75,14 @@ def test_generate_writes_compressed_audio_at_the_loudness_asked(tiny_run, tmp_pa
         audio, rate = soundfile.read(tmp_path / name, dtype="float32")
         assert rate == 44100 and audio.shape[1] == 2
         assert loudness(audio, rate) == pytest.approx(target, abs=1.0)
+
+
+def test_batch_mode_renders_audio_clips_with_the_audio_options(tiny_run, tmp_path):
+    config = tmp_path / "batch.yaml"
+    config.write_text("format: flac\nbars: 2\nprompts:\n  - a short tune for piano\n")
+    run_ok(
+        "generate", "--config", config, "--num-clips", 1, "--out-dir", tmp_path / "clips",
+        "--model", tiny_run, "--soundfont", shipped_soundfont(), "--loudness", "-20",
+    )  # fmt: skip
+    audio, rate = soundfile.read(tmp_path / "clips" / "clip_00000.flac", dtype="float32")
+    assert loudness(audio, rate) == pytest.approx(-20.0, abs=1.0)

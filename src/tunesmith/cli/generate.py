@@ -143,11 +143,13 @@ def generate_cmd(
         if config is None or out_dir is None:
             raise BadInputError("batch mode needs --config and --out-dir")
         folder = opt.out_folder(out_dir)
+        sound = opt.audio(soundfont, reverb, loudness)
         composer = Composer.load(model)
         with task("generating clips") as update:
             written = run_batch(
-                composer, config, folder, num_clips, sampling, {**attributes, **played}, update
-            )
+                composer, config, folder, num_clips, sampling, {**attributes, **played}, update,
+                sound,
+            )  # fmt: skip
         result(
             f"wrote {len(written)} clips to {folder}",
             {"out_dir": str(folder), "clips": [str(p) for p in written]},

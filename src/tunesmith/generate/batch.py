@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..conditioning.limits import ATTRIBUTES, NUM_CLIPS, SAMPLING_OPTIONS
 from ..errors import BadInputError
 from ..fileio import atomic_write_text, read_yaml_mapping
+
+if TYPE_CHECKING:
+    from ..render.audio import AudioOptions
 
 # What a batch config may set for every clip (the seed is the batch's: seed + i).
 SAMPLING = tuple(o for o in SAMPLING_OPTIONS if o != "seed")
@@ -36,8 +40,10 @@ def run_batch(
     sampling: dict,
     attributes: dict,
     progress: Callable[..., None] | None = None,
+    audio: AudioOptions | None = None,
 ) -> list[Path]:
-    """Generate the clips; returns the MIDI paths (existing ones included)."""
+    """Generate the clips; returns their paths (existing ones included). `audio`: the
+    soundfont, reverb and loudness of audio clips (`format: wav`, flac, ogg or mp3)."""
     cfg = load_batch_config(config)
     n = num_clips or int(cfg.get("num_clips", len(cfg["prompts"])))
     NUM_CLIPS.check(n, field="num_clips")
@@ -59,7 +65,7 @@ def run_batch(
         manifest.append({"file": path.name, "prompt": entry.get("prompt", ""), **options})
         if not path.exists():
             piece = composer.generate(entry.get("prompt", ""), **options)
-            piece.save(path)
+            piece.save(path, audio=audio)
         written.append(path)
         if progress:
             progress(i + 1, n, path.name)

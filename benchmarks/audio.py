@@ -9,6 +9,8 @@ every soundfont present (the shipped TimGM6mb.sf2, each system General MIDI SF2 
 `--runs` times each (median):
 
 - `synth_s`: midirenderer alone (MIDI -> 48 kHz PCM; the soundfont bytes already read),
+  and `one_note_synth_s`, the same for one quarter note: the fixed cost of a render, since
+  rustysynth parses the whole soundfont each time,
 - `render_s`: the whole `render_audio` at 44.1 kHz (synth, resample, reverb 0.25,
   loudness to -16 LUFS with the -1 dBTP ceiling), and its parts `reverb_s`, `master_s`,
 - loudness before normalisation (the former output: peak-normalised to -1 dBFS, no
@@ -87,6 +89,8 @@ def piece_score(midi_out: Path | None, from_midi: Path | None):
 
 
 def per_soundfont(score, runs: int, also: list[Path]) -> list[dict]:
+    import symusic
+
     from tunesmith.render import audio as A
     from tunesmith.render.mastering import loudness, master, reverb, true_peak
 
@@ -100,6 +104,12 @@ def per_soundfont(score, runs: int, also: list[Path]) -> list[dict]:
         load_s = time.perf_counter() - t0
         midi = A._midi_for_synth(score, 1.0)
         synth_s, _ = _median_time(lambda sf=sf, midi=midi: A._synthesize(midi, sf), runs)
+        # rustysynth parses the whole soundfont on every render: the fixed cost of one
+        one = symusic.Score(480)
+        one.tracks.append(symusic.Track(program=0))
+        one.tracks[0].notes.append(symusic.Note(0, 480, 60, 90))
+        one_midi = A._midi_for_synth(one, 1.0)
+        one_note_s, _ = _median_time(lambda sf=sf, m=one_midi: A._synthesize(m, sf), runs)
         render_s, mastered = _median_time(
             lambda font=font: A.render_audio(score, RATE, font.path), runs
         )
@@ -114,6 +124,7 @@ def per_soundfont(score, runs: int, also: list[Path]) -> list[dict]:
                 "soundfont_mb": round(font.path.stat().st_size / 1e6, 1),
                 "load_and_check_s": round(load_s, 3),
                 "synth_s": synth_s,
+                "one_note_synth_s": one_note_s,
                 "render_s": render_s,
                 "reverb_s": reverb_s,
                 "master_s": master_s,

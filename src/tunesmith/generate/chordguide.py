@@ -25,21 +25,8 @@ IN_CHORD = 4.5  # bonus for a chord tone
 OUT_OF_CHORD = 6.0  # penalty for any other pitch class
 ROOT = 2.25  # extra bonus for the root: it tells the chord from its neighbours (C / Am)
 BASS = 7.5  # extra bonus for the chord's bass note in the lowest voice
-# Extra bonus for the chord's third: a bar of root and fifth alone is read as a major chord
-# (music/chords.py names the triad a bare fifth implies), so most misses of
-# benchmarks/chords.py were minor bars (Gm, Dm, Cm) that never sounded their third.
-THIRD = 2.0
 HARMONY_FORCE = 1e4  # a requested chord is written, not suggested
 METRIC_WEIGHT = {"downbeat": 1.0, "beat": 1.0, "offbeat": 0.6}
-
-
-def chord_third(chord: Chord) -> int | None:
-    """The pitch class of the chord's third (minor or major); None for chords with both
-    thirds or neither (sus, power chords)."""
-    intervals = {(pc - chord.root) % 12 for pc in chord.pitch_classes}
-    if (3 in intervals) != (4 in intervals):
-        return (chord.root + (3 if 3 in intervals else 4)) % 12
-    return None
 
 
 class ChordGuide:
@@ -88,9 +75,6 @@ class ChordGuide:
             inside = (self.pitch_pcs[:, None] == tones[None, :]).any(dim=1)
             values = torch.where(inside, IN_CHORD * w, -OUT_OF_CHORD * w)
             values = values + torch.where(self.pitch_pcs == chord.root, ROOT * w, 0.0)
-            third = chord_third(chord)
-            if third is not None:
-                values = values + torch.where(self.pitch_pcs == third, THIRD * w, 0.0)
             if bass:
                 values = values + torch.where(
                     self.pitch_pcs == chord.bass_pitch_class, BASS * w, 0.0

@@ -8,7 +8,8 @@ After every 504 it polls /health until no job runs and records how long the time
 went on ("longest job time after a timeout"). Reports per route: inputs tried, outcomes
 by class (2xx, 4xx, 429, 5xx, timeouts = no answer within the server's timeout + 10 s,
 connection errors), the slowest answer; the server's RSS (VmRSS) after warm-up and at the
-end. Needs the dev extras (hypothesis).
+end (after a warm-up of one request of each kind, which imports code lazily). Needs the
+dev extras (hypothesis).
 
     python benchmarks/fuzz.py --examples 60 --out benchmarks/results/fuzz.json
 """
@@ -40,6 +41,7 @@ from tests.fuzzing import (  # noqa: E402
     generate_bodies,
     stream_queries,
     upload_requests,
+    valid_midi,
 )
 
 from serve import HOST, free_port, rss_mb, wait_ready  # noqa: E402
@@ -103,16 +105,19 @@ def run(fuzzer: Fuzzer, examples: int) -> None:
         fuzzer.send("POST /v1/generate", "POST", "/v1/generate", content=body, headers=json_headers)
 
     generate()
-    for route in UPLOAD_ROUTES:
 
+    def uploads_to(route: str):
         @fuzz
         @given(request=upload_requests(route))
-        def upload(request, route=route):
+        def upload(request):
             file, fields = request
             files = {"file": ("x.mid", file, "audio/midi")} if file is not None else None
             fuzzer.send(f"POST {route}", "POST", route, data=fields, files=files)
 
-        upload()
+        return upload
+
+    for route in UPLOAD_ROUTES:
+        uploads_to(route)()
 
     @fuzz
     @given(query=stream_queries(), duration=st.sampled_from(["0.5", "-1", "abc", "1e9"]))
@@ -158,8 +163,15 @@ def main() -> None:
     try:
         wait_ready(port, proc, timeout=180)
         fuzzer = Fuzzer(f"http://{HOST}:{port}", args.timeout)
-        for _ in range(3):  # warm-up: the first requests load lazily imported code
+        # warm-up: the first request of each kind imports code lazily (music21 for MusicXML
+        # alone is over 100 MB), which is not growth; one of each before RSS is taken
+        for _ in range(3):
             fuzzer.client.post("/v1/generate", json={"prompt": "a jig", "attributes": {"bars": 2}})
+        small = valid_midi(2)
+        for fmt in ("json", "midi", "wav", "musicxml"):
+            fuzzer.client.post("/v1/render", files={"file": ("w.mid", small)}, data={"format": fmt})
+        fuzzer.client.post("/v1/chords", files={"file": ("w.mid", small)})
+        fuzzer.client.get("/v1/stream", params={"prompt": "a jig", "duration": "0.5"})
         rss_before = rss_mb(proc.pid)
         run(fuzzer, args.examples)
         fuzzer._until_idle()

@@ -142,3 +142,32 @@ def test_no_negative_tempo_strings_and_no_booleans_as_numbers(client, body, fiel
 def test_yes_is_not_true_for_a_stream_control(client):
     r = client.post("/v1/stream/nosuch/control", json={"panic": "yes"})
     assert r.status_code == 422 and "panic" in r.json()["detail"]
+
+
+def test_work_over_the_budget_is_422(client):
+    body = {"prompt": "a piece", "attributes": {"bars": 64, "instruments": ["violin", "cello"]},
+            "sampling": {"candidates": 8}}  # fmt: skip
+    r = client.post("/v1/generate", json=body)
+    assert r.status_code == 422 and "1,024 bar-parts" in r.json()["detail"]
+    assert "at most 128" in r.json()["detail"]
+
+
+def test_notation_over_its_caps_is_422(client):
+    import symusic
+
+    s = symusic.Score(480)
+    t = symusic.Track(program=0)
+    for i in range(600):  # 600 bars of whole notes
+        t.notes.append(symusic.Note(i * 1920, 1920, 60, 80))
+    s.tracks.append(t)
+    files = {"file": ("long.mid", s.dumps_midi(), "audio/midi")}
+    r = client.post("/v1/render", files=files, data={"format": "musicxml"})
+    assert r.status_code == 422 and "at most 512 bars x parts" in r.json()["detail"]
+    ok = client.post("/v1/render", files=files, data={"format": "midi"})
+    assert ok.status_code == 200
+
+
+def test_more_parts_than_the_cap_is_422(client):
+    body = {"prompt": "a piece", "attributes": {"bars": 2, "instruments": ["violin"] * 10}}
+    r = client.post("/v1/generate", json=body)
+    assert r.status_code == 422 and "at most 8 parts" in r.json()["detail"]

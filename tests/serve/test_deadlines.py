@@ -78,10 +78,10 @@ def test_check_raises_only_inside_a_stopped_job():
 @pytest.mark.parametrize(
     ("fmt", "bars", "tracks"),
     [
-        # ~4 minutes of audio: 10 s and more to synthesise and resample on 2 cores
-        ("wav", 120, 4),
-        # 480 bars x 3 parts of MusicXML: over 10 s on 2 cores
-        ("musicxml", 480, 3),
+        # 140 s of audio (inside the 150-s cap): many seconds to render on 2 cores
+        ("wav", 70, 4),
+        # 250 bars x 2 parts of MusicXML (inside the caps): over 10 s on 2 cores
+        ("musicxml", 250, 2),
     ],
 )
 def test_render_past_its_timeout_stops_and_frees_its_slot(composer, fmt, bars, tracks):
@@ -109,7 +109,9 @@ def test_render_past_its_timeout_stops_and_frees_its_slot(composer, fmt, bars, t
 
 def test_parts_generation_past_its_timeout_stops(composer):
     """harmonize has no progress callback: the decode loop itself checks the deadline."""
-    settings = ServeSettings(timeout_s=0.2, max_concurrent=1, max_queue=0, warmup=False)
+    settings = ServeSettings(
+        timeout_s=0.2, max_concurrent=1, max_queue=0, warmup=False, max_work=4096
+    )  # a budget far over the default: the work must be stopped, not refused
     melody = make_score(2, (4, 4), 1, 64, [0], seed=3).dumps_midi()
     with TestClient(create_app(composer, settings)) as c:
         r = c.post(
@@ -119,3 +121,25 @@ def test_parts_generation_past_its_timeout_stops(composer):
         )
         assert r.status_code == 504, r.text[:300]
         assert _seconds_until_idle(c) < 5.0
+
+
+def test_musicxml_written_in_a_child_is_the_same_score():
+    """Inside a job a large score is written by a child process: the same MusicXML."""
+    import re
+
+    from tunesmith.music.chords import analyse_chords
+    from tunesmith.render.isolated import musicxml_bytes_bounded
+    from tunesmith.render.notation import musicxml_bytes
+
+    score = make_score(2, (3, 4), 2, 4, [40, 42], seed=5)
+    chords = analyse_chords(score, "bar")
+
+    def clean(xml: bytes) -> bytes:  # the date and music21's random part ids differ
+        xml = re.sub(rb"<encoding-date>.*?</encoding-date>", b"", xml)
+        return re.sub(rb'id="([PI])[0-9a-f]{32}"', rb'id="\1"', xml)
+
+    local = musicxml_bytes(score, "t", "D major", chords)
+    with deadline.stop_on(threading.Event()):
+        child = musicxml_bytes_bounded(score, "t", "D major", chords)  # measures unknown
+    assert clean(child) == clean(local)
+    assert b"<harmony" in child

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import symusic
@@ -24,6 +25,7 @@ from ..deadline import check, current
 from ..errors import BadInputError
 
 if TYPE_CHECKING:
+    from ..music.chords import ChordSpan
     from .audio import AudioOptions
 
 IN_PROCESS_MAX_S = 20.0  # seconds of music rendered in process even inside a job
@@ -69,6 +71,36 @@ def audio_bytes_bounded(
     return _render_in_child(score.to("tick").dumps_midi(), spec)
 
 
+NOTATION_IN_PROCESS_MAX = 64  # bars x parts written as MusicXML in process inside a job
+
+
+def musicxml_bytes_bounded(
+    score: symusic.Score,
+    title: str | None = None,
+    key: str | None = None,
+    chords: Sequence[ChordSpan] | None = None,
+    measures: int | None = None,
+) -> bytes:
+    """`notation.musicxml_bytes`, in a child process when a job asks for a large score.
+
+    music21's barring and export of one voice or one part are single calls that run for
+    seconds on hundreds of bars; in a child they end the moment the job is told to stop
+    (and music21's memory never enters the server). `measures`: bars x parts, if known.
+    """
+    check()
+    if current() is None or (measures is not None and measures <= NOTATION_IN_PROCESS_MAX):
+        from .notation import musicxml_bytes
+
+        return musicxml_bytes(score, title, key, chords)
+    spans = [
+        [c.bar, c.beat, c.start, c.end, *((c.chord.root, c.chord.quality, c.chord.bass)
+                                          if c.chord else (None, None, None))]
+        for c in chords or ()
+    ]  # fmt: skip
+    spec = {"kind": "musicxml", "title": title, "key": key, "chords": spans}
+    return _render_in_child(score.to("tick").dumps_midi(), spec)
+
+
 def _render_in_child(midi: bytes, spec: dict) -> bytes:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tunesmith.render.isolated", json.dumps(spec)],
@@ -88,7 +120,7 @@ def _render_in_child(midi: bytes, spec: dict) -> bytes:
     if proc.returncode == BAD_INPUT_EXIT and lines:
         raise BadInputError(lines[-1])
     raise RuntimeError(
-        f"the audio renderer exited with status {proc.returncode}: "
+        f"the {spec.get('kind', 'audio')} renderer exited with status {proc.returncode}: "
         f"{lines[-1] if lines else 'no message'}"
     )
 
@@ -110,11 +142,33 @@ def _main(argv: list[str]) -> int:
     from .audio import encode, render_audio
 
     spec = json.loads(argv[0])
+    if spec.get("kind") == "musicxml":
+        return _notation_main(spec)
     rate = int(spec["rate"])
     try:
         score = symusic.Score.from_midi(sys.stdin.buffer.read())
         audio = render_audio(score, rate, spec["soundfont"], spec["reverb"], spec["loudness"])
         sys.stdout.buffer.write(encode(audio, rate, spec["ext"]))
+    except BadInputError as e:
+        print(" ".join(str(e).split()), file=sys.stderr)
+        return BAD_INPUT_EXIT
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _notation_main(spec: dict) -> int:
+    """The child for MusicXML: MIDI bytes on stdin, MusicXML bytes on stdout."""
+    from ..music.chords import Chord, ChordSpan
+    from .notation import musicxml_bytes
+
+    chords = [
+        ChordSpan(bar, beat, start, end, Chord(root, quality, bass) if quality else None)
+        for bar, beat, start, end, root, quality, bass in spec["chords"]
+    ]
+    try:
+        score = symusic.Score.from_midi(sys.stdin.buffer.read())
+        xml = musicxml_bytes(score, spec["title"], spec["key"], chords or None)
+        sys.stdout.buffer.write(xml)
     except BadInputError as e:
         print(" ".join(str(e).split()), file=sys.stderr)
         return BAD_INPUT_EXIT

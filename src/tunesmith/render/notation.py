@@ -745,6 +745,7 @@ def export_json_notes(score: symusic.Score, chords: Sequence[ChordSpan] | None =
     ]
     tracks = []
     for track in sec.tracks:
+        check_deadline()
         name = "Drums" if track.is_drum else program_name(track.program)
         tracks.append(
             {

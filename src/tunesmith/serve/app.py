@@ -166,15 +166,16 @@ def render(
         _check_notation(piece, settings)
         body = notation_bytes(piece, fmt)
     else:
-        from ..render.notation import musicxml_bytes
+        from ..render.isolated import musicxml_bytes_bounded
 
-        _check_notation(piece, settings)
-
-        body = musicxml_bytes(
+        measures = _check_notation(piece, settings)
+        # a large score is written in a child process that a timed-out job kills at once
+        body = musicxml_bytes_bounded(
             piece.score,
             title=piece.prompt or "tunesmith",
             key=piece.controls.key,
             chords=piece.chord_spans(),
+            measures=measures,
         )
     headers = {
         "Content-Disposition": f'attachment; filename="{stem}.{ext}"',
@@ -199,20 +200,23 @@ def notation_bytes(piece: Piece, fmt: str) -> bytes:
     return abc_text(notation, title, key, chords).encode()
 
 
-def _check_notation(piece: Piece, settings: ServeSettings) -> None:
-    """MusicXML is the slowest format to write (about 1 ms a note on the 2-core machine):
-    the server's caps keep the largest one inside the timeout (docs/HARDENING.md)."""
+def _check_notation(piece: Piece, settings: ServeSettings) -> int:
+    """MusicXML is the slowest format to write (its cost grows with notes and with bars x
+    parts): the server's caps keep the largest one inside the timeout (docs/HARDENING.md)."""
     if piece.num_notes > settings.max_notation_notes:
         raise BadInputError(
             f"the piece has {piece.num_notes:,} notes; this server writes MusicXML for at most "
             f"{settings.max_notation_notes:,} (ask for format 'midi')"
         )
     bars = _bars_of(piece.score) if piece.num_notes else 0
-    if bars > settings.max_notation_bars:
+    measures = bars * _parts_of(piece.score)
+    if measures > settings.max_notation_measures:
         raise BadInputError(
-            f"the piece is {bars:,} bars long; this server writes MusicXML for at most "
-            f"{settings.max_notation_bars:,} bars (ask for format 'midi')"
+            f"the piece is {bars:,} bars of {_parts_of(piece.score)} part(s); this server writes "
+            f"MusicXML for at most {settings.max_notation_measures:,} bars x parts "
+            "(ask for format 'midi')"
         )
+    return measures
 
 
 def _respond(result: tuple[Any, str | None, dict]) -> Response:
@@ -240,6 +244,27 @@ def _check_bars(settings: ServeSettings, bars: int | None) -> None:
             f"the requested length is {bars} bars; this server writes at most "
             f"{settings.max_bars} bars (ask for fewer bars or seconds)"
         )
+
+
+UNKNOWN_PARTS = 4  # parts assumed when a request names no instruments (the model chooses)
+
+
+def _check_work(settings: ServeSettings, bars: int, candidates: int, parts: int) -> None:
+    """A request's decoding work is about bars x candidates x parts (every part of every
+    candidate is decoded bar by bar); the budget keeps the largest request inside the
+    timeout on the 2-core machine (measured: docs/HARDENING.md)."""
+    parts = max(1, parts)
+    work = bars * candidates * parts
+    if work > settings.max_work:
+        raise BadInputError(
+            f"this request asks for {bars} bars x {candidates} candidate(s) x {parts} part(s) "
+            f"= {work:,} bar-parts; this server writes at most {settings.max_work:,} per "
+            "request (ask for fewer bars, candidates or instruments)"
+        )
+
+
+def _parts_of(score: symusic.Score) -> int:
+    return sum(1 for t in score.tracks if len(t.notes))
 
 
 def _stem(prompt: str, seed: int) -> str:
@@ -433,6 +458,13 @@ def create_app(
         _check_bars(settings, controls.bars or sampling.max_bars)
         controls, progression = c.progression_for(controls, body.chords)
         controls, plan = c.arrangement_for(controls, body.prompt, body.arrangement, progression)
+        parts = len(controls.instruments) if controls.instruments else UNKNOWN_PARTS
+        if parts > settings.max_parts:
+            raise BadInputError(
+                f"{parts} instruments asked for; this server writes at most "
+                f"{settings.max_parts} parts"
+            )
+        _check_work(settings, controls.bars or sampling.max_bars, s.candidates, parts)
 
         def job(stop: threading.Event):
             t0 = time.perf_counter()
@@ -473,6 +505,7 @@ def create_app(
         _check_caps(settings, prompt, candidates)
         _check_bars(settings, bars)
         score = await _read_midi(file, settings)
+        _check_work(settings, bars, candidates, _parts_of(score))
         seed = _new_seed(seed)
 
         def job(stop: threading.Event):
@@ -502,6 +535,10 @@ def create_app(
         score = await _read_midi(file, settings)
         bars = _bars_of(score)
         _check_bars(settings, bars)
+        parts = _parts_of(score) + (1 if method == "add_part" else 0)
+        if method == "harmonize":
+            parts = max(parts, int(arguments.get("voices", 4)))
+        _check_work(settings, bars, form.candidates, parts)
         seed = _new_seed(form.seed)
 
         def job(stop: threading.Event):

@@ -47,11 +47,13 @@ class ServeSettings:
     max_bars: int = 64  # within limits.BARS
     max_seconds: float = 120.0  # within limits.SECONDS
     max_candidates: int = 8  # within limits.CANDIDATES
+    max_work: int = 128  # bars x candidates x parts per request (docs/HARDENING.md)
+    max_parts: int = 8  # instruments one request may ask for (16 ran past the timeout)
     max_prompt_chars: int = 500  # at most limits.PROMPT_CHARS (the parser reads no more)
     max_upload_bytes: int = 1024 * 1024  # a MIDI upload (1 MiB)
-    max_audio_seconds: float = 600.0  # longest piece rendered to WAV
-    max_notation_notes: int = 20_000  # largest piece written as MusicXML (notes)
-    max_notation_bars: int = 512  # ... and bars (docs/HARDENING.md: both fit the timeout)
+    max_audio_seconds: float = 150.0  # longest piece rendered to WAV (fits the timeout)
+    max_notation_notes: int = 4_000  # largest piece written as MusicXML (notes)
+    max_notation_measures: int = 512  # ... and bars x parts (docs/HARDENING.md: fits the timeout)
     wav_sample_rate: int = 44100
     soundfont: str | None = None  # None: the best installed GM SF2 (render/audio.py)
     reverb: float = 0.25  # render/mastering.py: 0 off, 1 wet as loud as dry
@@ -68,11 +70,13 @@ class ServeSettings:
             "max_bars": self.max_bars in BARS,
             "max_seconds": self.max_seconds in SECONDS,
             "max_candidates": self.max_candidates in CANDIDATES,
+            "max_work": self.max_work >= 1,
+            "max_parts": 1 <= self.max_parts <= 16,
             "max_prompt_chars": 1 <= self.max_prompt_chars <= PROMPT_CHARS,
             "max_upload_bytes": self.max_upload_bytes >= 1024,
             "max_audio_seconds": self.max_audio_seconds > 0,
             "max_notation_notes": self.max_notation_notes >= 1,
-            "max_notation_bars": self.max_notation_bars >= 1,
+            "max_notation_measures": self.max_notation_measures >= 1,
             "wav_sample_rate": 8000 <= self.wav_sample_rate <= 96000,
             "reverb": 0 <= self.reverb <= 1,
             "loudness": self.loudness is None or -40 <= self.loudness <= -6,
@@ -115,11 +119,13 @@ class ServeSettings:
             "max_bars": self.max_bars,
             "max_seconds": self.max_seconds,
             "max_candidates": self.max_candidates,
+            "max_work": self.max_work,
+            "max_parts": self.max_parts,
             "max_prompt_chars": self.max_prompt_chars,
             "max_upload_bytes": self.max_upload_bytes,
             "max_audio_seconds": self.max_audio_seconds,
             "max_notation_notes": self.max_notation_notes,
-            "max_notation_bars": self.max_notation_bars,
+            "max_notation_measures": self.max_notation_measures,
             "max_concurrent": self.max_concurrent,
             "max_queue": self.max_queue,
             "timeout_s": self.timeout_s,

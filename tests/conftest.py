@@ -6,6 +6,7 @@ text encoder is the real MiniLM, as in the product.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -111,9 +112,12 @@ TINY_RUN = {
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_corpus, tiny_tokens, tmp_path_factory) -> Path:
-    """A tiny model trained for 30 steps on the synthetic corpus."""
+    """A tiny model trained for 30 steps on the synthetic corpus (TUNESMITH_TINY_RUN=DIR:
+    one trained before, e.g. by benchmarks/error_catalog.py, which runs many sessions)."""
     from tunesmith.training.trainer import RunConfig, train
 
+    if os.environ.get("TUNESMITH_TINY_RUN"):
+        return Path(os.environ["TUNESMITH_TINY_RUN"])
     out = tmp_path_factory.mktemp("run")
     train(RunConfig.from_dict(dict(TINY_RUN)), out, data_dir=tiny_corpus)
     return out
@@ -144,15 +148,27 @@ def tiny_run_v2(tiny_corpus, tiny_tokens_v2, tiny_run, tmp_path_factory) -> Path
     return out
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """With TUNESMITH_ERROR_LOG set, write the error lines the CLI tests met (error_log.py)."""
+    from tests.error_log import flush
+
+    flush()
+
+
 def run_cli(*args, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`tunesmith ARGS...` in a fresh process, as a user runs it."""
-    return subprocess.run(
+    """`tunesmith ARGS...` in a fresh process, as a user runs it. A failure's error line is
+    recorded for the catalog of error messages (docs/ERRORS.md, tests/error_log.py)."""
+    res = subprocess.run(
         [sys.executable, "-m", "tunesmith.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
     )
+    from tests.error_log import record
+
+    record([str(a) for a in args], res.returncode, res.stderr)
+    return res
 
 
 def run_ok(*args, check_ok: bool = True, **kwargs) -> subprocess.CompletedProcess:

@@ -55,21 +55,3 @@ def test_generated_duet_gives_both_instruments_real_parts(composer):
         piece = Piece.from_tokens(composer.tokenizer, res.ids, controls, "a duet")
         real += len({40, 42} & real_programs(piece.score))
     assert real == 8, f"{real} of 8 requested parts are real"
-
-
-def test_a_voice_that_can_no_longer_make_half_the_bars_must_enter(composer):
-    g = Grammar(composer.tokenizer)
-    duration = next(i for i, k in enumerate(g.type_of) if k == "Duration")
-    state = g.new_state("4/4", [40, 42], 8, 8)
-    for bar in range(1, 6):
-        state.update(g.bar_id)
-        _play(state, g, 0)
-        state.update(duration)
-        # bars 1-4: the cello can still sound in 4 of the 8 bars by entering later
-        assert state.due_slots() == ((1,) if bar == 5 else ()), bar
-    allowed = state.allowed()
-    assert not allowed[g.bar_id] and not allowed[g.eos_id]  # bar 5 may not end without it
-    assert allowed[g.program_id[1]]
-    _play(state, g, 1)
-    state.update(duration)
-    assert state.due_slots() == () and state.allowed()[g.bar_id]

@@ -157,9 +157,6 @@ class Engine:
             self.grammar.new_state(controls.meter, controls.instruments, target_bars, target_bars)
             for _ in range(n)
         ]
-        if fixed is not None:  # kept voices play where they were written (grammar.due_slots)
-            for s in states:
-                s.exempt = frozenset(fixed.slots)
         for t in music:
             for s in states:
                 s.update(t)

@@ -15,7 +15,6 @@ answers "which ids may come next". The rules enforce what the user asked for:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -136,24 +135,18 @@ class SequenceState:
     # slot -> (notes, bars with an onset, last such bar) (REMI). Replaced, never changed
     # in place, so a shallow copy of the state (a fork, a rewind mark) keeps its own.
     played: dict = field(default_factory=dict)
-    exempt: frozenset = frozenset()  # slots never held to a real part's pace (kept voices)
     endless: bool = False  # a live stream: never EOS
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
         """(mask, forced id) for the current state; identical states share one entry."""
         missing = self.missing_slots()
-        due = self.due_slots()
-        can_end = (
-            self.notes > 0
-            and (
-                self.target_bars is None
-                or (self.bar >= self.target_bars and not missing)
-                or self.force_end
-            )
-            and (not due or self.force_end)
+        can_end = self.notes > 0 and (
+            self.target_bars is None
+            or (self.bar >= self.target_bars and not missing)
+            or self.force_end
         )
-        can_new_bar = self.bar < self.max_bars and not self.force_end and not due
+        can_new_bar = self.bar < self.max_bars and not self.force_end
         last_bar_missing = missing if self.bar >= self.max_bars and not self.force_end else ()
         key = (
             last_bar_missing,
@@ -384,24 +377,6 @@ class SequenceState:
             if bars < REAL_PART_BAR_SHARE * self.bar or notes < need:
                 thin.append(slot)
         return tuple(thin)
-
-    def due_slots(self) -> tuple[int, ...]:
-        """Requested voices that must sound in the current bar to still reach a real part's
-        share of bars (half of the requested bars; music/parts.py): the bar may not end,
-        nor the piece, before they enter. A voice may rest or enter late (a fugue's
-        entries) as long as it can still make up the bars; REMI with a requested length
-        only (never in an endless stream). The session's bonus for thin voices usually
-        brings them in earlier."""
-        if self.slots is None or not self.g.remi or not self.target_bars or self.bar < 1:
-            return ()
-        need = math.ceil(REAL_PART_BAR_SHARE * self.target_bars)
-        wanted = set([*self.slots, DRUMS] if self.drums else self.slots)
-        due = []
-        for slot in sorted(wanted - self.exempt):
-            _, bars, last = self.played.get(slot, (0, 0, -1))
-            if last != self.bar and bars + (self.target_bars - self.bar) < need:
-                due.append(slot)
-        return tuple(due)
 
     def thin_program_ids(self) -> list[int]:
         return [self.g.program_id[s] for s in self.thin_slots() if s in self.g.program_id]

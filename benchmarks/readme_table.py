@@ -62,18 +62,18 @@ def rows() -> list[Row]:
     @row("shipped model, validation loss", ["benchmarks/results/shipped_model.json"])
     def _(d):
         return (
-            f"{d['val_loss']:.3f} nats/token (perplexity {d['val_perplexity']:.2f}) in v2's "
+            f"{d['val_loss']:.3f} nats/token (perplexity {d['val_perplexity']:.2f}) in the v2 "
             "layout, chord tokens included"
         )
 
     @row(
-        "model v2 vs v1 on the same validation pieces (nats per music token)",
+        "shipped model vs v1 on the same validation pieces (nats per music token)",
         ["benchmarks/results/infill.json"],
     )
     def _(d):
         p = d["plain_val_loss"]
         return (
-            f"v2 {p['v2_nats_per_music_token_incl_harmony_cost']:.3f} (its chord tokens' cost "
+            f"{p['v2_nats_per_music_token_incl_harmony_cost']:.3f} (its chord tokens' cost "
             f"included), v1 {p['v1_nats_per_music_token']:.3f}; {p['pieces']} pieces, "
             f"{p['tokens']:,} tokens"
         )
@@ -89,6 +89,20 @@ def rows() -> list[Row]:
             f"{b['v2_left_only']:.3f} (v1: {b['v1_left_only']:.3f}); {g['pieces']} pieces "
             f"infilled: other bars identical in {g['kept_identical']}, doubled notes at the "
             f"seams {g['doubled_at_seams']}"
+        )
+
+    @row(
+        "bar-infill layout study: v2 + 500 steps in each order, same data (loss of the "
+        "original bars)",
+        ["benchmarks/results/infill_study_spm.json", "benchmarks/results/infill_study_psm.json"],
+    )
+    def _(spm, psm):
+        a, b = spm["bar_infill_loss"], psm["bar_infill_loss"]
+        return (
+            f"bars after, bars before, hole (shipped since v2.1): both sides "
+            f"{a['v2_both_sides']:.3f}, before only {a['v2_left_only']:.3f}; bars before, "
+            f"bars after, hole (v2): both sides {b['v2_both_sides']:.3f}, before only "
+            f"{b['v2_left_only']:.3f}"
         )
 
     gen = ["benchmarks/results/generate.json", "benchmarks/results/generate_v1.json"]
@@ -155,13 +169,14 @@ def rows() -> list[Row]:
     )
     def _(d, v1):
         g = d["generated"]
-        guide, cad = g["key_guide_default"], g["cadence"]
+        guide, before = g["key_guide_default"], g["kk_guide"]
         return (
-            f"majority {pct(guide['majority_match'])} (KK alone {pct(guide['match']['Krumhansl-Kessler'])}; "
-            f"v1 {pct(v1['generated']['key_guide_default']['majority_match'])}); "
-            f"closes on the tonic {pct(guide['closes_on_tonic'])}, "
-            f"{pct(cad['closes_on_tonic'])} with the opt-in cadence frame "
-            f"(majority {pct(cad['majority_match'])})"
+            f"majority {pct(guide['majority_match'])} (KK alone "
+            f"{pct(guide['match']['Krumhansl-Kessler'])}; with the KK-only guide and no close, the "
+            f"defaults before, {pct(before['majority_match'])}; v1 "
+            f"{pct(v1['generated']['key_guide_default']['majority_match'])}); closes on the "
+            f"tonic {pct(guide['closes_on_tonic'])} ({pct(before['closes_on_tonic'])} "
+            "without the close)"
         )
 
     @row(
@@ -315,6 +330,7 @@ def rows() -> list[Row]:
 # now is "shipped" whatever its name here.
 KNOWN_MODELS = {
     "e5c029e4450dff664bcb5ab33934eb840ce4feb355850485f402cdda1d92adb6": "v1",
+    "d6522a2e94f275b71e9b900317be5e177b66e62461bcff9d93b10f2f95b63cfe": "v2",
 }
 SHIPPED_WEIGHTS = REPO / "src" / "tunesmith" / "checkpoints" / "default" / "model.safetensors"
 

@@ -79,7 +79,7 @@ def shipped_soundfont() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BadInputError(
             "no soundfont: install pretty_midi (it ships TimGM6mb.sf2), "
-            f"give --soundfont or set {SOUNDFONT_ENV} to an .sf2 file"
+            f"name a soundfont file or set {SOUNDFONT_ENV} to an .sf2 file"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
 

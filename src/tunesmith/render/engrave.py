@@ -14,10 +14,12 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import symusic
 
+from ..deadline import check as check_deadline
 from ..errors import BadInputError
 from ..fileio import atomic_write_text
 from ..music.chords import ChordSpan
@@ -41,13 +43,33 @@ def check_pages(pages: str) -> str:
     return pages
 
 
+# verovio keeps state per thread: after one thread has engraved, a toolkit made in another
+# thread (a server job's worker) fails to read any MusicXML. Every engraving therefore runs
+# in this one long-lived thread.
+_ENGRAVER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verovio")
+
+
 def engrave_musicxml(
     musicxml: bytes | str, pages: str = "split", width: int = PAGE_WIDTH, scale: int = SCALE
 ) -> list[str]:
     """SVG documents for a MusicXML string: one per page, or one (`pages="single"`)."""
+    check_pages(pages)
+    text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
+    svgs = _ENGRAVER.submit(_engrave, text, pages, width, scale).result()
+    if svgs is None:
+        check_deadline()  # a stopped server job's cut-short MusicXML is a stop, not a bug
+        raise RuntimeError("verovio could not read the MusicXML tunesmith wrote")
+    if not svgs:
+        raise RuntimeError("verovio laid out no page")
+    if pages == "single" and len(svgs) > 1:
+        return [stack_pages(svgs)]
+    return svgs
+
+
+def _engrave(text: str, pages: str, width: int, scale: int) -> list[str] | None:
+    """The pages verovio lays out for `text` (None when it cannot read it)."""
     import verovio
 
-    check_pages(pages)
     verovio.enableLog(verovio.LOG_OFF)  # it logs layout notes to stderr, not errors
     tk = verovio.toolkit()
     tk.setOptions(
@@ -60,15 +82,9 @@ def engrave_musicxml(
             "svgViewBox": True,  # scales to its container on a web page
         }
     )
-    text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
     if not tk.loadData(text):
-        raise RuntimeError("verovio could not read the MusicXML tunesmith wrote")
-    svgs = [tk.renderToSVG(n) for n in range(1, tk.getPageCount() + 1)]
-    if not svgs:
-        raise RuntimeError("verovio laid out no page")
-    if pages == "single" and len(svgs) > 1:
-        return [stack_pages(svgs)]
-    return svgs
+        return None
+    return [tk.renderToSVG(n) for n in range(1, tk.getPageCount() + 1)]
 
 
 _SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([\d.]+)px"[^>]*?\bheight="([\d.]+)px"')

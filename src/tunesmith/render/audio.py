@@ -37,7 +37,14 @@ import symusic
 
 from ..errors import BadInputError
 from ..fileio import atomic_write_bytes
-from .mastering import DEFAULT_REVERB, TARGET_LUFS, check_loudness, check_reverb, master
+from .mastering import (
+    DEFAULT_REVERB,
+    TARGET_LUFS,
+    check_loudness,
+    check_reverb,
+    fft_size,
+    master,
+)
 from .mastering import reverb as add_reverb
 
 log = logging.getLogger(__name__)
@@ -274,29 +281,13 @@ def _synthesize(midi: bytes, soundfont: bytes) -> np.ndarray:
     return np.frombuffer(frames, dtype="<i2").reshape(-1, channels)
 
 
-def _next_smooth(n: int) -> int:
-    """Smallest 2^a 3^b 5^c >= n: FFT lengths that are fast."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def _resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Band-limited resampling along axis 0 by zero-padded FFT (exact ratio, no scipy)."""
     if rate_in == rate_out or not len(x):
         return x
     g = math.gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g
-    m = _next_smooth(-(-len(x) // down))
+    m = fft_size(-(-len(x) // down))
     n_in, n_out = m * down, m * up
     spectrum = np.fft.rfft(x, n=n_in, axis=0)
     y = np.fft.irfft(spectrum, n=n_out, axis=0) * (n_out / n_in)

@@ -69,7 +69,7 @@ def k_weighted(audio: np.ndarray, rate: int) -> np.ndarray:
     audio = np.asarray(audio)
     n, pad = len(audio), rate // 2
     block = max(1, round(BLOCK_S * rate))
-    size = _fft_size(min(n, block) + 2 * pad)
+    size = fft_size(min(n, block) + 2 * pad)
     z = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))  # e^{-jw}
     response = np.ones(len(z), dtype=np.complex128)
     for b, a in _k_weighting(rate):
@@ -324,7 +324,7 @@ def reverb(audio: np.ndarray, rate: int, amount: float = DEFAULT_REVERB) -> np.n
     out = np.zeros((n + m - 1, audio.shape[1]), dtype=np.float64)
     out[:n] = audio
     block = 8 * m  # overlap-add: memory stays small for long pieces
-    size = _fft_size(block + m - 1)
+    size = fft_size(block + m - 1)
     room = np.fft.rfft(ir, n=size, axis=0)
     for start in range(0, n, block):
         chunk = audio[start : start + block]
@@ -334,7 +334,7 @@ def reverb(audio: np.ndarray, rate: int, amount: float = DEFAULT_REVERB) -> np.n
     return out.astype(np.float32)
 
 
-def _fft_size(n: int) -> int:
+def fft_size(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n: FFT lengths that are fast."""
     best = 1 << max(0, (n - 1).bit_length())
     p5 = 1

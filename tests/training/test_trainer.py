@@ -149,6 +149,29 @@ def test_warmup_then_cosine():
     assert lr_at(9, o) == pytest.approx(1.0)
     assert lr_at(60, o) == pytest.approx(0.55)
     assert lr_at(110, o) == pytest.approx(0.1)
+    # with a time budget the schedule follows whichever is further along: steps or time
+    assert lr_at(20, o, time_fraction=0.5) == pytest.approx(0.55)
+    assert lr_at(60, o, time_fraction=0.1) == pytest.approx(0.55)
+    assert lr_at(20, o, time_fraction=1.5) == pytest.approx(0.1)
+
+
+def test_time_budget_stops_the_run_and_keeps_its_model(tiny_corpus, tiny_tokens, tmp_path):
+    cfg = json.loads(json.dumps(TINY_RUN))
+    cfg["optim"] = dict(cfg["optim"], max_steps=1000)
+    cfg["max_minutes"] = 1e-9  # spent by the first step
+    train(RunConfig.from_dict(cfg), tmp_path / "run", data_dir=tiny_corpus)
+    log = _log(tmp_path / "run")
+    assert max(e["step"] for e in log) == 1
+    assert [e["step"] for e in log if "val_loss" in e] == [1]  # validated and exported at the end
+    assert MusicTransformer.load(tmp_path / "run" / "model").cfg.n_layer == 2
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["step"] == 1 and state["train_seconds"] > 0
+
+
+@pytest.mark.parametrize("minutes", [0, -1, "ten", True])
+def test_time_budget_must_be_positive(minutes):
+    with pytest.raises(BadInputError, match="max_minutes"):
+        RunConfig.from_dict({"model": dict(TINY_RUN["model"]), "max_minutes": minutes})
 
 
 @pytest.mark.slow

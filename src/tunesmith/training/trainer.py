@@ -89,6 +89,10 @@ class RunConfig:
     # With init_from: tokens whose embeddings are drawn afresh, for controls the source model
     # never saw as input (see reinit_token_rows).
     reinit_tokens: list[str] = field(default_factory=list)
+    # A wall-clock budget for the training steps (a GPU window, a night): the run stops when
+    # it is spent, and the cosine schedule follows whichever of steps and time is further
+    # along, so the learning rate reaches min_lr when the time is up (max_steps stays a cap).
+    max_minutes: float | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -115,6 +119,11 @@ class RunConfig:
         optim = _sub(OptimConfig, raw.get("optim", {}), "optim")
         augment = _sub(AugmentConfig, raw.get("augment", {}), "augment")
         rest = {k: v for k, v in raw.items() if k not in ("model", "optim", "augment", "name")}
+        minutes = rest.get("max_minutes")
+        if minutes is not None and (
+            isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0
+        ):
+            raise BadInputError("max_minutes must be a positive number of minutes")
         if rest.get("reinit_tokens") and not rest.get("init_from"):
             raise BadInputError("reinit_tokens re-draws rows of a source model: set init_from too")
         return cls(
@@ -153,11 +162,14 @@ def _dist_setup() -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def lr_at(step: int, o: OptimConfig) -> float:
-    """Linear warmup to lr, then cosine decay to min_lr at max_steps."""
+def lr_at(step: int, o: OptimConfig, time_fraction: float | None = None) -> float:
+    """Linear warmup to lr, then cosine decay to min_lr at max_steps (or, with a time
+    budget, at whichever comes first: max_steps or the end of the budget)."""
     if step < o.warmup_steps:
         return o.lr * (step + 1) / o.warmup_steps
     progress = min(1.0, (step - o.warmup_steps) / max(1, o.max_steps - o.warmup_steps))
+    if time_fraction is not None:
+        progress = max(progress, min(1.0, time_fraction))
     return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -342,6 +354,7 @@ class Trainer:
         val_split = "val" if len(self.ds.split_indexes("val")) else "train"
         self.val_sampler = BatchSampler(self.ds, val_split, mcfg.block_size, None, seed=0)
         self.step = 0
+        self.train_seconds = 0.0  # time spent in training steps so far (kept on resume)
         self.best: list[dict] = []  # [{"step", "val_loss", "path"}], best first
         self.history: list[dict] = []
         self.ddp = None
@@ -404,6 +417,7 @@ class Trainer:
         return {
             "format": "tunesmith-train-state/1",
             "step": self.step,
+            "train_seconds": self.train_seconds,
             "best": self.best,
             "history": self.history[-2000:],
             "sampler_rng": states,
@@ -457,6 +471,7 @@ class Trainer:
         rng_states = state["sampler_rng"]
         self.train_sampler.rng.bit_generator.state = rng_states[min(self.rank, len(rng_states) - 1)]
         self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         self.best = state.get("best", [])
         self.history = state.get("history", [])
         log.info("resumed from step %d", self.step)
@@ -498,9 +513,15 @@ class Trainer:
             for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
 
+    def time_fraction(self) -> float | None:
+        """How much of the time budget is spent (None without one)."""
+        if self.cfg.max_minutes is None:
+            return None
+        return self.train_seconds / (60.0 * self.cfg.max_minutes)
+
     def train_step(self) -> dict:
         o = self.cfg.optim
-        lr = lr_at(self.step, o)
+        lr = lr_at(self.step, o, self.time_fraction())
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.model.train()
@@ -547,14 +568,17 @@ class Trainer:
         t0, tok_count = time.time(), 0
         last: dict = {}
         while self.step < o.max_steps:
+            started = time.time()
             info = self.train_step()
+            self.train_seconds += time.time() - started
+            done = self.step == o.max_steps or self._out_of_time()
             tok_count += info["tokens"] * self.world
             elapsed = max(1e-9, time.time() - t0)
             info["tokens_per_s"] = tok_count / elapsed
             last = info
-            if self.step % self.cfg.log_every == 0 or self.step == o.max_steps:
+            if self.step % self.cfg.log_every == 0 or done:
                 self._log(info)
-            if self.step % self.cfg.eval_every == 0 or self.step == o.max_steps:
+            if self.step % self.cfg.eval_every == 0 or done:
                 val = self.validate()
                 if self.is_main:
                     self._update_best(val)
@@ -567,9 +591,22 @@ class Trainer:
                     self._extras()
             if self.on_step:
                 self.on_step(info)
+            if done:
+                break
         if self.world > 1:
             dist.barrier()
         return last
+
+    def _out_of_time(self) -> bool:
+        """The budget is spent (every rank stops at the same step: rank 0 decides)."""
+        fraction = self.time_fraction()
+        if fraction is None:
+            return False
+        spent = torch.tensor([1.0 if fraction >= 1.0 else 0.0])
+        if self.world > 1:
+            spent = spent.to(self.device)
+            dist.broadcast(spent, 0)
+        return bool(spent.item())
 
     def _extras(self) -> None:
         """Sample MIDI and the loss plot: conveniences that must never stop a run."""

@@ -1,0 +1,16 @@
+"""One training run of the window: `train.py CONFIG OUT_DIR [MINUTES]` (MINUTES overrides
+the config's max_minutes, for a short rehearsal on a CPU)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from tunesmith.training.trainer import RunConfig, train
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+cfg = RunConfig.load(sys.argv[1])
+if len(sys.argv) > 3:
+    cfg.max_minutes = float(sys.argv[3])
+last = train(cfg, sys.argv[2])
+print("last step:", last, flush=True)

@@ -68,6 +68,9 @@ def test_init_from_fine_tunes_a_trained_model(tiny_run, tiny_corpus, tmp_path):
     tuned = train(RunConfig.from_dict(cfg), tmp_path / "tuned", data_dir=tiny_corpus)
     # starting from the trained weights, the first steps' loss is far below a fresh model's
     assert tuned["loss"] < fresh["loss"] - 1.0
+    # dropout is a training setting: a fine-tune may change it
+    cfg["model"] = dict(cfg["model"], dropout=0.1)
+    train(RunConfig.from_dict(cfg), tmp_path / "dropout", data_dir=tiny_corpus)
     cfg["model"] = dict(cfg["model"], d_model=32)
     with pytest.raises(BadInputError, match="another architecture"):
         train(RunConfig.from_dict(cfg), tmp_path / "bad", data_dir=tiny_corpus)

@@ -389,7 +389,9 @@ class Trainer:
         folder = resolve_model_dir(path)
         source = MusicTransformer.load(folder, device=str(self.device))
         grown = source.cfg.vocab_size < mcfg.vocab_size
-        if replace(source.cfg, vocab_size=mcfg.vocab_size) != mcfg or (
+        # dropout is a training setting, not architecture: a fine-tune may change it
+        same = replace(source.cfg, vocab_size=mcfg.vocab_size, dropout=mcfg.dropout) == mcfg
+        if not same or (
             grown and not _vocab_extends(MusicTokenizer.load(folder), self.ds.tokenizer)
         ):
             raise BadInputError(

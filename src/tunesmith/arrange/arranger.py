@@ -98,11 +98,11 @@ class _Grid:
         return max(1, round(self.lengths[bar] / self.step_ticks(part)))
 
 
-def _bar_kinds(n: int, style: Style) -> list[tuple[str, int]]:
-    """(main/variation/fill, variation index) for each bar: variations on alternate bars,
-    the fill on the last bar of each phrase."""
+def _bar_kinds(n: int, style: Style, first: int = 0) -> list[tuple[str, int]]:
+    """(main/variation/fill, variation index) for bars first .. first + n - 1: variations on
+    alternate bars, the fill on the last bar of each phrase."""
     kinds = []
-    for i in range(n):
+    for i in range(first, first + n):
         if (i + 1) % style.fill_every == 0:
             kinds.append(("fill", 0))
         elif i % 2:
@@ -326,12 +326,12 @@ def _comp_range(part: Part, program: int, shift: int) -> tuple[int, int]:
 
 def _comp_track(
     events: list[_Event], chords: _Chords, part: Part, program: int, name: str, tpq: int,
-    shift: int = 0,
-) -> symusic.Track:  # fmt: skip
+    shift: int = 0, previous: tuple[int, ...] | None = None,
+) -> tuple[symusic.Track, tuple[int, ...] | None]:  # fmt: skip
+    """The comping track, and its last voicing (`previous`: the voicing it leads on from)."""
     low, high = _comp_range(part, program, shift)
     ilow, ihigh = instrument_range(program)
     voicing: dict[int, tuple[int, ...]] = {}
-    previous = None
     for i, span in enumerate(chords.spans):
         if span.chord is not None:
             previous = nearest_voicing(span.chord, part.voices, low, high, previous)
@@ -364,10 +364,12 @@ def _comp_track(
             t = min(e.time + offsets[k], e.end - 1)
             p = _fold(pitch, ilow, ihigh)
             track.notes.append(symusic.Note(t, max(1, e.end - t), p, vel))
-    return track
+    return track, previous
 
 
-def _drum_track(grid: _Grid, style: Style, kinds, swing) -> symusic.Track:
+def _drum_track(grid: _Grid, style: Style, kinds, swing, first: int = 0) -> symusic.Track:
+    """The drum track of the grid's bars, which are bars first, first + 1, ... of the piece
+    (the crash marks the piece's first bar and the bar after each fill)."""
     part = style.drums
     assert part is not None
     track = symusic.Track(name="Drums", program=0, is_drum=True)
@@ -382,9 +384,10 @@ def _drum_track(grid: _Grid, style: Style, kinds, swing) -> symusic.Track:
                 if c in VELOCITY:
                     t = swing(start + round(k * step), start)
                     hits[(t, note)] = VELOCITY[c]
-        phrase_start = bar == 0 or kinds[bar - 1][0] == "fill"
+        before = kinds[bar - 1] if bar else _bar_kinds(1, style, first - 1)[0]
+        phrase_start = first + bar == 0 or before[0] == "fill"
         if style.crash and phrase_start and (start, CRASH) not in hits:
-            hits[(start, CRASH)] = VELOCITY["x"] if bar == 0 else VELOCITY["X"]
+            hits[(start, CRASH)] = VELOCITY["x"] if first + bar == 0 else VELOCITY["X"]
         for (t, note), vel in sorted(hits.items()):
             track.notes.append(symusic.Note(t, length, note, vel))
     return track
@@ -465,6 +468,6 @@ def arrange(
             events = _line_events(grid, part, kinds, _swing(st, tpq, grid, part))
             _fit_to_chords(events, spans, "x", always=False)
             name = role.capitalize() + (f" {k + 1}" if k else "")
-            track = _comp_track(events, spans, part, program, name, tpq, shift=12 * k)
+            track, _ = _comp_track(events, spans, part, program, name, tpq, shift=12 * k)
             out.tracks.append(track)
     return out

@@ -54,6 +54,12 @@ def stream_cmd(
     tempo: opt.Tempo = None,
     instruments: opt.Instruments = None,
     style: opt.Style = None,
+    arrangement: str = typer.Option(
+        "auto",
+        "--arrangement",
+        help="A band from the groove library under the model's melody, bar by bar: auto "
+        "(when the prompt asks for one), none, or a style (tunesmith styles).",
+    ),
     preset: opt.Preset = None,
     temperature: opt.Temperature = None,
     top_k: opt.TopK = None,
@@ -74,6 +80,7 @@ def stream_cmd(
     from ..api import Composer
     from ..stream import FileRecorder, Output, StreamSession, StreamSettings, open_output_port
     from ..stream.terminal import TerminalControls
+    from .generate import _check_arrangement
 
     record = opt.one_of(output, old_out, "-o/--output", "--out")
     if not prompt.strip():
@@ -84,6 +91,7 @@ def stream_cmd(
         raise BadInputError("nowhere to play: give --midi-port, --virtual-port, -o FILE or --web")
     if record is not None and record.suffix.lower() != ".mid":
         raise BadInputError(f"-o/--output must end in .mid, not {record.name!r}")
+    _check_arrangement(arrangement)  # an unknown style: one line before the model loads
     settings = StreamSettings(duration=duration).validated()
     sampling_options = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
@@ -98,7 +106,14 @@ def stream_cmd(
     )
     if midi_port or virtual_port:
         outputs.append(open_output_port(midi_port or virtual_port, virtual=bool(virtual_port)))
-    session = StreamSession(composer, prompt, outputs, settings, sampling, controls)
+    session = StreamSession(
+        composer, prompt, outputs, settings, sampling, controls, arrangement=arrangement
+    )
+    if session.band is not None:
+        parts = ", ".join(
+            f"{role}: {name} (channel {ch})" for role, name, ch in session.band.parts()
+        )
+        note(f"band: {session.band.style} from the groove library: {parts or 'no parts'}")
     if web:
         from ..serve.streams import serve_shared_stream
 
@@ -135,6 +150,8 @@ def _print_stream_report(report) -> None:
     )
     table.add_row("underruns", str(r.underruns))
     table.add_row("notes played", str(r.notes))
+    if r.arrangement:
+        table.add_row("band", f"{r.arrangement} ({r.band_notes} notes written)")
     table.add_row("latest message", f"{r.max_late_ms:.1f} ms after its time")
     table.add_row(
         "window shifts",

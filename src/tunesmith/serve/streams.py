@@ -28,6 +28,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..arrange.library import find_style
 from ..conditioning.limits import (
     CFG,
     KEY_GUIDANCE,
@@ -197,8 +198,11 @@ def stream_router() -> APIRouter:
         seed: int | None = Query(None, **SEED.pydantic()),
         key_guidance: float | None = Query(None, **KEY_GUIDANCE.pydantic()),
         duration: float = Query(MAX_CLIENT_SECONDS, gt=0, le=MAX_CLIENT_SECONDS),
+        arrangement: str = Query("none", max_length=40),
     ) -> StreamingResponse:
-        """Server-sent events of a live stream (a new one, or the shared one of --web)."""
+        """Server-sent events of a live stream (a new one, or the shared one of --web).
+        `arrangement`: "none", "auto" or a groove-library style (GET /v1/info
+        "arrangements"): a band under the model's melody, bar by bar."""
         hub = hub_of(request)
         if hub.shared is not None:
             sid = hub.shared
@@ -214,6 +218,8 @@ def stream_router() -> APIRouter:
                 raise HTTPException(503, "the model is still loading")
             if not prompt.strip():
                 raise BadInputError("the prompt is empty; describe the music to stream")
+            if arrangement.strip().lower() not in ("auto", "none"):
+                find_style(arrangement)  # an unknown style: 422 naming the nearest ones
             if hub.active() >= hub.max_sessions:
                 raise HTTPException(429, "too many live streams right now; try again later")
             controls = composer.controls_for(prompt, key=key, tempo=tempo, style=style)
@@ -223,8 +229,9 @@ def stream_router() -> APIRouter:
             ).with_(speculative=False)  # fmt: skip
             out = BroadcastOutput()
             session = StreamSession(
-                composer, prompt, [out], StreamSettings(duration=duration), sampling, controls
-            )
+                composer, prompt, [out], StreamSettings(duration=duration), sampling, controls,
+                arrangement=arrangement,
+            )  # fmt: skip
             sid = hub.add(session, out, per_client=True)
         run = hub.get(sid)
         queue = run.output.subscribe()

@@ -16,6 +16,11 @@ playhead: the notes decoded beyond it are dropped and decoded again under the ne
 setting, so a change is heard within a bar, not after the whole look-ahead buffer.
 Tempo changes re-time the queued notes at once. Panic silences everything and restarts
 from the sticky prefix on the next beat.
+
+With an arrangement (`arrangement`: "auto" or a style, as in `Composer.generate`) the model
+writes the plan's melody parts and a live band (band.py) adds the groove library's drums,
+bass, comping and pad bar by bar, on channels of their own; it needs one bar more of
+look-ahead, and the playhead starts once the first bar's band is written.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ..conditioning.controls import Controls, normalize_key, normalize_style
 from ..conditioning.limits import DEFAULT_TEMPO, LOOKAHEAD_BARS, STREAM_DURATION, TEMPERATURE, TEMPO
 from ..errors import BadInputError
 from ..generate.sampling import SamplingConfig
+from .band import LiveBand, tonic_chord
 from .clock import RealClock
 from .decoder import DecoderState, IncrementalDecoder
 from .generator import TokenStream
@@ -94,6 +100,7 @@ class _Bar:
     start: float  # quarter notes
     length: float
     before: DecoderState  # the decoder just before the Bar token (for rewinds)
+    number: int = 0  # bars from the stream's (re)start, 0-based
 
 
 @dataclass
@@ -111,6 +118,8 @@ class StreamReport:
     window_shifts: int = 0
     shift_ms_mean: float = 0.0
     shift_ms_max: float = 0.0
+    arrangement: str | None = None  # the live band's style (None: the model's parts only)
+    band_notes: int = 0  # notes the band wrote (those played are in `notes`)
     controls: list[dict] = field(default_factory=list)
 
     @property
@@ -135,12 +144,16 @@ class StreamSession:
         sampling: SamplingConfig | None = None,
         controls: Controls | None = None,
         clock=None,
+        arrangement: str = "none",
     ) -> None:
+        """`arrangement`: "none" (the model's parts only), "auto" (a band when the prompt
+        asks for one) or a style of the groove library: see the module's docstring."""
         if not prompt or not prompt.strip():
             raise BadInputError("the prompt is empty; describe the music to stream")
         self.settings = (settings or StreamSettings()).validated()
         self.clock = clock or RealClock()
         controls = replace(controls or composer.controls_for(prompt))
+        controls, plan = composer.arrangement_for(controls, prompt, arrangement)
         self.settings.tempo = float(controls.tempo or self.settings.tempo)
         self.settings.validated()  # a tempo from the prompt must fit the stream's range too
         controls.tempo = self.settings.tempo
@@ -148,7 +161,12 @@ class StreamSession:
             composer.engine, controls, prompt, sampling or SamplingConfig(speculative=False)
         )
         self.decoder = IncrementalDecoder(composer.tokenizer)
-        self.scheduler = Scheduler(outputs, controls.instruments, self.settings.tempo)
+        programs = list(controls.instruments or [])
+        self.plan = plan
+        self.band = LiveBand(plan, len(programs), controls.key) if plan is not None else None
+        if self.band is not None:
+            programs += self.band.programs
+        self.scheduler = Scheduler(outputs, programs, self.settings.tempo)
         self.outputs = outputs
         self.prompt = prompt
         self._commands: queue.Queue = queue.Queue()
@@ -211,6 +229,7 @@ class StreamSession:
             "style": s.controls.style,
             "tempo": self.scheduler.tempo,
             "notes": self.scheduler.sent_notes,
+            "arrangement": self.band.style if self.band is not None else None,
         }
 
     # -- the loop ------------------------------------------------------------------------------
@@ -283,7 +302,8 @@ class StreamSession:
                 self._underrun = True
         else:
             self._underrun = False
-        return horizon < playhead + self.settings.lookahead_bars * self._bar_len()
+        ahead = self.settings.lookahead_bars + (1 if self.band is not None else 0)
+        return horizon < playhead + ahead * self._bar_len()
 
     def _bar_len(self) -> float:
         return self.bars[-1].length if self.bars else self.decoder.state.bar_len
@@ -297,22 +317,45 @@ class StreamSession:
             note = self.decoder.feed(t)
             if before is not None:
                 st = self.decoder.state
-                self.bars.append(_Bar(base + k, st.bar_start, st.bar_len, before))
+                self.bars.append(_Bar(base + k, st.bar_start, st.bar_len, before, st.bars - 1))
                 self._bars_decoded += 1
                 if len(self.bars) > 64:
                     del self.bars[0]
                 self._mark_applied(st.bar_start)
+                if self.band is not None:
+                    self._band_step()
             elif self.bars and self.stream.engine.grammar.type_of[t] == "TimeSig":
                 self.bars[-1].length = self.decoder.state.bar_len
             if note is not None:
                 self.scheduler.add(note)
-                if not self.scheduler.anchored:
+                if self.band is not None:
+                    self.band.heard(note)
+                elif not self.scheduler.anchored:
                     # The first note is ready: start the playhead just ahead of it.
-                    anchor_time = self.clock.now() + self.settings.start_delay
-                    self.scheduler.anchor(note.start, anchor_time)
-                    self.report.first_note_s = anchor_time - self.scheduler.start_time
+                    self._anchor(note.start)
         self.report.generation_s += time.perf_counter() - t0
         self.report.tokens += len(ids)
+
+    def _anchor(self, beat: float) -> None:
+        anchor_time = self.clock.now() + self.settings.start_delay
+        self.scheduler.anchor(beat, anchor_time)
+        self.report.first_note_s = anchor_time - self.scheduler.start_time
+
+    def _band_step(self) -> None:
+        """A Bar token arrived: the bar before it is complete, and the band of the bar
+        before that is written (band.py); the first one starts the playhead at its bar."""
+        assert self.band is not None
+        if len(self.bars) < 2 or self.bars[-2].number != self.bars[-1].number - 1:
+            return
+        done = self.bars[-2]
+        written = self.band.bar_complete(done.number, done.start, done.length)
+        if written is None:
+            return
+        start, notes = written
+        for note in notes:
+            self.scheduler.add(note)
+        if not self.scheduler.anchored:
+            self._anchor(start)
 
     # -- control changes ------------------------------------------------------------------------
     def _apply_commands(self, now: float) -> None:
@@ -336,6 +379,8 @@ class StreamSession:
                     self.stream.set_temperature(value)
                 elif name == "key":
                     self.stream.set_key(value)
+                    if self.band is not None:
+                        self.band.key_chord = tonic_chord(value)
                 elif name == "style":
                     self.stream.set_style(value)
                 self._waiting.append(change)
@@ -348,6 +393,8 @@ class StreamSession:
             return  # that bar is not decoded yet: it will be made under the new setting
         bar = later[0]
         self.scheduler.drop_from(bar.start)
+        if self.band is not None:
+            self.band.rewind(bar.number, bar.start)
         self.stream.rewind_to_bar(bar.index)
         self.decoder.restore(bar.before)
         # Everything before that barline stays decided (the stream restarts with its Bar).
@@ -364,6 +411,8 @@ class StreamSession:
         self.stream.reset()
         self.decoder.restart_at(float(restart))
         self.bars = []
+        if self.band is not None:
+            self.band.reset()
         change.applied_beat = float(restart)
         self._waiting = [c for c in self._waiting if c.applied_beat is not None]
 
@@ -395,6 +444,8 @@ class StreamSession:
         r.bars = self._bars_decoded
         r.max_late_ms = round(sched.max_late * 1000, 2)
         r.notes_dropped_late = sched.dropped_late
+        if self.band is not None:
+            r.arrangement, r.band_notes = self.band.style, self.band.notes
         shifts = self.stream.shift_seconds
         r.window_shifts = len(shifts)
         if shifts:

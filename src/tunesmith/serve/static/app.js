@@ -110,6 +110,7 @@ async function loadInfo() {
   fillSelect($("style"), INFO.styles);
   fillSelect($("live-style"), INFO.styles);
   fillSelect($("arrangement"), INFO.arrangements || []); // the groove library's styles
+  fillSelect($("live-arrangement"), INFO.arrangements || []);
   const words = $("instrument-words");
   for (const w of INFO.instruments.words) {
     const opt = document.createElement("option");
@@ -888,6 +889,7 @@ function streamParams() {
   if ($("live-seed").value !== "") q.set("seed", $("live-seed").value);
   if ($("live-key").value) q.set("key", $("live-key").value);
   if ($("live-style").value) q.set("style", $("live-style").value);
+  q.set("arrangement", $("live-arrangement").value);
   return q;
 }
 

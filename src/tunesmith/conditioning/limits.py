@@ -210,13 +210,38 @@ INSTRUMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "woodwind section": ("woodwinds",), "rhythm section": ("piano", "bass", "drums"),
     "hammond organ": ("hammond",), "slap bass": ("slap bass 1",),
     "bandoneon": ("tango accordion",), "distorted guitar": ("distortion guitar",),
-    "808": ("synth bass",), "808 bass": ("synth bass",), "square lead": ("lead 1 (square)",),
+    "808 bass": ("synth bass",), "square lead": ("lead 1 (square)",),
     "vibes": ("vibraphone",), "keys": ("keyboard",), "brushes": ("drums",),
     "congas": ("percussion",), "bongos": ("percussion",), "tabla": ("percussion",),
     "tambourine": ("percussion",), "shaker": ("percussion",), "hi hats": ("drums",),
     "hi hat": ("drums",), "hihat": ("drums",), "hihats": ("drums",), "cymbals": ("drums",),
+    # slang: a drum machine's name is its kit, and in hip hop its kick is the bass too
+    # (EIGHT_O_EIGHT_BASS_STYLES); "beat" is the drums only where a prompt's words say so
+    # (prompt.py: "over a beat", "keys and a soft beat"; not "a steady beat", "3 beats")
+    "808": ("drums", "synth bass"), "808s": ("drums", "synth bass"),
+    "808 drums": ("drums",), "808 kit": ("drums",), "808 kick": ("drums",),
+    "808 beat": ("drums",), "kits": ("drums",), "kit": ("drums",), "beats": ("drums",),
+    "beat": ("drums",), "reese bass": ("synth bass",), "reese": ("synth bass",),
+    "shred guitar": ("distortion guitar",), "shredding guitar": ("distortion guitar",),
+    "wurlitzer": ("electric piano",), "wurli": ("electric piano",),
+    "wurly": ("electric piano",), "wurlitzer piano": ("electric piano",),
+    "rhodes piano": ("electric piano",), "fender rhodes": ("electric piano",),
+    "b3": ("hammond",), "hammond b3": ("hammond",), "b3 organ": ("hammond",),
+    "hammond b3 organ": ("hammond",), "upright": ("upright bass",),
+    "upright piano": ("piano",),
 }  # fmt: skip
 RHYTHM_GUITAR_STYLES: frozenset[str] = frozenset({"rock", "pop", "funk", "country", "blues"})
+# Styles where "808s" are the kick-and-bass of trap and drill, not only a drum machine.
+EIGHT_O_EIGHT_BASS_STYLES: frozenset[str] = frozenset({"hip hop"})
+# Where "horns" means a horn section (trumpets, saxes, trombones) and not French horns: the
+# styles, and genre words the style controls do not have.
+HORN_SECTION_STYLES: frozenset[str] = frozenset(
+    {"pop", "rock", "jazz", "blues", "latin", "funk", "hip hop", "country"}
+)
+HORN_SECTION_GENRES: tuple[str, ...] = (
+    "ska", "soul", "motown", "r&b", "rnb", "big band", "salsa", "mambo", "mariachi",
+    "reggae", "disco", "swing", "funky", "jazzy", "brass band",
+)  # fmt: skip
 
 # Role words: what an instrument does in the texture ("the piano plays the lead",
 # "guitar chords", "walking bass"), in the arrangement's role names. Chords that are held

@@ -47,10 +47,13 @@ from .controls import (
     tempo_bin,
 )
 from .instruments import (
+    BRASS_SECTION,
+    DRUMS,
     GM_PROGRAM_NAMES,
     INSTRUMENT_WORDS,
     NYLON_GUITAR,
     PIANO,
+    STRING_ENSEMBLE,
     parse_instrument,
     program_name,
 )
@@ -58,6 +61,9 @@ from .language import detect_language
 from .limits import (  # re-exported: the parser's vocabulary
     DENSITY_WORDS,
     DYNAMICS_WORDS,
+    EIGHT_O_EIGHT_BASS_STYLES,
+    HORN_SECTION_GENRES,
+    HORN_SECTION_STYLES,
     IMPLIED_METERS,
     INSTRUMENT_ALIASES,
     LENGTH_WORDS,
@@ -240,9 +246,37 @@ _NEGATION_GOES_ON_RE = re.compile(r"\s*,?\s*(?:or|nor)\s+(?:any\s+|a\s+|an\s+|th
 _BACK_REFERENCE_RE = re.compile(r"\b(?:the|my|our|its|his|her|their|that|this)\s+$", _I)
 _NOT_KEYS_BEFORE = re.compile(  # "keys" is a keyboard, except in "minor keys", "all keys"
     r"\b(?:major|minor|different|other|all|several|many|both|related|distant|changing|"
-    r"black|white|two|three|four|twelve|\d+)\s+$",
+    r"black|white|two|three|four|twelve|\d+|new|various|remote|neighbou?ring|flat|sharp|"
+    r"through|between|across|changes?|switch(?:es|ing)?|shift(?:s|ing)?)\s+$",
     _I,
 )
+_NOT_KEYS_AFTER = re.compile(r"\s+(?:of|to)\b", _I)  # "the keys of C and G"
+# "beat" is the drums after a cue ("over a beat", "with a beat", "keys and a soft beat"),
+# never a pulse ("a steady beat", "on every beat", "3 beats to the bar", "beats per minute")
+_BEAT_WORDS_RE = re.compile(r"[\w'&+-]+|,")
+_BEAT_CUES = frozenset({"over", "under", "underneath", "beneath", "with", "plus", "add", "adds",
+                        "and", "&", "+", ","})  # fmt: skip
+_BEAT_LIST_CUES = frozenset({"and", "&", "+", "plus", ","})  # need an instrument before
+_BEAT_ARTICLES = frozenset({"a", "an", "some", "the"})
+_BEAT_PULSE_WORDS = frozenset(
+    "steady strong weak regular constant even same every each half down off up main first "
+    "second third fourth last next one two three four five six seven eight nine ten twelve "
+    "single double extra per on".split()
+)
+_BEAT_NOT_AFTER = re.compile(
+    r"\s+(?:per|to\s+(?:the|a)|of|in\s+(?:a|each|every|the\s+(?:bar|measure))|a\s+bar|each|"
+    r"every)\b",
+    _I,
+)
+_BEAT_LIST_AFTER = re.compile(  # "a beat and a bass line", "a beat, piano and bass"
+    rf"\s*(?:,|\band\b|&|\+)\s*(?:(?:a|an|the|some)\s+)?(?:{_INSTRUMENT_NAMES})(?!\w)", _I
+)
+# "an upright, stately march": the adjective, not the bass
+_UPRIGHT_ADJECTIVE_BEFORE = re.compile(r"\ban?\s+$", _I)
+_UPRIGHT_ADJECTIVE_AFTER = re.compile(
+    rf"\s*(?:,|\band\b)\s*(?!(?:(?:a|an|the)\s+)?(?:{_INSTRUMENT_NAMES})(?!\w))\w", _I
+)
+_HORN_GENRE_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(HORN_SECTION_GENRES))})(?!\w)", _I)
 _ROLE_WORD_RE = re.compile(rf"(?<!\w)(?:{_words_pattern(list(ROLE_WORDS))})(?!\w)", _I)
 _ROLE_PREFIX_RE = re.compile(rf"(?<!\w)(?P<w>{'|'.join(ROLE_PREFIXES)})[\s-]+$", _I)
 _MELODY_ON_RE = re.compile(  # "the melody on the oboe", "a tune played by the fiddle"
@@ -550,9 +584,26 @@ class _Parse:
             name = _norm(m.group("name"))
             if name in ("voice", "voices") and _NOT_INSTRUMENT_AFTER.match(self.text, m.end()):
                 continue
-            if name == "keys" and _NOT_KEYS_BEFORE.search(self.text, 0, m.start()):
+            if name == "keys" and (
+                _NOT_KEYS_BEFORE.search(self.text, 0, m.start())
+                or _NOT_KEYS_AFTER.match(self.text, m.end())
+            ):
                 continue
+            if name in ("beat", "beats") and not self._beat_is_drums(m):
+                continue
+            if (
+                name == "upright"
+                and _UPRIGHT_ADJECTIVE_BEFORE.search(self.text, 0, m.start("name"))
+                and _UPRIGHT_ADJECTIVE_AFTER.match(self.text, m.end())
+            ):
+                continue
+            if name in ("pad", "pads") and self._pad_is_a_role(m, programs, named):
+                continue  # "strings pad": the strings play the pad (roles reads it)
             voices, plural = _INSTRUMENTS[name]
+            if name == "horns" and self._horn_section():
+                voices, plural = (BRASS_SECTION,), False
+            if name in ("808", "808s") and self._first_style() not in EIGHT_O_EIGHT_BASS_STYLES:
+                voices = (DRUMS,)  # a drum machine; its kick is the bass in hip hop
             if name == "rhythm section" and self._guitar_style():
                 voices = tuple(NYLON_GUITAR if p == PIANO else p for p in voices)
             negation = _NEGATION_RE.search(self.text, max(0, m.start() - 24), m.start())
@@ -610,10 +661,60 @@ class _Parse:
 
     def _guitar_style(self) -> bool:
         """Whether the text's first style word is one whose rhythm section has a guitar."""
+        return self._first_style() in RHYTHM_GUITAR_STYLES
+
+    def _first_style(self) -> str | None:
+        """The style control of the text's first style word (the style step runs later)."""
         m = _STYLE_RE.search(self.text)
-        return m is not None and normalize_style(_STYLE_WORDS[_norm(m.group("name"))]) in (
-            RHYTHM_GUITAR_STYLES
-        )
+        return None if m is None else normalize_style(_STYLE_WORDS[_norm(m.group("name"))])
+
+    def _horn_section(self) -> bool:
+        """Whether "horns" are a horn section here (a funk, jazz, ska... text), not French
+        horns."""
+        return self._first_style() in HORN_SECTION_STYLES or bool(_HORN_GENRE_RE.search(self.text))
+
+    def _beat_is_drums(self, m: re.Match[str]) -> bool:
+        """Whether "beat(s)" names the drums here (see _BEAT_CUES): after a cue and at most
+        two words that are no pulse words, or negated ("no beat")."""
+        if _NEGATION_RE.search(self.text, max(0, m.start() - 24), m.start()):
+            return True
+        if _BEAT_NOT_AFTER.match(self.text, m.end()):
+            return False
+        if _BEAT_LIST_AFTER.match(self.text, m.end()):
+            return True
+        words = _BEAT_WORDS_RE.findall(self.text[max(0, m.start() - 60) : m.start()].lower())
+        i, described = len(words) - 1, 0
+        while i >= 0 and words[i] not in _BEAT_CUES and words[i] not in _BEAT_ARTICLES:
+            if words[i] in _BEAT_PULSE_WORDS or words[i].isdigit() or described == 2:
+                return False
+            described, i = described + 1, i - 1
+        article = words[i] if i >= 0 and words[i] in _BEAT_ARTICLES else None
+        i -= article is not None
+        if i < 0 or words[i] not in _BEAT_CUES:
+            return False
+        if words[i] in _BEAT_LIST_CUES:  # "keys and a soft beat": a list of instruments
+            return any(not neg and end <= m.start() for _, end, _, neg in self.mentions)
+        return article != "the" or words[i] in ("over", "under", "underneath", "beneath")
+
+    def _pad_is_a_role(
+        self, m: re.Match[str], programs: list[int], named: list[tuple[str, tuple[int, ...]]]
+    ) -> bool:
+        """Whether "pad(s)" right after an instrument is its role ("strings pad"), not a
+        synth pad; "string pad" names the strings too."""
+        gap = self.text[: m.start()]
+        if self.mentions and not self.mentions[-1][3]:
+            end = self.mentions[-1][1]
+            if not gap[end:].strip(" -"):
+                return True
+        string = re.search(r"(?<![\w-])string[\s-]+$", gap, _I)
+        if string is None:
+            return False
+        programs.append(STRING_ENSEMBLE)
+        named.append(("strings", (STRING_ENSEMBLE,)))
+        self.mentions.append((string.start(), string.start() + 6, (STRING_ENSEMBLE,), False))
+        self.claimed.append((string.start(), string.start() + 6, "instruments"))
+        self.note("instruments", "string")
+        return True
 
     def style(self) -> None:
         """The first style/form word; dance words also imply a meter when none was given."""

@@ -87,6 +87,29 @@ def write_corpus(folder: Path, n: int = 24) -> Path:
     return folder
 
 
+def write_style_folder(folder: Path, n: int = 10, extras: bool = True) -> Path:
+    """A user's folder of `n` MIDI files in one style (3/4, flute over a bass line); with
+    `extras` also a copy of the first file under another name, a drum-only file, an
+    unreadable file and an empty one (what a fine-tune must skip and count)."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        score = make_score((i * 7) % 12, (3, 4), 2, 8 + 4 * (i % 2), [73, 32], seed=100 + i)
+        score.dump_midi(str(folder / f"tune{i:02d}.mid"))
+    if extras:
+        shutil.copy(folder / "tune00.mid", folder / "tune00 (copy).mid")
+        drums = symusic.Score(480)
+        kit = symusic.Track(program=0, is_drum=True, name="kit")
+        for beat in range(16):
+            kit.notes.append(symusic.Note(beat * 480, 240, 36 + 2 * (beat % 2), 100))
+        drums.tracks.append(kit)
+        drums.dump_midi(str(folder / "beat.mid"))
+        (folder / "broken.mid").write_bytes(b"MThd this is not a MIDI file")
+        (folder / "empty.mid").write_bytes(b"")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("corpus"))

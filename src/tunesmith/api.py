@@ -23,7 +23,7 @@ from .generate import parts
 from .generate.engine import Engine, GenerationResult
 from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
-from .model.folder import resolve_model_dir
+from .model.folder import model_styles, resolve_model_dir
 from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
 from .music.keys import key_of_signature
@@ -65,11 +65,14 @@ class Composer:
         tokenizer: MusicTokenizer,
         path: Path | None = None,
         gate: CopyGate | None = None,
+        styles: dict[str, str] | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
         self.path = path
         self.engine = Engine(model, tokenizer, gate)
+        # the model's own prompt words (a fine-tuned style): word -> the style control
+        self.styles: dict[str, str] = dict(styles or {})
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> Composer:
@@ -80,7 +83,42 @@ class Composer:
         tokenizer = MusicTokenizer.load(folder)
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise CheckpointError(f"tokenizer and model in {str(folder)!r} do not match")
-        return cls(model, tokenizer, folder, CopyGate.load(folder))
+        return cls(model, tokenizer, folder, CopyGate.load(folder), model_styles(folder))
+
+    def finetune(
+        self,
+        folder: str | Path,
+        name: str,
+        *,
+        captions: str | Path | None = None,
+        minutes: float | None = None,
+        style_name: str | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        workers: int | None = None,
+        progress=None,
+    ) -> Composer:
+        """This model fine-tuned on the MIDI files in `folder` (10-200 pieces of one style),
+        saved as the user model `name` and loaded: `Composer.load(name)` and `--model name`
+        find it again. `style_name` (default: `name`) becomes a prompt word for the style;
+        `minutes` of training (default 15), stopped early when the held-out pieces stop
+        improving; `captions`: a MidiCaps-style file; `resume`: continue an interrupted
+        fine-tune of that name; `overwrite`: replace a model of that name (only once the
+        new one is complete). `progress(stage, done, total, info)`. See docs/FINETUNE.md."""
+        from .training.finetune import finetune
+
+        if self.path is None:
+            raise ValueError("fine-tuning starts from a model folder: load the Composer from one")
+        result = finetune(
+            folder, name, self.path, captions, minutes, style_name, resume, overwrite, workers,
+            progress,
+        )  # fmt: skip
+        if not result.saved:
+            raise TunesmithError(
+                f"the fine-tune {name!r} stopped before its first validation: nothing was saved"
+                " (resume it to continue)"
+            )
+        return Composer.load(result.path, device=str(next(self.model.parameters()).device))
 
     # -- conditions --------------------------------------------------------------------
     def controls_for(self, prompt: str = "", **attributes) -> Controls:
@@ -89,9 +127,11 @@ class Composer:
         `seconds` becomes bars at the (requested or default) tempo and meter, which are
         then enforced so the length holds.
         """
-        parsed = parse_prompt(prompt or "")
+        parsed = parse_prompt(prompt or "", self.styles)
         seconds = attributes.pop("seconds", None)
-        controls = apply_overrides(parsed.controls, seconds=seconds, **attributes)
+        controls = apply_overrides(
+            parsed.controls, seconds=seconds, styles=self.styles, **attributes
+        )
         seconds = controls.extra.get("seconds")
         if seconds is not None and controls.bars is None:
             if controls.tempo is None:
@@ -320,7 +360,7 @@ class Composer:
             raise BadInputError(
                 f"bars ({bars}) must be larger than the input's {given_bars} bars", field="bars"
             )
-        parsed = parse_prompt(prompt or "")
+        parsed = parse_prompt(prompt or "", self.styles)
         tracks = [t for t in score.tracks if len(t.notes)]
         ts = score.time_signatures[0] if len(score.time_signatures) else None
         tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from ..errors import BadInputError, TunesmithError
-from . import arrange, data, evaluate, generate, live, parts, train
+from . import arrange, data, evaluate, finetune, generate, live, parts, train
 from .ui import err, out
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ def _root(
 data.register(app)
 evaluate.register(app)  # metrics, evaluate
 train.register(app)
+finetune.register(app)  # finetune, models
 generate.register(app)
 parts.register(app)  # harmonize, add-part, infill, chords
 arrange.register(app)  # styles
@@ -62,6 +63,7 @@ live.register(app)
 FLAG_SPELLINGS: dict[str, tuple[str, ...]] = {
     "candidates": ("--candidates", "--num-candidates"),
     "out_dir": ("--out-dir", "--out"),
+    "name": ("--out",),  # finetune's model name
     "output": ("-o", "--output", "--out"),
 }
 
@@ -105,7 +107,9 @@ def main() -> None:
     if len(sys.argv) == 1:  # `tunesmith` alone: the help, and success
         sys.argv.append("--help")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except TunesmithError as e:
         err.print(error_line(e, sys.argv[1:]), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -25,15 +25,18 @@ def explain_cmd(
         "auto", "--arrangement", help="auto, none or a style (tunesmith styles)."
     ),
     soundfont: opt.Soundfont = None,
+    model: opt.Model = None,
     as_json: opt.Json = False,
 ) -> None:
     """Show which attributes the prompt parser understood, the arrangement plan and the
-    soundfont audio output would use."""
+    soundfont audio output would use (with --model: the model's own style words too)."""
     from ..arrange.plan import plan_for
     from ..conditioning.prompt import explain, parse_prompt
+    from ..model.folder import model_styles, resolve_model_dir
 
     sound = opt.audio(soundfont)  # a bad --soundfont is the only output
-    parsed = parse_prompt(prompt)
+    styles = model_styles(resolve_model_dir(model)) if model is not None else None
+    parsed = parse_prompt(prompt, styles)
     table = Table("attribute", "value", "from the text")
     rows = explain(parsed)
     plan = plan_for(parsed.controls, prompt, arrangement)

@@ -20,6 +20,10 @@ number over all. Mood words give what the text leaves open: a mode when no key i
 ("sad": minor), `extra["dynamics"]` and `extra["density"]`; "short"/"long" give a length
 when no number does. Each of these is in `found`, so `explain` shows the words it used.
 
+A model may bring style words of its own (a fine-tuned style, `styles`: word -> the style
+control it was trained with); those are read first, so a model's "chiptune" wins over any
+reading of its letters.
+
 `apply_overrides` applies explicit attributes (key, meter, tempo, instruments, bars,
 seconds, style: the CLI's options, the API's keywords, the server's `attributes`) on top
 of the parsed controls, validating each value. The word tables (tempo words, style
@@ -28,10 +32,11 @@ synonyms, implied meters, region words) and the bounds live in `limits.py`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..errors import BadInputError
@@ -362,8 +367,9 @@ class ParsedPrompt:
 class _Parse:
     """One parse in progress: the text, the spans already claimed, and what was found."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, styles: Mapping[str, str] | None = None) -> None:
         self.text = text
+        self.styles = {_norm(w): s for w, s in (styles or {}).items()}
         self.claimed: list[tuple[int, int, str]] = []  # (start, end, attribute)
         self.controls = Controls()
         self.found: dict[str, str] = {}
@@ -398,6 +404,16 @@ class _Parse:
         )
 
     # -- extractors, in the order `parse_prompt` runs them -------------------------------
+    def model_style(self) -> None:
+        """A style word the model brought (a fine-tuned style's name): first, so no other
+        extractor reads its letters."""
+        if not self.styles:
+            return
+        for m in self.matches(_style_words_re(tuple(sorted(self.styles)))):
+            self.controls.style = normalize_style(self.styles[_norm(m.group("name"))])
+            self.take("style", m)
+            return
+
     def length(self) -> None:
         """Seconds ('1:30', 'a 2-minute piece', '45 seconds') and bars ('16 bars')."""
         for m in self.matches(_CLOCK_RE):
@@ -836,20 +852,21 @@ class _Parse:
             return
 
 
-def parse_prompt(text: str) -> ParsedPrompt:
+def parse_prompt(text: str, styles: Mapping[str, str] | None = None) -> ParsedPrompt:
     """Controls stated in a free-text prompt, and the words each one came from.
 
     An empty prompt gives empty Controls (unconditional generation). Prompts longer than
     MAX_PROMPT_CHARS are truncated with a warning. Explicit numbers outside the supported
     range ('1000 bpm', '500 bars') raise BadInputError rather than being silently dropped.
+    `styles`: a model's own style words and the style control each stands for.
     """
     if len(text) > MAX_PROMPT_CHARS:
         logger.warning("prompt of %d characters truncated to %d", len(text), MAX_PROMPT_CHARS)
         text = text[:MAX_PROMPT_CHARS]
     if not text.strip():
         return ParsedPrompt(controls=Controls(), found={}, text=text)
-    p = _Parse(text)
-    for step in (p.length, p.tempo_number, p.meter, p.chords, p.key, p.mode_only, p.texture,
+    p = _Parse(text, styles)
+    for step in (p.model_style, p.length, p.tempo_number, p.meter, p.chords, p.key, p.mode_only, p.texture,
                  p.genre_phrases, p.instruments, p.style, p.tempo_word, p.length_word,
                  p.character, p.roles, p.region):  # fmt: skip
         step()
@@ -989,9 +1006,57 @@ def _counted_instrument(item: str) -> list[int]:
     return list(voices) * count
 
 
-def parse_style(value: str) -> str:
-    """A style attribute: a style/form word or a synonym ('fugal'); raises listing valid ones."""
-    return normalize_style(_STYLE_WORDS.get(_norm(value), value))
+def parse_style(value: str, styles: Mapping[str, str] | None = None) -> str:
+    """A style attribute: a style/form word, a synonym ('fugal') or one of the model's own
+    style words (`styles`); raises listing valid ones."""
+    own = {_norm(w): s for w, s in (styles or {}).items()}
+    word = _norm(value)
+    if word in own:
+        return normalize_style(own[word])
+    try:
+        return normalize_style(_STYLE_WORDS.get(word, value))
+    except BadInputError:
+        if not own:
+            raise
+        raise BadInputError(
+            f"unknown style {value!r}; this model's own styles: {', '.join(sorted(styles or {}))}; "
+            f"other valid styles: {', '.join(STYLES)}"
+        ) from None
+
+
+@functools.lru_cache(maxsize=32)
+def _style_words_re(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w)(?P<name>{_words_pattern(list(words))})(?:e?s)?(?!\w)", _I)
+
+
+# A model's own style word must be a word: a letter first, then letters, digits, spaces,
+# hyphens or apostrophes (2-40 characters).
+_STYLE_WORD_RE = re.compile(r"[a-z][a-z0-9' -]{1,39}")
+
+
+def check_style_word(text: str) -> tuple[str, str | None]:
+    """A new style word for a model (a fine-tuned style's name), in its lookup spelling, and
+    the known style it already names (None: a new word). Raises when the word cannot work as
+    a prompt word: when the parser reads something else in it ('slow', 'piano', '16 bars')."""
+    word = _norm(text)
+    shown = " ".join(str(text).lower().split())  # hyphens kept: 'lo-fi', read as 'lo fi' too
+    if not _STYLE_WORD_RE.fullmatch(word):
+        raise BadInputError(
+            f"style name {text!r} cannot be a prompt word: use 2-40 letters, digits, spaces, "
+            "hyphens or apostrophes, starting with a letter",
+            field="style_name",
+        )
+    if word in _STYLE_WORDS:
+        return shown, normalize_style(_STYLE_WORDS[word])
+    parsed = parse_prompt(word)
+    other = sorted(a for a in parsed.found if a != "style")
+    if other:
+        raise BadInputError(
+            f"style name {text!r} would be read as {', '.join(other)} in a prompt; choose a "
+            "word the prompt parser does not already understand",
+            field="style_name",
+        )
+    return shown, None
 
 
 def apply_overrides(
@@ -1003,13 +1068,15 @@ def apply_overrides(
     bars: int | str | None = None,
     seconds: float | str | None = None,
     style: str | None = None,
+    styles: Mapping[str, str] | None = None,
 ) -> Controls:
     """The parsed controls with every given attribute replacing the prompt's value.
 
     Each attribute is validated (BadInputError names the valid values and carries the
     attribute's name as `field`). A length replaces the prompt's length of either kind:
     `bars` drops a duration read from the prompt and `seconds` drops its bar count; giving
-    both is a contradiction and an error.
+    both is a contradiction and an error. `styles`: the model's own style words (a
+    fine-tuned style), which the style attribute accepts too.
     """
     if bars is not None and seconds is not None:
         raise BadInputError("give either bars or seconds, not both", field="bars")
@@ -1035,7 +1102,7 @@ def apply_overrides(
         )
         c.bars = None
     if style is not None:
-        c.style = _attribute("style", parse_style, style)
+        c.style = _attribute("style", lambda v: parse_style(v, styles), style)
     return c
 
 

@@ -152,7 +152,10 @@ def _captions_for(rec: PieceRecord, k: int) -> list[str]:
         return list(rec.captions[:CAPTIONS_PER_PIECE])
     from .captions import make_captions
 
-    moved = replace(rec, key=transpose_key(rec.key, k))
+    # a fine-tune corpus names its style by the user's word (style_corpus.py), not the
+    # style control it trains
+    form = rec.extra.get("style_name") or rec.form
+    moved = replace(rec, key=transpose_key(rec.key, k), form=form)
     return make_captions(moved, random.Random(f"caption:{rec.id}:{k}"), 1)
 
 

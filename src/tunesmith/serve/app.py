@@ -406,6 +406,7 @@ def create_app(
             "keys": list(KEYS),
             "meters": list(METERS),
             "styles": list(STYLES),
+            "model_styles": dict(c.styles),  # a fine-tuned model's own words -> style
             "arrangements": style_names(),
             "instruments": {
                 "words": sorted(INSTRUMENT_WORDS),

@@ -18,9 +18,15 @@ tokens=data/music21/tokens/REMI-harmony-infill
 [ -f runs/v2_1/model/model.safetensors ] || { mkdir -p runs/v2_1 && cp -r src/tunesmith/checkpoints/default runs/v2_1/model; }
 (nvidia-smi --query-gpu=name,memory.total --format=csv; python3 -c "import torch; print(torch.__version__)") > $OUT/env.txt 2>&1
 python3 -c "import tunesmith.training.trainer" || exit 5
-rm -rf runs/v2_2 runs/large
-# a hard stop well inside the call's limit; the trainers export at every best validation
-timeout -s INT 480 python3 scripts/gpu_window/train.py configs/v2_2.yaml runs/v2_2 $MINUTES > $OUT/v2_2.log 2>&1 &
-timeout -s INT 480 python3 scripts/gpu_window/train.py configs/study/large.yaml runs/large $MINUTES > $OUT/large.log 2>&1 &
+# RUNS: "config:run_dir ..." trained side by side (default: the first window's two runs)
+RUNS=${RUNS:-"configs/v2_2.yaml:runs/v2_2 configs/study/large.yaml:runs/large"}
+INIT=${INIT:-}  # "run_dir=model_dir": a model a config's init_from names, copied in place
+if [ -n "$INIT" ]; then mkdir -p "${INIT%%=*}" && cp -r "${INIT#*=}" "${INIT%%=*}/model"; fi
+dirs=()
+for pair in $RUNS; do
+  cfg=${pair%%:*}; dir=${pair#*:}; dirs+=("$dir"); rm -rf "$dir"
+  # a hard stop well inside the call's limit; the trainers export at every best validation
+  timeout -s INT "${HARD_STOP:-480}" python3 scripts/gpu_window/train.py "$cfg" "$dir" $MINUTES > "$OUT/$(basename "$dir").log" 2>&1 &
+done
 wait
-python3 scripts/gpu_window/collect.py $OUT runs/v2_2 runs/large --half large
+python3 scripts/gpu_window/collect.py $OUT "${dirs[@]}" --half large

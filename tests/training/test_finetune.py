@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from tests.conftest import write_style_folder
 
 from tunesmith.api import Composer
@@ -26,7 +27,9 @@ def home(tmp_path, monkeypatch):
 def test_a_fine_tuned_model_is_found_by_name_and_knows_its_word(tiny_run, home, tmp_path):
     folder = write_style_folder(tmp_path / "mine")
     base = Composer.load(tiny_run)
+    threads = torch.get_num_threads()
     tuned = base.finetune(folder, "game", minutes=SECONDS, style_name="game tune", workers=1)
+    assert torch.get_num_threads() == threads  # the caller's setting comes back
     assert tuned.path == user_models_dir() / "game"
     assert tuned.styles == {"game tune": CARRIERS[0]}
     assert tuned.controls_for("a game tune in G major").style == CARRIERS[0]

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..conditioning.prompt import check_style_word, parse_prompt
 from ..data.midi_folder import list_midi_files
 from ..data.style_corpus import (
@@ -202,6 +204,9 @@ class StyleFinetune:
         self.val_loss_before: float | None = state.get("val_loss_before") if state else None
         self.stopped_early = False
         self.interrupted = False
+        # the Trainer sets torch's thread count for training; the caller's comes back after
+        # (more threads than free cores make small generation steps many times slower)
+        self._threads = torch.get_num_threads()
 
     # -- the run folder's state ----------------------------------------------------------------
     def _state(self) -> dict | None:
@@ -343,6 +348,8 @@ class StyleFinetune:
         except KeyboardInterrupt:
             self.interrupted = True
             log.warning("interrupted at step %d", trainer.step)
+        finally:
+            torch.set_num_threads(self._threads)
         return trainer
 
     @staticmethod
@@ -358,6 +365,7 @@ class StyleFinetune:
         """The best weights as the user model `name`, replacing an older one only when the new
         one is complete on disk; the run folder is removed unless the run was interrupted."""
         trainer = self._trainer()
+        torch.set_num_threads(self._threads)
         assert self.report is not None
         best = trainer.best[0] if trainer.best else None
         source = recover_folder(self.run_dir / "model")
@@ -433,7 +441,7 @@ def _write_samples(folder: Path, styles: dict[str, str], style_name: str) -> Non
         engine = Engine(model, tokenizer)
         (folder / "samples").mkdir(exist_ok=True)
         for i in range(SAMPLES):
-            prompt = f"a {style_name}"
+            prompt = f"{'an' if style_name[:1] in 'aeiou' else 'a'} {style_name}"
             controls = parse_prompt(prompt, styles).controls
             controls.bars = SAMPLE_BARS
             res = engine.generate(controls, prompt, 1, SamplingConfig(seed=i + 1))

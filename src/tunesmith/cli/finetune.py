@@ -90,7 +90,7 @@ def finetune_cmd(
             "the fine-tune"
         )
     result(
-        f"validation loss {before:.3f} -> {after} after {res.steps} steps "
+        f"validation loss {before:.3f} -> {after} after {res.steps} step{'' if res.steps == 1 else 's'} "
         f"({res.train_minutes:.1f} min){why}\n"
         f"model {name!r} in {res.path}: use --model {name} and the word "
         f"{res.style_name!r} in prompts (samples in {res.path / 'samples'})",

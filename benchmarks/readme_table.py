@@ -331,6 +331,7 @@ def rows() -> list[Row]:
 KNOWN_MODELS = {
     "e5c029e4450dff664bcb5ab33934eb840ce4feb355850485f402cdda1d92adb6": "v1",
     "d6522a2e94f275b71e9b900317be5e177b66e62461bcff9d93b10f2f95b63cfe": "v2",
+    "656225a92727617ff467170a23c4b4f0d2f6ea82b6a1b65bcfd48c3ba3f76e19": "v2.1",
 }
 SHIPPED_WEIGHTS = REPO / "src" / "tunesmith" / "checkpoints" / "default" / "model.safetensors"
 

@@ -43,6 +43,28 @@ def test_bias_favours_chord_tones_only_before_a_pitch(composer):
     assert torch.equal(guide.apply(logits, [state]), logits)
 
 
+def test_a_requested_chord_is_completed_within_its_bar(composer):
+    g = Grammar(composer.tokenizer)
+    tok = composer.tokenizer
+    plain = ChordGuide(g, parse_progression("Am"))
+    complete = ChordGuide(g, parse_progression("Am"), complete=True)
+    state = g.new_state("4/4", [0], 1, 2)
+    for tid in (g.bar_id, g.timesig_id["4/4"], g.position_id[0], g.program_id[0]):
+        state.update(tid)
+    a, c, e = (tok.token_id(f"Pitch_{p}") for p in (69, 72, 76))
+    for tid in (a, tok.ids_with_prefix("Duration_")[0], g.position_id[8], g.program_id[0], e):
+        state.update(tid)  # A and E sounded: the third (C) is what the bar still lacks
+    assert state.bar_pcs == {9, 4}
+    logits = torch.zeros(1, g.V)
+    state.update(tok.ids_with_prefix("Duration_")[0])
+    state.update(g.position_id[16])
+    state.update(g.program_id[0])
+    before, after = plain.apply(logits, [state])[0], complete.apply(logits, [state])[0]
+    assert after[c] > after[a] == before[a]  # the unsounded third gains; sounded tones do not
+    state.update(g.bar_id)
+    assert state.bar_pcs == frozenset()  # a new bar starts from nothing
+
+
 def test_generation_with_chords_follows_them_more(composer):
     prog = parse_progression("C F G C")
     controls = composer.controls_for("a chorale", bars=4, instruments="choir,choir", key="C major")

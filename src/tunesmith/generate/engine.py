@@ -168,6 +168,7 @@ class Engine:
             for t in music:
                 for b in range(n):
                     guide.observe(b, t)
+        requested = bool(chords)  # the user's progression, not the cadence frame below
         if not chords and sampling.cadence != "none" and controls.key and target_bars >= 3:
             chords = cadence_frame(controls.key, target_bars, opening=sampling.cadence == "frame")
         reprise = None
@@ -198,7 +199,7 @@ class Engine:
             guide=guide,
             reprise=reprise,
             max_new=sampling.max_tokens or _token_budget(target_bars, controls),
-            chords=self.chord_guide(controls, chords, sampling) if chords else None,
+            chords=self.chord_guide(controls, chords, sampling, requested) if chords else None,
             fixed=fixed,
             voicing=voicing,
         )
@@ -208,13 +209,18 @@ class Engine:
         controls: Controls,
         chords: Sequence[Sequence[Chord]],
         sampling: SamplingConfig,
+        requested: bool = True,
     ) -> ChordGuide:
-        """The chord guide for a request; the lowest voice is the last of several slots."""
+        """The chord guide for a request; the lowest voice is the last of several slots.
+        `requested`: the user's progression (its chords are completed in each bar), not
+        the cadence frame's."""
         if self.tok.bar_id is None:
             raise BadInputError("chord progressions need a bar-based tokenization (REMI)")
         slots = controls.instruments or []
         bass = len(slots) - 1 if len(slots) > 1 else None
-        return ChordGuide(self.grammar, chords, bass, sampling.chord_guidance)
+        return ChordGuide(
+            self.grammar, chords, bass, sampling.chord_guidance, complete=requested
+        )
 
     def _window(
         self,

@@ -136,6 +136,7 @@ class SequenceState:
     # in place, so a shallow copy of the state (a fork, a rewind mark) keeps its own.
     played: dict = field(default_factory=dict)
     endless: bool = False  # a live stream: never EOS
+    bar_pcs: frozenset = frozenset()  # pitch classes begun in the current bar (REMI, pitched)
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
@@ -230,6 +231,7 @@ class SequenceState:
         if kind == "Bar":
             self.bar += 1
             self.position = -1
+            self.bar_pcs = frozenset()
         elif kind == "TimeSig":
             self.bar_len = _positions_per_bar(g.value_of[tid])
         elif kind == "Position":
@@ -242,6 +244,8 @@ class SequenceState:
             notes, bars, last = self.played.get(self.current_program, (0, 0, -1))
             bars += last != self.bar
             self.played = {**self.played, self.current_program: (notes + 1, bars, self.bar)}
+            if kind == "Pitch":
+                self.bar_pcs = self.bar_pcs | {g.pitch_of[tid] % 12}
         self.last = kind
 
     # -- MIDILike --------------------------------------------------------------------------

@@ -128,6 +128,8 @@ def test_ctrl_c_keeps_the_best_so_far_and_resume_finishes(tiny_run, home, tmp_pa
     (interrupted,) = _models()
     assert interrupted["complete"] is False
     steps = json.loads((home / "models" / "tunes" / "config.json").read_text())["finetune"]["steps"]
+    last = home / "finetune-runs" / "tunes" / "checkpoints" / "last" / "state.json"
+    assert json.loads(last.read_text())["step"] == steps  # checkpointed where it stopped
     # without --resume the name stays taken; with it the same run goes on and finishes
     again = run_cli("finetune", folder, "--out", "tunes", "--model", tiny_run)
     assert_one_line_error(again, "an unfinished fine-tune named 'tunes' exists; give --resume")

@@ -5,6 +5,8 @@ and a resume continues the same run, and an earlier model of the same name is ne
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -62,27 +64,32 @@ def test_ctrl_c_keeps_the_best_and_resume_continues(tiny_run, home, tmp_path):
     job.prepare()
     before = job.validation_loss_before()
 
+    pressed = []
+
     def ctrl_c_after_a_validation(step, total, info):
-        if job.trainer is not None and job.trainer.best:
-            raise KeyboardInterrupt
+        if job.trainer is not None and job.trainer.best and not pressed:
+            pressed.append(step)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the run ends after the next step
 
     job.train(ctrl_c_after_a_validation)
-    assert job.interrupted
+    assert job.interrupted and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     first = job.publish()
     assert first.saved and first.interrupted
-    interrupted_at = first.steps
     assert list_user_models()[0]["complete"] is False
-    assert (run_folder("tunes") / "checkpoints" / "last").is_dir()  # kept for the resume
+    state = json.loads((run_folder("tunes") / "checkpoints" / "last" / "state.json").read_text())
+    assert first.steps == pressed[0] + 1
+    assert state["step"] == first.steps  # checkpointed where it stopped, kept for the resume
     # no other start may take the name while the run waits...
     with pytest.raises(BadInputError, match="an unfinished fine-tune named 'tunes'"):
         StyleFinetune(folder, "tunes", tiny_run, minutes=SECONDS)
-    # ...the resume goes on from the checkpoint (a new budget just past what was spent)
+    # ...the resume goes on from that step (a new budget just past what was spent)
     spent = job.trainer.train_seconds / 60
     again = StyleFinetune(folder, "tunes", resume=True, minutes=spent + SECONDS, workers=1)
     assert again.resuming and again.style_name == "tunes"
     assert again.validation_loss_before() == before  # measured once, on the base model
-    trainer = again.train()
-    assert trainer.step > interrupted_at
+    steps: list[int] = []
+    trainer = again.train(lambda step, total, info: steps.append(step))
+    assert steps[0] == first.steps + 1  # the next step after the checkpoint
     done = again.publish()
     assert done.saved and not done.interrupted and done.steps == trainer.step
     assert list_user_models()[0]["complete"] is True

@@ -31,6 +31,8 @@ import json
 import logging
 import math
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -319,12 +321,17 @@ class StyleFinetune:
         return self.trainer
 
     def train(self, progress: ProgressFn | None = None) -> Trainer:
-        """Fine-tune until the budget is spent, validations stop improving, or Ctrl-C."""
+        """Fine-tune until the budget is spent, validations stop improving, or Ctrl-C.
+
+        Ctrl-C (SIGINT, in the main thread) ends the run after the step in progress and
+        checkpoints it, so a resume goes on from exactly there; a second Ctrl-C stops at
+        once (the resume then starts from the last validation's checkpoint)."""
         self.validation_loss_before()
         trainer = self._trainer()
         budget = 60.0 * self.minutes
         start_step, start_seconds = trainer.step, trainer.train_seconds
         estimate: list[int | None] = [None]
+        asked = [False]
 
         def on_step(info: dict) -> None:
             done = trainer.step - start_step
@@ -337,18 +344,34 @@ class StyleFinetune:
             if "val_loss" in info and self._no_progress(trainer):
                 self.stopped_early = True
                 trainer.cfg.optim.max_steps = trainer.step  # the loop ends after this step
+            if asked[0]:
+                self.interrupted = True
+                trainer.cfg.optim.max_steps = trainer.step
             if progress is not None:
                 val = trainer.best[0]["val_loss"] if trainer.best else None
                 text = f"loss {info['loss']:.3f}" + (f"  best val {val:.3f}" if val else "")
                 progress(trainer.step, estimate[0], text)
 
+        def on_sigint(signum, frame) -> None:
+            if asked[0]:
+                raise KeyboardInterrupt
+            asked[0] = True
+            log.warning("stopping after this step (Ctrl-C again stops at once)")
+
         trainer.on_step = on_step
+        handler = None
+        if threading.current_thread() is threading.main_thread():
+            handler = signal.signal(signal.SIGINT, on_sigint)
         try:
             trainer.run()
+            if self.interrupted:  # stopped between steps: the exact state, for a resume
+                trainer.save_last()
         except KeyboardInterrupt:
             self.interrupted = True
-            log.warning("interrupted at step %d", trainer.step)
+            log.info("interrupted at step %d", trainer.step)
         finally:
+            if handler is not None:
+                signal.signal(signal.SIGINT, handler)
             torch.set_num_threads(self._threads)
         return trainer
 
@@ -385,6 +408,8 @@ class StyleFinetune:
         )
         if source is None or best is None:  # stopped before the first validation
             return result
+        for stale in self.target.parent.glob(f".{self.name}.tmp-*"):  # a killed publish's
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = temp_folder(self.target)
         for name in ("model.safetensors", "tokenizer.json"):
             shutil.copy2(source / name, tmp / name)

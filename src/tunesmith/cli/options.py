@@ -244,7 +244,10 @@ def audio_settings(soundfont: Path | None, reverb: float, loudness: str) -> dict
 # -- model and files ------------------------------------------------------------------------
 Model = Annotated[
     Path | None,
-    typer.Option("--model", help="Model or run folder (default: the shipped model)."),
+    typer.Option(
+        "--model",
+        help="Model or run folder, or your model's name (tunesmith models); default: the shipped model.",
+    ),
 ]
 Output = Annotated[
     Path | None,

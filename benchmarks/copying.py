@@ -89,8 +89,9 @@ def summarize(pieces: list[np.ndarray], train: np.ndarray, window: int) -> dict:
             continue
         n_windows += len(flags)
         shares.append(float(flags.mean()))
-        # a run of r copied windows covers r + window - 1 notes
-        if longest_run(flags) + window - 1 >= len(codes) / 2:
+        # a run of r >= 1 copied windows covers r + window - 1 notes
+        run = longest_run(flags)
+        if run and run + window - 1 >= len(codes) / 2:
             halves += 1
     return {
         "pieces": len(shares),

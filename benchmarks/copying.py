@@ -30,9 +30,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_json  # noqa: E402
 
-MASK = (1 << 61) - 1
-
-
 def note_codes(tok, ids) -> np.ndarray:
     """One integer per note: (new bar, position, interval to the previous pitch, duration)."""
     codes: list[int] = []

@@ -74,7 +74,7 @@ def rows() -> list[Row]:
         )
 
     @row(
-        "learned or memorised: validation pieces sharing no 16-note run with the training "
+        "learned or memorised: validation pieces sharing no run of notes with the training "
         "split (nats per token)",
         ["benchmarks/results/copying.json"],
     )
@@ -86,6 +86,7 @@ def rows() -> list[Row]:
         large = next(m for m in models if "large" in m)
         gen = d["results"]
         return (
+            f"{d['window_notes']}-note runs: "
             f"{g[shipped]['clean']:.3f} (v2.1 {g[older]['clean']:.3f}, the 15.4 M study "
             f"{g[large]['clean']:.3f}; {g['pieces']['clean']} pieces); public-set pieces "
             f"with half their notes in a training run: {gen[shipped]['pieces_half_copied']} "

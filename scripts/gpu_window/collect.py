@@ -47,7 +47,7 @@ def main() -> None:
                     tar.add(f, arcname=arc)
         data = buf.getvalue()
         for i in range(0, len(data), PART):
-            (out / f"{run.name}.tar.part{i // PART}").write_bytes(data[i : i + PART])
+            (out / f"{run.name}.tar.part{i // PART:02d}").write_bytes(data[i : i + PART])
         print(f"{run.name}: {len(data) / 2**20:.1f} MiB in {-(-len(data) // PART)} parts")
 
 

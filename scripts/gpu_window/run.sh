@@ -21,7 +21,7 @@ python3 -c "import tunesmith.training.trainer" || exit 5
 # RUNS: "config:run_dir ..." trained side by side (default: the first window's two runs)
 RUNS=${RUNS:-"configs/v2_2.yaml:runs/v2_2 configs/study/large.yaml:runs/large"}
 INIT=${INIT:-}  # "run_dir=model_dir": a model a config's init_from names, copied in place
-if [ -n "$INIT" ]; then mkdir -p "${INIT%%=*}" && cp -r "${INIT#*=}" "${INIT%%=*}/model"; fi
+if [ -n "$INIT" ]; then rm -rf "${INIT%%=*}/model" && mkdir -p "${INIT%%=*}" && cp -r "${INIT#*=}" "${INIT%%=*}/model"; fi
 dirs=()
 for pair in $RUNS; do
   cfg=${pair%%:*}; dir=${pair#*:}; dirs+=("$dir"); rm -rf "$dir"

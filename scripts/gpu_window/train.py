@@ -9,8 +9,9 @@ import sys
 from tunesmith.training.trainer import RunConfig, train
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-cfg = RunConfig.load(sys.argv[1])
+raw = RunConfig.load(sys.argv[1]).to_dict()
 if len(sys.argv) > 3:
-    cfg.max_minutes = float(sys.argv[3])
+    raw["max_minutes"] = float(sys.argv[3])
+cfg = RunConfig.from_dict(raw)  # validated, the override too
 last = train(cfg, sys.argv[2])
 print("last step:", last, flush=True)

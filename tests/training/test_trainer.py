@@ -171,16 +171,20 @@ def test_time_budget_stops_the_run_and_keeps_its_model(tiny_corpus, tiny_tokens,
     assert state["step"] == 1 and state["train_seconds"] > 0
 
 
-@pytest.mark.parametrize("minutes", [0, -1, "ten", True])
+@pytest.mark.parametrize("minutes", [0, -1, "ten", True, float("nan"), float("inf")])
 def test_time_budget_must_be_positive(minutes):
     with pytest.raises(BadInputError, match="max_minutes"):
         RunConfig.from_dict({"model": dict(TINY_RUN["model"]), "max_minutes": minutes})
 
 
 @pytest.mark.slow
-def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path):
+@pytest.mark.parametrize("budget", [None, 0.0005])
+def test_two_process_ddp_ranks_end_identical(tiny_corpus, tiny_tokens, tmp_path, budget):
     cfg = dict(TINY_RUN, eval_every=3)
     cfg["optim"] = dict(cfg["optim"], max_steps=3, batch_size=4)
+    if budget:  # a time budget: every rank must take rank 0's clock (lr and stopping step)
+        cfg["optim"]["warmup_steps"] = 0
+        cfg["max_minutes"] = budget
     cfg["data"] = {"corpus": str(tiny_corpus)}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     script = tmp_path / "ddp.py"

@@ -9,9 +9,10 @@ the beat, where passing tones belong). The lowest voice (the last voice slot of 
 several-voice request) is pulled further toward the chord's bass note, which is what
 makes a progression audible. Bars index the progression from the first bar of the piece.
 
-With `complete` (a progression the user asked for), the chord's tones not yet begun in the
-bar get a further bonus: the model likes open fifths and octaves, and a bar of A and E
-alone is heard as A major, not the A minor that was asked for (benchmarks/chords.py).
+With `complete` (a progression the user asked for), in a bar with one chord, the chord's
+tones not yet begun in the bar get a further bonus: the model likes open fifths and
+octaves, and the analysis reads a bar of A and E alone as A major (to the ear it is
+ambiguous) where A minor was asked for (benchmarks/chords.py).
 """
 
 from __future__ import annotations
@@ -130,8 +131,12 @@ class ChordGuide:
             if chord is None:
                 rows.append(None)
                 continue
+            # completion reads the whole bar's notes: only where one chord fills the bar
+            whole_bar = len(self.bars[(s.bar - 1) % len(self.bars)]) == 1
             missing = (
-                frozenset(chord.pitch_classes) - s.bar_pcs if self.complete else frozenset()
+                frozenset(chord.pitch_classes) - s.bar_pcs
+                if self.complete and whole_bar
+                else frozenset()
             )
             rows.append(self._bias_for(chord, level, s.current_program == self.bass_slot, missing))
         if all(r is None for r in rows):

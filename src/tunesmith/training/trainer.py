@@ -121,7 +121,10 @@ class RunConfig:
         rest = {k: v for k, v in raw.items() if k not in ("model", "optim", "augment", "name")}
         minutes = rest.get("max_minutes")
         if minutes is not None and (
-            isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int | float)
+            or not math.isfinite(minutes)
+            or minutes <= 0
         ):
             raise BadInputError("max_minutes must be a positive number of minutes")
         if rest.get("reinit_tokens") and not rest.get("init_from"):
@@ -570,9 +573,9 @@ class Trainer:
         t0, tok_count = time.time(), 0
         last: dict = {}
         while self.step < o.max_steps:
-            started = time.time()
+            started = time.monotonic()
             info = self.train_step()
-            self.train_seconds += time.time() - started
+            self._add_train_time(time.monotonic() - started)
             done = self.step == o.max_steps or self._out_of_time()
             tok_count += info["tokens"] * self.world
             elapsed = max(1e-9, time.time() - t0)
@@ -599,16 +602,20 @@ class Trainer:
             dist.barrier()
         return last
 
+    def _add_train_time(self, seconds: float) -> None:
+        """Count step time; with a budget under DDP every rank takes rank 0's count, so the
+        ranks' learning rates and their stopping step agree exactly."""
+        self.train_seconds += seconds
+        if self.cfg.max_minutes is not None and self.world > 1:
+            shared = torch.tensor([self.train_seconds], dtype=torch.float64, device=self.device)
+            dist.broadcast(shared, 0)
+            self.train_seconds = float(shared.item())
+
     def _out_of_time(self) -> bool:
-        """The budget is spent (every rank stops at the same step: rank 0 decides)."""
+        """The budget (minutes of training steps; validation and checkpoints not counted)
+        is spent."""
         fraction = self.time_fraction()
-        if fraction is None:
-            return False
-        spent = torch.tensor([1.0 if fraction >= 1.0 else 0.0])
-        if self.world > 1:
-            spent = spent.to(self.device)
-            dist.broadcast(spent, 0)
-        return bool(spent.item())
+        return fraction is not None and fraction >= 1.0
 
     def _extras(self) -> None:
         """Sample MIDI and the loss plot: conveniences that must never stop a run."""

@@ -4,13 +4,13 @@ The cadence frame (`SamplingConfig(cadence="frame")`: the tonic chord in bar 1, 
 dominant seventh then the tonic in the last two bars, through the chord guide and, with
 model v2, the bars' chord tokens) makes pieces close on their tonic (docs/EVALUATION.md,
 key panel); `cadence="close"` is the last two bars only. This generates every prompt of
-`prompts/eval.jsonl` (seed 1, the shipped model) with the default sampling and with each
+`prompts/eval.jsonl` (seed 1, or `--seeds`, the shipped model) with the default sampling and with each
 `--variants` entry in one run: default (as shipped since v2.1: the key guide judged by
 the whole key panel, its constant part the panel's mean profile, and the close),
 previous (Krumhansl-Kessler's guide alone, no cadence: the default before), no_cadence,
 close and frame (with KK's guide), panel (the correction judged by the panel, KK's
 constant part), panel_base (the shipped guide), panel_close and panel_base_close (with
-the close), and compares each set with the test split as `tunesmith evaluate`
+the close), t0.9, t0.8 and t1.1 (the defaults at another temperature), and compares each set with the test split as `tunesmith evaluate`
 does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
 (forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
 the bass (music/cadence.py).
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--reference", default="data/music21")
     ap.add_argument("--model", default=None)
     ap.add_argument("--variants", default="default,previous")
+    ap.add_argument("--seeds", default="1", help="comma-separated seeds per prompt")
     ap.add_argument("--out", default="benchmarks/results/cadence_realism.json")
     args = ap.parse_args()
     from tunesmith import Composer
@@ -76,18 +77,24 @@ def main() -> None:
             "panel_close": {"key_guide_args": {"panel": True, "panel_base": False}},
             "panel_base": {"cadence": "none"},
             "panel_base_close": {},
+            # sampling temperature (the defaults were chosen on v1 by sampling_study.py)
+            "t0.9": {"temperature": 0.9},
+            "t0.8": {"temperature": 0.8},
+            "t1.1": {"temperature": 1.1},
         }
         for name in args.variants.split(","):
             changes = known[name]
             folder = Path(tmp) / name
-            pieces = generate_for_prompts(composer, prompts, [1], folder, sampling_changes=changes)
+            seeds = [int(x) for x in args.seeds.split(",")]
+            pieces = generate_for_prompts(
+                composer, prompts, seeds, folder, sampling_changes=changes
+            )
             ends = []
             for p in prompts:
                 key = p.attributes.get("key")
-                if key:
-                    ends.append(
-                        bool(ends_on_tonic(load_midi(folder / "midi" / f"{p.id}_s1.mid"), key))
-                    )
+                for seed in seeds if key else []:
+                    midi = load_midi(folder / "midi" / f"{p.id}_s{seed}.mid")
+                    ends.append(bool(ends_on_tonic(midi, key)))
             out[name] = summary(compare(pieces, reference), ends)
             print(name, out[name], file=sys.stderr)
     write_json(
@@ -96,6 +103,7 @@ def main() -> None:
             "benchmark": "cadence_realism",
             "machine": machine(),
             "prompts": len(prompts),
+            "seeds": args.seeds,
             "reference_pieces": len(reference),
             "results": out,
             "wall_s": round(time.perf_counter() - t0, 1),

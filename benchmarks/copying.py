@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, write_json  # noqa: E402
 
+
 def note_codes(tok, ids) -> np.ndarray:
     """One integer per note: (new bar, position, interval to the previous pitch, duration)."""
     codes: list[int] = []
@@ -145,7 +146,10 @@ def main() -> None:
     tok = ds.tokenizer
     train_hashes = np.unique(
         np.concatenate(
-            [window_hashes(note_codes(tok, ds.piece_ids(i)), args.window) for i in ds.split_indexes("train")]
+            [
+                window_hashes(note_codes(tok, ds.piece_ids(i)), args.window)
+                for i in ds.split_indexes("train")
+            ]
         )
     )
     test = [note_codes(tok, ds.piece_ids(i)) for i in ds.split_indexes("test")]

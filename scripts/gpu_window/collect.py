@@ -16,7 +16,6 @@ PART = 15 * 2**20
 
 
 def _half(path: Path) -> bytes:
-    import torch
     from safetensors.torch import load_file, save
 
     tensors = load_file(str(path))

@@ -23,7 +23,9 @@ def main() -> None:
     args = parser.parse_args()
     src, out = Path(args.tokens), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    arrays = {name: np.load(src / f"{name}.npy") for name in ("tokens", "offsets", "bars", "bar_offsets")}
+    arrays = {
+        name: np.load(src / f"{name}.npy") for name in ("tokens", "offsets", "bars", "bar_offsets")
+    }
     np.savez_compressed(out / "arrays.npz", **arrays)
     emb = np.load(src / "text_emb.npy").astype(np.float32)
     scale = np.abs(emb).max(axis=1, keepdims=True) / 127.0

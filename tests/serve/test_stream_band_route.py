@@ -6,20 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
-
-from tunesmith.api import Composer
-from tunesmith.serve import ServeSettings, create_app
-from tunesmith.serve.streams import stream_router
 
 
 @pytest.fixture(scope="module")
-def client(tiny_run):
-    app = create_app(
-        Composer.load(tiny_run), ServeSettings(warmup=False), routers=[stream_router()]
-    )
-    with TestClient(app) as c:
-        yield c
+def client(stream_client):
+    return stream_client
 
 
 def notes_of(client, **params) -> tuple[dict, list[dict]]:

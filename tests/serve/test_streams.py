@@ -7,22 +7,15 @@ import threading
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tunesmith.api import Composer
-from tunesmith.serve import ServeSettings, create_app
-from tunesmith.serve.streams import StreamHub, stream_router
+from tunesmith.serve.streams import StreamHub
 
 PROMPT = "a chorale for strings in G major"
 
 
 @pytest.fixture(scope="module")
-def client(tiny_run):
-    app = create_app(
-        Composer.load(tiny_run), ServeSettings(warmup=False), routers=[stream_router()]
-    )
-    with TestClient(app) as c:
-        yield c
+def client(stream_client):
+    return stream_client
 
 
 def read_events(lines):

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from tests.stream.conftest import ScriptedClock
 
 from tunesmith.api import Composer
 from tunesmith.errors import BadInputError
-from tunesmith.stream import FakeClock, FileRecorder, MemoryOutput, StreamSession, StreamSettings
+from tunesmith.stream import FileRecorder, MemoryOutput, StreamSession, StreamSettings
 from tunesmith.stream.outputs import read_recording
 from tunesmith.stream.scheduler import ALL_NOTES_OFF
 
 PROMPT = "a chorale for string quartet in C major"
-
-
-class ScriptedClock(FakeClock):
-    """A fake clock that runs `actions[t]()` once when time reaches t."""
-
-    def __init__(self, actions):
-        super().__init__()
-        self.actions = sorted(actions.items())
-
-    def sleep(self, seconds):
-        super().sleep(seconds)
-        while self.actions and self.actions[0][0] <= self.t:
-            self.actions.pop(0)[1]()
 
 
 @pytest.fixture(scope="module")

@@ -7,28 +7,16 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from tests.stream.conftest import ScriptedClock
 
 from tunesmith.api import Composer
-from tunesmith.stream import FakeClock, FileRecorder, MemoryOutput, StreamSession, StreamSettings
+from tunesmith.stream import FileRecorder, MemoryOutput, StreamSession, StreamSettings
 from tunesmith.stream.outputs import read_recording
 
 PROMPT = "a bossa nova for flute"
 TEMPO = 120.0
 BEAT_S = 60.0 / TEMPO
 DRUM_CHANNEL = 9  # channel 10
-
-
-class ScriptedClock(FakeClock):
-    """A fake clock that runs `actions[t]()` once when time reaches t."""
-
-    def __init__(self, actions=None):
-        super().__init__()
-        self.actions = sorted((actions or {}).items())
-
-    def sleep(self, seconds):
-        super().sleep(seconds)
-        while self.actions and self.actions[0][0] <= self.t:
-            self.actions.pop(0)[1]()
 
 
 @pytest.fixture(scope="module")

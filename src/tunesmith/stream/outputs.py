@@ -99,7 +99,10 @@ class FileRecorder(Output):
         self._events = bytearray()  # the track's events so far, delta times encoded
         self._encoded = 0  # messages already in _events
         self._last_tick = 0
-        self._pending: bytes | None = None  # the newest file for the writer thread
+        # the newest file for the writer thread, with the number of messages it holds
+        self._pending: tuple[int, bytes] | None = None
+        self._write_lock = threading.Lock()
+        self._written = -1  # messages in the file on disk: an older snapshot never replaces it
         self._wake = threading.Condition()
         self._closed = False
         self._writer: threading.Thread | None = None
@@ -113,7 +116,11 @@ class FileRecorder(Output):
             self.sync()
 
     def _file_bytes(self) -> bytes:
-        """The recording so far as MIDI file bytes (only the new messages are encoded)."""
+        return self._snapshot()[1]
+
+    def _snapshot(self) -> tuple[int, bytes]:
+        """(messages held, the recording so far as MIDI file bytes); only the new messages
+        are encoded."""
         with self._lock:
             new = self.messages[self._encoded :]
             self._encoded = len(self.messages)
@@ -125,9 +132,19 @@ class FileRecorder(Output):
                 self._last_tick = tick
             tempo = RECORD_TEMPO_US.to_bytes(3, "big")
             track = b"\x00\xff\x51\x03" + tempo + bytes(self._events) + b"\x00\xff\x2f\x00"
+            count = self._encoded
         header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
         header += RECORD_TICKS_PER_BEAT.to_bytes(2, "big")
-        return header + b"MTrk" + len(track).to_bytes(4, "big") + track
+        return count, header + b"MTrk" + len(track).to_bytes(4, "big") + track
+
+    def _write(self, count: int, data: bytes) -> None:
+        """Replace the file, unless a snapshot with more messages is already there (the
+        writer thread and `save` may race)."""
+        with self._write_lock:
+            if count < self._written:
+                return
+            atomic_write_bytes(self.path, data)
+            self._written = count
 
     def to_midifile(self) -> mido.MidiFile:
         import io
@@ -136,11 +153,11 @@ class FileRecorder(Output):
 
     def sync(self) -> None:
         """Journal what was sent so far: the file is replaced by the writer thread."""
-        data = self._file_bytes()
+        snapshot = self._snapshot()
         with self._wake:
             if self._closed:
                 return
-            self._pending = data
+            self._pending = snapshot
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_loop, name="recorder", daemon=True
@@ -153,17 +170,17 @@ class FileRecorder(Output):
             with self._wake:
                 while self._pending is None and not self._closed:
                     self._wake.wait()
-                data, self._pending = self._pending, None
-            if data is None:
+                snapshot, self._pending = self._pending, None
+            if snapshot is None:
                 return
             try:
-                atomic_write_bytes(self.path, data)
+                self._write(*snapshot)
             except OSError as e:  # a full disk: the stream plays on; close() reports it
                 self.write_error = e
 
     def save(self) -> Path:
         """Write the whole recording now (in this thread)."""
-        atomic_write_bytes(self.path, self._file_bytes())
+        self._write(*self._snapshot())
         return self.path
 
     def close(self) -> None:

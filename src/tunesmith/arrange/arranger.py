@@ -9,8 +9,9 @@
 - bass: chord-relative degrees (root, third, fifth, octave, approach to the next root)
   in the octave below C3; every chord starts on its root (or its slash bass);
 - comping and pad: the chord voiced by voice leading (each chord the inversion nearest to
-  the last one, inside a range around middle C), played as the pattern says: block
-  chords, arpeggios, Alberti figures, strums.
+  the last one, inside a range around middle C, an octave lower when the melody lies
+  low, so the tune stays on top), played as the pattern says: block chords, arpeggios,
+  Alberti figures, strums.
 
 Patterns are on a grid of `steps` a bar of the style's first meter; a piece in another
 meter takes the grid step by step (a 4/4 pattern in 3/4 plays its first three beats).
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 BASS_LOW = 33  # bass roots lie in A1..G#2: below C3 (48), as a bass player places them
 CRASH = DRUM_NOTES["crash"]
 STRUM_SPREAD = 48  # a strum spreads its notes over 1/48 of a quarter each
+# Chords lie under the tune: a comping or pad range whose middle is not this many semitones
+# below the melody's median pitch moves down by octaves, but not below COMP_FLOOR (E2, a
+# guitar's lowest string: lower, close chords are mud over the bass).
+MELODY_GAP = 3
+COMP_FLOOR = 40
 PAD_PART = Part(steps=1, main=Line("X"), kind="pad", voices=4, range=(55, 79))
 
 # Playable range (lowest, highest MIDI pitch) by General MIDI program; families first.
@@ -313,23 +319,39 @@ def _bass_track(events: list[_Event], chords: _Chords, program: int) -> symusic.
     return track
 
 
-def _comp_range(part: Part, program: int, shift: int) -> tuple[int, int]:
-    """The part's voicing range moved by octaves into the instrument's range."""
+def melody_pitch(tracks: Sequence[symusic.Track]) -> float | None:
+    """The median pitch of the tracks' notes (drums aside): where the tune lies."""
+    pitches = sorted(n.pitch for t in tracks if not t.is_drum for n in t.notes)
+    if not pitches:
+        return None
+    mid = len(pitches) // 2
+    return float(pitches[mid]) if len(pitches) % 2 else (pitches[mid - 1] + pitches[mid]) / 2
+
+
+def _comp_range(
+    part: Part, program: int, shift: int, melody: float | None = None
+) -> tuple[int, int]:
+    """The part's voicing range moved by octaves into the instrument's range, and below the
+    melody's median pitch (`melody`) where the instrument allows (see MELODY_GAP)."""
     low, high = part.range[0] + shift, part.range[1] + shift
     ilow, ihigh = instrument_range(program)
     while low < ilow and high + 12 <= ihigh:
         low, high = low + 12, high + 12
     while high > ihigh and low - 12 >= ilow:
         low, high = low - 12, high - 12
+    if melody is not None:
+        while (low + high) / 2 > melody - MELODY_GAP and low - 12 >= max(ilow, COMP_FLOOR):
+            low, high = low - 12, high - 12
     return max(low, ilow), min(high, ihigh)
 
 
 def _comp_track(
     events: list[_Event], chords: _Chords, part: Part, program: int, name: str, tpq: int,
-    shift: int = 0, previous: tuple[int, ...] | None = None,
+    shift: int = 0, previous: tuple[int, ...] | None = None, melody: float | None = None,
 ) -> tuple[symusic.Track, tuple[int, ...] | None]:  # fmt: skip
-    """The comping track, and its last voicing (`previous`: the voicing it leads on from)."""
-    low, high = _comp_range(part, program, shift)
+    """The comping track, and its last voicing (`previous`: the voicing it leads on from;
+    `melody`: the tune's median pitch, which the voicings stay under)."""
+    low, high = _comp_range(part, program, shift, melody)
     ilow, ihigh = instrument_range(program)
     voicing: dict[int, tuple[int, ...]] = {}
     for i, span in enumerate(chords.spans):
@@ -450,6 +472,7 @@ def arrange(
     kinds = _bar_kinds(len(grid.starts), st)
     spans = _Chords(chords)
     wanted = _roles(st, roles)
+    tune = melody_pitch(list(out.tracks))  # before the band is added
 
     if wanted.get("drums") and st.drums is not None:
         out.tracks.append(_drum_track(grid, st, kinds, _swing(st, tpq, grid, st.drums)))
@@ -468,6 +491,8 @@ def arrange(
             events = _line_events(grid, part, kinds, _swing(st, tpq, grid, part))
             _fit_to_chords(events, spans, "x", always=False)
             name = role.capitalize() + (f" {k + 1}" if k else "")
-            track, _ = _comp_track(events, spans, part, program, name, tpq, shift=12 * k)
+            track, _ = _comp_track(
+                events, spans, part, program, name, tpq, shift=12 * k, melody=tune
+            )
             out.tracks.append(track)
     return out

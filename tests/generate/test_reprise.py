@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from tunesmith.api import Composer
 from tunesmith.conditioning.controls import Controls
@@ -23,7 +22,7 @@ from tunesmith.generate.reprise import (
     token_kinds,
     transpose_theme,
 )
-from tunesmith.generate.sampling import SamplingConfig
+from tunesmith.generate.sampling import SamplingConfig, log_softmax
 from tunesmith.tokens.tokenizer import MusicTokenizer
 
 BAR = 1
@@ -58,12 +57,12 @@ def test_hit_means_follow_the_references():
 
 
 def test_mix_moves_the_gate_share_onto_the_reference():
-    logp = torch.log_softmax(torch.tensor([[1.0, 2.0, 0.5, -1.0], [0.0, 0.0, 3.0, 1.0]]), -1)
-    out = mix(logp.clone(), torch.tensor([2, 0]), torch.tensor([0.3, 0.9]))
-    p, q = logp.exp(), out.exp()
-    assert torch.allclose(q.sum(-1), torch.ones(2))
+    logp = log_softmax(np.array([[1.0, 2.0, 0.5, -1.0], [0.0, 0.0, 3.0, 1.0]]))
+    out = mix(logp.copy(), np.array([2, 0]), np.array([0.3, 0.9]))
+    p, q = np.exp(logp), np.exp(out)
+    assert np.allclose(q.sum(-1), np.ones(2))
     assert math.isclose(float(q[0, 2]), 0.7 * float(p[0, 2]) + 0.3, rel_tol=1e-6)
-    assert torch.allclose(q[0, [0, 1, 3]], 0.7 * p[0, [0, 1, 3]])
+    assert np.allclose(q[0, [0, 1, 3]], 0.7 * p[0, [0, 1, 3]])
     assert math.isclose(float(q[1, 0]), 0.1 * float(p[1, 0]) + 0.9, rel_tol=1e-6)
 
 
@@ -93,10 +92,10 @@ def test_rows_without_a_reference_are_left_alone():
     theme = [tok.bar_id, tok.token_id("Position_0"), tok.token_id("Pitch_60")]
     rep = Reprise(_gate(0.0, 0.0), "A", theme, tok, rows=2)
     rep.observe(0, tok.bar_id)  # row 0 is inside the section, row 1 not yet
-    logits = torch.randn(2, tok.vocab_size)
+    logits = np.random.default_rng(0).standard_normal((2, tok.vocab_size)).astype(np.float32)
     new, base = rep.apply(logits, logits)
-    assert torch.equal(new[1], logits[1]) and torch.equal(base[1], logits[1])
-    gained = torch.softmax(new[0], -1)[theme[1]] - torch.softmax(logits[0], -1)[theme[1]]
+    assert np.array_equal(new[1], logits[1]) and np.array_equal(base[1], logits[1])
+    gained = np.exp(log_softmax(new[0]))[theme[1]] - np.exp(log_softmax(logits[0]))[theme[1]]
     assert gained > 0.2  # g = sigmoid(0) = 0.5 of the mass, minus what it had
     assert token_kinds(tok)[tok.bar_id] == KINDS.index("Bar")
 

@@ -4,7 +4,6 @@ harmonizing with it keeps the melody and writes fewer faults."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from tunesmith.generate.grammar import Grammar
 from tunesmith.generate.voicing import CROSSING, PARALLEL, RANGE, VoiceGuide
@@ -24,7 +23,7 @@ def _note(slot: int, pitch: int) -> tuple[str, ...]:
 
 def _penalties(guide: VoiceGuide, row: list[int], slot: int) -> dict[int, float]:
     pen = guide.penalty(row, slot)
-    return {int(p): float(v) for p, v in zip(guide.pitches, pen)}
+    return {int(p): float(v) for p, v in zip(guide.pitches, pen, strict=True)}
 
 
 # Soprano C5 over alto F4 (a fifth), then the soprano steps up to D5: the alto's turn.
@@ -54,7 +53,7 @@ def test_kept_voices_and_other_tokens_are_left_alone():
     state = GRAMMAR.new_state("4/4", [0, 1, 2, 3], 2, 2)
     for t in ROW:
         state.update(t)
-    logits = torch.zeros(1, GRAMMAR.V)
+    logits = np.zeros((1, GRAMMAR.V), np.float32)
     out = guide.apply(logits, [state], [ROW])
     assert out[0, TOK.token_id("Pitch_67")] < 0 and out[0, TOK.token_id("Pitch_69")] == 0
     assert out[0, TOK.bar_id] == 0
@@ -62,5 +61,5 @@ def test_kept_voices_and_other_tokens_are_left_alone():
     state = GRAMMAR.new_state("4/4", [0, 1, 2, 3], 2, 2)
     for t in soprano_turn:
         state.update(t)
-    assert torch.equal(guide.apply(logits, [state], [soprano_turn]), logits)  # slot 0 is kept
+    assert np.array_equal(guide.apply(logits, [state], [soprano_turn]), logits)  # slot 0 is kept
     assert np.all(guide.penalty(_row("Bar_None"), 2) >= 0)

@@ -37,6 +37,16 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _set_backend(value: str | None) -> str | None:
+    if value is not None:
+        from ..generate.backends import BACKENDS
+
+        if value not in BACKENDS:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(BACKENDS)}")
+        os.environ["TUNESMITH_BACKEND"] = value  # read by every model load, server workers too
+    return value
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
@@ -45,6 +55,14 @@ def _root(
         help="Show the version and exit.",
         is_eager=True,
         callback=_show_version,
+    ),
+    backend: str = typer.Option(
+        None,
+        "--backend",
+        metavar="auto|onnx|torch",
+        help="Where the model runs: onnx (ONNX Runtime, no PyTorch needed), torch, or auto "
+        "(onnx when installed and the model has model.onnx) [env TUNESMITH_BACKEND; default auto]",
+        callback=_set_backend,
     ),
 ) -> None:
     """tunesmith: text (and optional attributes or a MIDI to continue) in, music out."""

@@ -1,4 +1,4 @@
-"""Training commands: `train` and `train-reprise`."""
+"""Training commands: `train`, `train-reprise`, and `export-onnx` for a model trained elsewhere."""
 
 from __future__ import annotations
 
@@ -108,6 +108,31 @@ def train_reprise_cmd(
     result("\n".join([*lines, f"saved {path}"]), {"report": report, "saved": str(path)})
 
 
+def export_onnx_cmd(
+    model: Path = typer.Argument(..., help="Model folder (config.json + model.safetensors)."),
+    quiet: Quiet = False,
+    as_json: Json = False,
+) -> None:
+    """Write model.onnx beside a model's weights, so it runs without PyTorch (--backend onnx).
+
+    Models saved by `tunesmith train` and `finetune` get it already when the onnx package
+    is installed; this is for folders saved without it. The graph reads the weights from
+    model.safetensors, so it adds about 25 kB. Needs `pip install onnx`.
+    """
+    import importlib.util
+
+    from ..model.folder import resolve_model_dir
+
+    if importlib.util.find_spec("onnx") is None:
+        raise BadInputError("export-onnx needs the onnx package: pip install onnx")
+    from ..generate.onnx_backend import export_onnx
+
+    folder = resolve_model_dir(model)
+    path = export_onnx(folder)
+    result(f"saved {path}", {"saved": str(path)})
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("train-reprise")(train_reprise_cmd)
+    app.command("export-onnx")(export_onnx_cmd)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
+import numpy as np
 
 from ..music.chords import Chord
 from .grammar import POSITIONS_PER_BEAT, Grammar, SequenceState
@@ -54,16 +54,16 @@ class ChordGuide:
         self.strength = strength
         self.complete = complete
         pitch_ids = [i for i, p in grammar.pitch_of.items() if grammar.type_of[i] == "Pitch"]
-        self.pitch_ids = torch.tensor(pitch_ids, dtype=torch.long)
-        self.pitch_pcs = torch.tensor([grammar.pitch_of[i] % 12 for i in pitch_ids])
-        self._bias: dict[tuple[Chord, str, bool, frozenset], torch.Tensor] = {}
+        self.pitch_ids = np.array(pitch_ids, dtype=np.int64)
+        self.pitch_pcs = np.array([grammar.pitch_of[i] % 12 for i in pitch_ids], dtype=np.int64)
+        self._bias: dict[tuple[Chord, str, bool, frozenset], np.ndarray] = {}
         # Model v2 writes each bar's chord as a Harmony token after its TimeSig: the
         # requested chord (the bar's first) is written there, so the model plans with it.
         self.harmony = {
             grammar.tok.token(i)[len("Harmony_") :]: i
             for i in grammar.tok.ids_with_prefix("Harmony_")
         }
-        self._harmony: dict[int, torch.Tensor | None] = {}
+        self._harmony: dict[int, np.ndarray | None] = {}
 
     def chord_at(self, bar: int, position: int, bar_len: int) -> Chord | None:
         """The chord at 0-based `bar` and `position` (of `bar_len` positions); None in a
@@ -76,28 +76,25 @@ class ChordGuide:
 
     def _bias_for(
         self, chord: Chord, level: str, bass: bool, missing: frozenset = frozenset()
-    ) -> torch.Tensor:
+    ) -> np.ndarray:
         key = (chord, level, bass, missing)
         bias = self._bias.get(key)
         if bias is None:
             w = self.strength * METRIC_WEIGHT[level]
-            tones = torch.tensor(chord.pitch_classes)
-            inside = (self.pitch_pcs[:, None] == tones[None, :]).any(dim=1)
-            values = torch.where(inside, IN_CHORD * w, -OUT_OF_CHORD * w)
-            values = values + torch.where(self.pitch_pcs == chord.root, ROOT * w, 0.0)
+            inside = np.isin(self.pitch_pcs, chord.pitch_classes)
+            values = np.where(inside, IN_CHORD * w, -OUT_OF_CHORD * w)
+            values = values + np.where(self.pitch_pcs == chord.root, ROOT * w, 0.0)
             if bass:
-                values = values + torch.where(
-                    self.pitch_pcs == chord.bass_pitch_class, BASS * w, 0.0
-                )
+                values = values + np.where(self.pitch_pcs == chord.bass_pitch_class, BASS * w, 0.0)
             if missing:
-                unsounded = (self.pitch_pcs[:, None] == torch.tensor(sorted(missing))).any(dim=1)
-                values = values + torch.where(unsounded, COMPLETE * w, 0.0)
-            bias = torch.zeros(self.g.V)
+                unsounded = np.isin(self.pitch_pcs, sorted(missing))
+                values = values + np.where(unsounded, COMPLETE * w, 0.0)
+            bias = np.zeros(self.g.V, dtype=np.float32)
             bias[self.pitch_ids] = values
-            bias = self._bias[key] = bias.to(self.g.device)
+            self._bias[key] = bias
         return bias
 
-    def _harmony_bias(self, bar: int) -> torch.Tensor | None:
+    def _harmony_bias(self, bar: int) -> np.ndarray | None:
         """A bias that writes bar `bar`'s requested chord as its Harmony token."""
         chords = self.bars[bar % len(self.bars)]
         if not chords:
@@ -105,14 +102,14 @@ class ChordGuide:
         chord = chords[0]
         tid = self.harmony[f"{chord.root}:{chord.quality}"]
         if tid not in self._harmony:
-            bias = torch.zeros(self.g.V)
+            bias = np.zeros(self.g.V, dtype=np.float32)
             bias[tid] = HARMONY_FORCE
-            self._harmony[tid] = bias.to(self.g.device)
+            self._harmony[tid] = bias
         return self._harmony[tid]
 
-    def apply(self, logits: torch.Tensor, states: Sequence[SequenceState]) -> torch.Tensor:
+    def apply(self, logits: np.ndarray, states: Sequence[SequenceState]) -> np.ndarray:
         """Logits [rows, V] with each row's pitch tokens biased toward its current chord."""
-        rows: list[torch.Tensor | None] = []
+        rows: list[np.ndarray | None] = []
         for s in states:
             if s.last == "TimeSig" and self.harmony and s.bar >= 1:
                 rows.append(self._harmony_bias(s.bar - 1))
@@ -141,5 +138,5 @@ class ChordGuide:
             rows.append(self._bias_for(chord, level, s.current_program == self.bass_slot, missing))
         if all(r is None for r in rows):
             return logits
-        zero = torch.zeros(self.g.V, device=logits.device)
-        return logits + torch.stack([zero if r is None else r for r in rows]).to(logits.dtype)
+        zero = np.zeros(self.g.V, dtype=np.float32)
+        return logits + np.stack([zero if r is None else r for r in rows]).astype(logits.dtype)

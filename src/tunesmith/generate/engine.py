@@ -12,21 +12,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from ..conditioning.controls import MAX_BARS, Controls
 from ..errors import BadInputError
-from ..model.transformer import MusicTransformer
 from ..music.chords import Chord
 from ..music.keys import key_pitch_class
 from ..tokens.tokenizer import MusicTokenizer
+from .backends import Backend
 from .chordguide import ChordGuide
 from .fixed import FixedParts
 from .grammar import Grammar
 from .keyguide import KeyGuide
 from .reprise import CopyGate, Reprise
 from .sampling import SamplingConfig
-from .session import DecodingSession, TorchBackend
+from .session import DecodingSession
 from .voicing import VoiceGuide
 
 log = logging.getLogger(__name__)
@@ -50,25 +50,27 @@ class Engine:
     """Generates token sequences from controls, text and an optional music prompt."""
 
     def __init__(
-        self, model: MusicTransformer, tokenizer: MusicTokenizer, gate: CopyGate | None = None
+        self, backend: Backend, tokenizer: MusicTokenizer, gate: CopyGate | None = None
     ) -> None:
-        self.model = model.eval()
-        self.backend = TorchBackend(model)
+        if not hasattr(backend, "prefill"):  # a MusicTransformer: the PyTorch backend
+            from .torch_backend import TorchBackend
+
+            backend = TorchBackend(backend)  # type: ignore[arg-type]
+        self.backend = backend
+        self.cfg = backend.cfg
         self.tok = tokenizer
         self.gate = gate  # the reprise gate (reprise.py): used when a theme is given
-        self.device = self.backend.device
-        self.grammar = Grammar(tokenizer, self.device)
+        self.grammar = Grammar(tokenizer)
 
     # -- conditions ------------------------------------------------------------------------
-    def text_embedding(self, text: str | None) -> torch.Tensor | None:
+    def text_embedding(self, text: str | None) -> np.ndarray | None:
         if not text or not text.strip():
             return None
         from ..conditioning.text import default_encoder
 
-        return torch.from_numpy(default_encoder().encode([text])[0]).to(self.device)
+        return default_encoder().encode([text])[0]
 
     # -- the loop -------------------------------------------------------------------------
-    @torch.inference_mode()
     def generate(
         self,
         controls: Controls,
@@ -77,7 +79,7 @@ class Engine:
         sampling: SamplingConfig,
         prompt_music: list[int] | None = None,
         progress: Callable[[int, int], None] | None = None,
-        text_emb: torch.Tensor | None = None,
+        text_emb: np.ndarray | None = None,
         theme: list[int] | None = None,
         section_start: int | None = None,
         theme_label: str | None = None,
@@ -131,7 +133,7 @@ class Engine:
         sampling: SamplingConfig,
         text: str | None = None,
         prompt_music: list[int] | None = None,
-        text_emb: torch.Tensor | None = None,
+        text_emb: np.ndarray | None = None,
         theme: list[int] | None = None,
         section_start: int | None = None,
         theme_label: str | None = None,
@@ -237,7 +239,7 @@ class Engine:
         control says how many bars remain, exactly like a training crop that starts
         mid-piece; the infill context is asked for again from the tail's first bar.
         """
-        block = self.model.cfg.block_size
+        block = self.cfg.block_size
         extra = context(0) if context else []
         if len(prefix) + len(extra) + len(row) < block:
             return prefix + extra + row

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from .grammar import Grammar, SequenceState
 
@@ -120,7 +120,7 @@ class FixedParts:
             return ("until", last == "Duration", state.position, nxt.position)
         return ("bar", last == "Duration")
 
-    def mask(self, rule: tuple) -> torch.Tensor:
+    def mask(self, rule: tuple) -> np.ndarray:
         """The ids a rule allows."""
         g, kind = self.g, rule[0]
         if kind in ("pitch", "duration"):
@@ -130,7 +130,7 @@ class FixedParts:
             slot = rule[1]
             programs = free if slot is None else [s for s in free if s < slot] + [slot]
             return g.id_mask([g.program_id[s] for s in programs])
-        m = g.empty.clone()
+        m = g.empty.copy()
         if rule[1] and free:  # after a Duration: another free voice at this position
             m |= g.id_mask([g.program_id[s] for s in free])
         if kind == "free":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 from ..conditioning.instruments import DRUMS
 from ..music.parts import REAL_PART_BAR_SHARE, REAL_PART_NOTES
@@ -31,17 +31,16 @@ def _positions_per_bar(meter: str) -> int:
     return num * POSITIONS_PER_BEAT
 
 
-def _single_id(mask: torch.Tensor) -> int | None:
-    ids = mask.nonzero()
+def _single_id(mask: np.ndarray) -> int | None:
+    ids = np.flatnonzero(mask)
     return int(ids[0]) if len(ids) == 1 else None
 
 
 class Grammar:
     """Id sets of a tokenizer's token types, as boolean masks over the vocabulary."""
 
-    def __init__(self, tokenizer: MusicTokenizer, device: str | torch.device = "cpu") -> None:
+    def __init__(self, tokenizer: MusicTokenizer) -> None:
         self.tok = tokenizer
-        self.device = device
         self.remi = tokenizer.name in ("REMI", "REMI+")
         V = tokenizer.vocab_size
         self.V = V
@@ -52,11 +51,11 @@ class Grammar:
             kind, _, value = t.partition("_")
             self.type_of.append(kind)
             self.value_of.append(value)
-        self.masks: dict[str, torch.Tensor] = {}
+        self.masks: dict[str, np.ndarray] = {}
         for kind in set(self.type_of):
-            m = torch.zeros(V, dtype=torch.bool)
+            m = np.zeros(V, dtype=bool)
             m[[i for i, k in enumerate(self.type_of) if k == kind]] = True
-            self.masks[kind] = m.to(device)
+            self.masks[kind] = m
         self.position_id = {
             int(self.value_of[i]): i for i in range(V) if self.type_of[i] == "Position"
         }
@@ -74,13 +73,13 @@ class Grammar:
             if self.type_of[i] in ("TimeShift", "Rest"):
                 a, b, res = (int(x) for x in self.value_of[i].split("."))
                 self.timeshift_beats[i] = a + b / res
-        self.empty = torch.zeros(V, dtype=torch.bool, device=device)
+        self.empty = np.zeros(V, dtype=bool)
         self.cache: dict[tuple, tuple] = {}  # REMI state key -> (allowed mask, forced id)
         self.eos_id, self.bar_id = tokenizer.eos_id, tokenizer.bar_id
         # Tokens the repetition penalty may touch: note content, never structure.
         self.penalizable = (
             self.masks.get("Pitch", self.empty) | self.masks.get("NoteOn", self.empty)
-        ).clone()
+        )
 
     def new_state(
         self,
@@ -103,8 +102,8 @@ class Grammar:
             max_bars=bars or max_bars,
         )
 
-    def id_mask(self, ids) -> torch.Tensor:
-        m = self.empty.clone()
+    def id_mask(self, ids) -> np.ndarray:
+        m = self.empty.copy()
         m[list(ids)] = True
         return m
 
@@ -139,7 +138,7 @@ class SequenceState:
     bar_pcs: frozenset = frozenset()  # pitch classes begun in the current bar (REMI, pitched)
 
     # -- REMI ------------------------------------------------------------------------------
-    def _remi_entry(self) -> tuple[torch.Tensor, int | None]:
+    def _remi_entry(self) -> tuple[np.ndarray, int | None]:
         """(mask, forced id) for the current state; identical states share one entry."""
         missing = self.missing_slots()
         can_end = self.notes > 0 and (
@@ -167,9 +166,9 @@ class SequenceState:
             entry = self.g.cache[key] = (mask, _single_id(mask))
         return entry
 
-    def _remi_mask(self, can_end: bool, can_new_bar: bool, missing=()) -> torch.Tensor:
+    def _remi_mask(self, can_end: bool, can_new_bar: bool, missing=()) -> np.ndarray:
         g = self.g
-        m = g.empty.clone()
+        m = g.empty.copy()
         if self.last == "start":
             m[g.bar_id] = True
         elif self.last == "Bar":
@@ -203,13 +202,13 @@ class SequenceState:
             m[g.eos_id] = True
         return m
 
-    def _program_mask(self, missing=()) -> torch.Tensor:
+    def _program_mask(self, missing=()) -> np.ndarray:
         """Programs (voice slots) allowed next; only `missing` ones when given (last bar)."""
         g = self.g
         if missing:
             return g.id_mask([g.program_id[s] for s in missing if s in g.program_id])
         if self.slots is None:
-            m = g.masks["Program"].clone()
+            m = g.masks["Program"].copy()
             if not self.drums:
                 m[g.program_id[DRUMS]] = False
             return m
@@ -218,12 +217,12 @@ class SequenceState:
             ids.append(g.program_id[DRUMS])
         return g.id_mask(ids)
 
-    def _later_positions(self) -> torch.Tensor:
+    def _later_positions(self) -> np.ndarray:
         g = self.g
         ids = [
             g.position_id[p] for p in range(self.position + 1, self.bar_len) if p in g.position_id
         ]
-        return g.id_mask(ids) if ids else g.empty.clone()
+        return g.id_mask(ids) if ids else g.empty.copy()
 
     def _remi_update(self, tid: int) -> None:
         g = self.g
@@ -249,9 +248,9 @@ class SequenceState:
         self.last = kind
 
     # -- MIDILike --------------------------------------------------------------------------
-    def _midilike_allowed(self) -> torch.Tensor:
+    def _midilike_allowed(self) -> np.ndarray:
         g = self.g
-        m = g.empty.clone()
+        m = g.empty.copy()
         # `bar` counts bars started, so the requested bars are complete once it passes them.
         reached_end = self.target_bars is not None and self.bar > self.target_bars
         if self.force_end or reached_end or self.bar > self.max_bars:
@@ -318,14 +317,14 @@ class SequenceState:
         self.last = kind
 
     # -- public ----------------------------------------------------------------------------
-    def allowed(self) -> torch.Tensor:
+    def allowed(self) -> np.ndarray:
         if self.done:
-            m = self.g.empty.clone()
+            m = self.g.empty.copy()
             m[self.g.tok.pad_id] = True
             return m
         m = self._remi_entry()[0] if self.g.remi else self._midilike_allowed()
         if self.endless and m[self.g.eos_id]:
-            m = m.clone()
+            m = m.copy()
             m[self.g.eos_id] = False
         return m
 

@@ -33,7 +33,6 @@ benchmarks/key_accuracy.py measures accuracy and what the guide does to H1/H4/pi
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..music.keys import (
     AARDEN_MAJOR,
@@ -85,13 +84,13 @@ class KeyGuide:
         self.step, self.max_gain, self.min_notes = step, max_gain, min_notes
         self.release = release  # how fast the correction lets go once back in key
         # Column 12 is a zero for tokens that are not pitches.
-        pc_index = torch.full((grammar.V,), 12, dtype=torch.long)
+        pc_index = np.full(grammar.V, 12, dtype=np.int64)
         self.pc_of: dict[int, int] = {}
         for i, p in grammar.pitch_of.items():
             if grammar.type_of[i] in PITCH_TYPES:
                 self.pc_of[i] = p % 12
                 pc_index[i] = p % 12
-        self.pc_index = pc_index.to(grammar.device)
+        self.pc_index = pc_index
         self.gain = np.zeros(rows)
         self.contrast = np.zeros((rows, 12))
         self.hist = np.zeros((rows, 12))
@@ -102,15 +101,14 @@ class KeyGuide:
             for i in range(grammar.V)
             if grammar.type_of[i] == "Duration"
         }
-        self._bias: torch.Tensor | None = None
+        self._bias: np.ndarray | None = None
 
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+    def apply(self, logits: np.ndarray) -> np.ndarray:
         """Logits [rows, V] with each row's pitch tokens biased toward the key."""
         if self._bias is None:
             per_pc = self.base[None, :] + self.gain[:, None] * self.contrast
             per_pc = np.concatenate([per_pc, np.zeros((len(per_pc), 1))], axis=1)
-            table = torch.as_tensor(per_pc, dtype=logits.dtype, device=logits.device)
-            self._bias = table[:, self.pc_index]
+            self._bias = per_pc.astype(logits.dtype)[:, self.pc_index]
         return logits + self._bias
 
     def observe(self, row: int, token: int) -> None:

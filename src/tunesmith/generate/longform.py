@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
-import torch
 
 from ..conditioning.controls import MAX_BARS, Controls
 from ..conditioning.limits import CANDIDATES, CHUNK_BARS, CHUNKS, FORM_SECTIONS
@@ -60,7 +59,7 @@ from ..music.metrics import as_tick_score, bar_grid, compute_metrics
 from ..music.voice_leading import voice_leading
 from ..render.piece import Piece
 from .reprise import key_shift, transpose_theme
-from .sampling import SamplingConfig
+from .sampling import SamplingConfig, log_softmax
 from .scorer import _attribute_match
 
 # mode: what a "chorale" or a "quartet" means, unless the prompt says otherwise.
@@ -234,29 +233,27 @@ def seam_fit(piece: Piece, seam_bar: int, key: str | None) -> float:
     return float(np.mean(parts))
 
 
-@torch.inference_mode()
-def seam_likelihood(model, tok, prefix, context, news, text_emb) -> list[float]:
+def seam_likelihood(backend, tok, prefix, context, news, text_emb) -> list[float]:
     """exp(mean log-prob) of each candidate's first new bar, given prefix + context."""
     bar = tok.bar_id
     firsts = []
     for new in news:
         nxt = [i for i, t in enumerate(new) if t == bar and i > 0]
         firsts.append(new[: nxt[0]] if nxt else new)
-    room = model.cfg.block_size - len(prefix) - max(len(f) for f in firsts)
+    room = backend.cfg.block_size - len(prefix) - max(len(f) for f in firsts)
     ctx = context[-room:] if room > 0 else []
     seqs = [prefix + ctx + f for f in firsts]
     width = max(len(s) for s in seqs)
-    idx = torch.full((len(seqs), width), tok.pad_id, dtype=torch.long)
+    idx = np.full((len(seqs), width), tok.pad_id, dtype=np.int64)
     for i, s in enumerate(seqs):
-        idx[i, : len(s)] = torch.tensor(s)
-    device = next(model.parameters()).device
-    te = text_emb.expand(len(seqs), -1) if text_emb is not None else None
-    logp = torch.log_softmax(model(idx.to(device), te).float(), dim=-1).cpu()
+        idx[i, : len(s)] = s
+    te = None if text_emb is None else np.repeat(text_emb.reshape(1, -1), len(seqs), axis=0)
+    logp = log_softmax(backend.logits(idx, te))
     out = []
     for i, (s, f) in enumerate(zip(seqs, firsts, strict=True)):
         start = len(s) - len(f)
-        lp = logp[i, start - 1 : len(s) - 1].gather(1, torch.tensor(f).view(-1, 1))
-        out.append(float(math.exp(lp.mean().item())) if len(f) else 0.0)
+        lp = logp[i, np.arange(start - 1, len(s) - 1), f]
+        out.append(float(math.exp(lp.mean())) if len(f) else 0.0)
     return out
 
 
@@ -332,7 +329,7 @@ def compose_long(
     if seed is None:
         seed = int(cast(int, np.random.SeedSequence().entropy) % (2**31))
         sampling = sampling.with_(seed=seed)
-    engine, tok, model = composer.engine, composer.tokenizer, composer.model
+    engine, tok = composer.engine, composer.tokenizer
     if tok.bar_id is None:
         raise BadInputError("long-form generation needs a bar-based tokenization (REMI, REMI+)")
     text_emb = engine.text_embedding(prompt)
@@ -345,7 +342,7 @@ def compose_long(
         if saved.get("key") == key:
             music = saved["music"]
             reports = [ChunkReport(**r) for r in saved["reports"]]
-    budget = model.cfg.block_size // 2
+    budget = engine.cfg.block_size // 2
     plan = settings.plan
     for i in range(len(reports), settings.chunks):
         t0 = time.perf_counter()
@@ -415,7 +412,7 @@ def compose_long(
         for r in results:
             body = r.ids[r.music_start + len(context) :]
             news.append(body[:-1] if body and body[-1] == tok.eos_id else body)
-        likes = seam_likelihood(model, tok, prefix, context, news, text_emb)
+        likes = seam_likelihood(engine.backend, tok, prefix, context, news, text_emb)
         scored: list[dict[str, float | None]] = []
         totals: list[float] = []
         for new, like in zip(news, likes, strict=True):

@@ -163,7 +163,7 @@ def given_parts_context(engine: Engine, ids: Sequence[int], kept: list[int]) -> 
     if not tok.has_infill or tok.bar_id is None:
         return None
     given = [part_notes(tok, bar, kept) for bar in split_bars(ids, tok.bar_id)]
-    room = engine.model.cfg.block_size // GIVEN_SHARE - 2
+    room = engine.cfg.block_size // GIVEN_SHARE - 2
 
     def context(first_bar: int) -> list[int]:
         out: list[int] = []
@@ -320,7 +320,7 @@ def infill_bars(
     prefix = tok.prefix_ids(controls)
     # Room for the bars around the hole, after an estimate of the new bars' length.
     mean_bar = sum(len(b) for b in bars) / len(bars)
-    room = engine.model.cfg.block_size - len(prefix) - 4 - int(1.2 * mean_bar * hole)
+    room = engine.cfg.block_size - len(prefix) - 4 - int(1.2 * mean_bar * hole)
     before: list[int] = []
     for bar in reversed(bars[: first - 1]):
         if len(before) + len(bar) > BEFORE_SHARE * room:

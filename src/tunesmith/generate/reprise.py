@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import CheckpointError
 from ..fileio import atomic_write_json
 from ..tokens.tokenizer import MusicTokenizer
+from .sampling import log_softmax
 
 FILENAME = "reprise.json"
 KINDS = ("Bar", "Position", "Pitch", "Duration", "Program", "TimeSig")  # the rest: "other"
@@ -156,12 +156,12 @@ class CopyGate:
         return cls(list(d["labels"]), weights, d.get("fitted_on"))
 
 
-def mix(logp: torch.Tensor, references: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+def mix(logp: np.ndarray, references: np.ndarray, g: np.ndarray) -> np.ndarray:
     """log((1 - g) p + g [y == reference]) for rows [R, V] of log-probabilities, one
     reference token and one gate value per row."""
-    out = logp + torch.log1p(-g).unsqueeze(1)
-    rows = torch.arange(len(references), device=logp.device)
-    out[rows, references] = torch.logaddexp(out[rows, references], torch.log(g))
+    out = logp + np.log1p(-g)[:, None]
+    rows = np.arange(len(references))
+    out[rows, references] = np.logaddexp(out[rows, references], np.log(g))
     return out
 
 
@@ -183,22 +183,22 @@ class Reprise:
         """Keep rows `index` in that order (a repeated index forks a row)."""
         self.aligners = [copy.deepcopy(self.aligners[i]) for i in index]
 
-    def apply(self, logits: torch.Tensor, base: torch.Tensor):
+    def apply(self, logits: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, base) with each row's reference mixed in by its gate."""
         live = [(b, al) for b, al in enumerate(self.aligners) if al.reference is not None]
         if not live:
             return logits, base
-        rows = torch.tensor([b for b, _ in live], device=logits.device)
-        refs = torch.tensor([al.reference for _, al in live], device=logits.device)
-        lp_base = torch.log_softmax(base[rows].float(), dim=-1)
-        lp_ref = lp_base[torch.arange(len(live), device=rows.device), refs].tolist()
+        rows = np.array([b for b, _ in live], dtype=np.int64)
+        refs = np.array([al.reference for _, al in live], dtype=np.int64)
+        lp_base = log_softmax(base[rows].astype(np.float32))
+        lp_ref = lp_base[np.arange(len(live)), refs].tolist()
         gates = [
             self.gate.probability(self.label, features(al, lp, int(self.kinds[al.reference])))
             for (_, al), lp in zip(live, lp_ref, strict=True)
         ]
-        g = torch.tensor(gates, dtype=torch.float32, device=logits.device).clamp(1e-6, 1 - 1e-6)
-        logits, base = logits.float().clone(), base.float().clone()
-        logits[rows] = mix(torch.log_softmax(logits[rows], dim=-1), refs, g)
+        g = np.clip(np.array(gates, dtype=np.float32), 1e-6, 1 - 1e-6)
+        logits, base = logits.astype(np.float32), base.astype(np.float32)  # copies
+        logits[rows] = mix(log_softmax(logits[rows]), refs, g)
         base[rows] = mix(lp_base, refs, g)
         return logits, base
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-import torch
 
 from ..conditioning.limits import (
     CFG,
@@ -101,41 +100,56 @@ class SamplingConfig:
         return asdict(self)
 
 
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """log(softmax(x)) over the last axis; -inf entries stay -inf (one finite per row)."""
+    top = np.max(x, axis=-1, keepdims=True)
+    shifted = x - top
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
 def apply_repetition_penalty(
-    logits: torch.Tensor, history: torch.Tensor, penalty: float, penalizable: torch.Tensor
-) -> torch.Tensor:
+    logits: np.ndarray, history: np.ndarray, penalty: float, penalizable: np.ndarray
+) -> np.ndarray:
     """CTRL-style penalty on note tokens seen in `history` [B, W]; structure untouched."""
-    if penalty == 1.0 or history.numel() == 0:
+    if penalty == 1.0 or history.size == 0:
         return logits
-    seen = torch.zeros_like(logits, dtype=torch.bool)
-    seen.scatter_(1, history.clamp(min=0), True)
-    seen &= penalizable.unsqueeze(0)
-    scaled = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, scaled, logits)
+    seen = np.zeros(logits.shape, dtype=bool)
+    np.put_along_axis(seen, np.maximum(history, 0), True, axis=1)
+    seen &= penalizable[None, :]
+    scaled = np.where(logits > 0, logits / penalty, logits * penalty)
+    return np.where(seen, scaled, logits).astype(logits.dtype)
 
 
 def sample_top_k_top_p(
-    logits: torch.Tensor, top_k: int, top_p: float, generator: torch.Generator | None = None
-) -> torch.Tensor:
+    logits: np.ndarray, top_k: int, top_p: float, rng: np.random.Generator
+) -> np.ndarray:
     """One id per row from softmax(logits), restricted to the top-k and the top-p nucleus.
 
     Only the k best logits are sorted (not the whole vocabulary), which keeps a decode step
     cheap. Masked (-inf) logits get probability 0; every row needs one finite logit. The
-    draw inverts the cumulative distribution with one uniform number per row: the same
-    distribution as torch.multinomial at a fraction of its cost per call.
+    draw inverts the cumulative distribution with one uniform number per row (the same
+    law as `sample_row`, which is this for one row).
     """
-    V = logits.size(-1)
+    B, V = logits.shape
     k = top_k if 0 < top_k < V else V
-    values, order = torch.topk(logits, k, dim=-1)  # sorted, best first
-    probs = torch.softmax(values, dim=-1)
+    if k < V:
+        best = np.argpartition(logits, V - k, axis=-1)[:, V - k :]
+    else:
+        best = np.broadcast_to(np.arange(V), (B, V))
+    values = np.take_along_axis(logits, best, axis=-1)
+    order_in_best = np.argsort(-values, axis=-1, kind="stable")  # best first
+    order = np.take_along_axis(best, order_in_best, axis=-1)
+    values = np.take_along_axis(values, order_in_best, axis=-1)
+    probs = np.exp(values - values[:, :1])
+    probs /= probs.sum(-1, keepdims=True)
     if top_p < 1.0:
-        cum = probs.cumsum(-1)
-        probs = probs.masked_fill(cum - probs > top_p, 0.0)  # the first always stays
-    cum = probs.cumsum(-1)
-    u = torch.rand(cum.shape[0], 1, generator=generator, device=cum.device) * cum[:, -1:]
+        cum = np.cumsum(probs, axis=-1)
+        probs = np.where(cum - probs > top_p, 0.0, probs)  # the first always stays
+    cum = np.cumsum(probs, axis=-1)
+    u = rng.random((B, 1)) * cum[:, -1:]
     # The first index whose cumulative mass reaches u; never one of probability 0.
-    choice = (cum < u).sum(-1, keepdim=True).clamp_(max=k - 1)
-    return order.gather(-1, choice).view(-1)
+    choice = np.minimum((cum < u).sum(-1, keepdims=True), k - 1)
+    return np.take_along_axis(order, choice, axis=-1).reshape(-1)
 
 
 def sample_row(

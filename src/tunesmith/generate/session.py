@@ -18,29 +18,35 @@ fed too and kept for as long as ordinary sampling at each position reproduces it
 is dropped from the cache. Callers may also force the next token (`force_next`), rewind a
 row to one of its recent barlines (`rewind_to_bar`) and keep or fork rows (`select_rows`).
 
-The model is reached only through `TorchBackend`'s three calls (new cache, prefill, step),
-so a second inference backend can sit behind the same session.
+The model is reached only through a backend's calls (backends.py: new cache, prefill,
+step, reorder), which take and give NumPy arrays: the session itself needs no PyTorch, and
+PyTorch and ONNX Runtime sit behind it alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
-import torch
 
 from ..deadline import check as check_deadline
-from ..model.transformer import KVCache, MusicTransformer
 from ..tokens.tokenizer import MusicTokenizer
+from .backends import Backend
 from .chordguide import ChordGuide
 from .draft import NGramDrafter
 from .fixed import FixedParts
 from .grammar import Grammar, SequenceState
 from .keyguide import KeyGuide
 from .reprise import Reprise
-from .sampling import SamplingConfig, apply_repetition_penalty, sample_row, sample_top_k_top_p
+from .sampling import (
+    SamplingConfig,
+    apply_repetition_penalty,
+    log_softmax,
+    sample_row,
+    sample_top_k_top_p,
+)
 from .voicing import VoiceGuide
 
 MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice behind a real part's pace
@@ -48,34 +54,6 @@ END_SOON = 8  # tokens before the budget runs out at which every row is steered 
 MAX_BAR_MARKS = 64  # recent barlines remembered per row for rewinding
 
 WindowFn = Callable[[int, list[int]], list[int]]
-
-
-class TorchBackend:
-    """The model as the session sees it: a cache, a prefill and a cached step."""
-
-    def __init__(self, model: MusicTransformer) -> None:
-        self.model = model.eval()
-        self.device = next(model.parameters()).device
-
-    def new_cache(self, batch: int, left_pad: Sequence[int]) -> KVCache:
-        cache = self.model.new_cache(batch)
-        if any(left_pad):
-            cache.left_pad = torch.tensor(list(left_pad), device=self.device)
-        return cache
-
-    def prefill(
-        self,
-        idx: torch.Tensor,
-        text_emb: torch.Tensor | None,
-        use_text: torch.Tensor | None,
-        cache: KVCache,
-    ) -> torch.Tensor:
-        """Logits [B, vocab] after the windows `idx` [B, T], filling `cache`."""
-        return self.model(idx, text_emb, use_text, cache=cache)[:, -1]
-
-    def step(self, feed: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Logits [B, T, vocab] for `feed` [B, T] appended to `cache`."""
-        return self.model.step(feed, cache)
 
 
 @dataclass
@@ -103,13 +81,13 @@ class DecodingSession:
 
     def __init__(
         self,
-        backend: TorchBackend,
+        backend: Backend,
         tokenizer: MusicTokenizer,
         grammar: Grammar,
         states: list[SequenceState],
         sampling: SamplingConfig,
         window: WindowFn,
-        text_emb: torch.Tensor | None = None,
+        text_emb: np.ndarray | None = None,
         music: Sequence[int] = (),
         guide: KeyGuide | None = None,
         reprise: Reprise | None = None,
@@ -133,14 +111,13 @@ class DecodingSession:
         self.chords = chords
         self.fixed = fixed
         self.voicing = voicing
-        self._fixed_cache: dict[tuple, tuple[torch.Tensor, int | None, torch.Tensor]] = {}
+        self._fixed_cache: dict[tuple, tuple[np.ndarray, int | None, np.ndarray]] = {}
         self.max_new = max_new
         self.rows: list[list[int]] = [list(music) for _ in range(self.n)]
         self.logprobs = np.zeros(self.n)
         self.n_sampled = [0] * self.n  # plain ints: read at every step
         self.marks: list[list[BarMark]] = [[] for _ in range(self.n)]
-        self.gen = torch.Generator(device="cpu")
-        self.gen.manual_seed(
+        self.gen = np.random.default_rng(
             sampling.seed
             if sampling.seed is not None
             # fresh entropy is an int (numpy types `entropy` as int | Sequence[int] | None)
@@ -153,8 +130,8 @@ class DecodingSession:
         )
         if self.drafter:
             self.drafter.extend(music)
-        self.cache: KVCache | None = None
-        self.logits: torch.Tensor | None = None  # the next-token logits, once prefilled
+        self.cache: Any = None  # the backend's KV cache
+        self.logits: np.ndarray | None = None  # the next-token logits, once prefilled
         self.unfed: list[list[int]] = []  # appended to the rows, not yet in the cache
         self._next: list[int] | None = None  # a token per row that `force_next` imposed
         self.prefills = 0
@@ -175,25 +152,24 @@ class DecodingSession:
         return max(s.bars_done() for s in self.states)
 
     # -- the model ----------------------------------------------------------------------
-    @torch.inference_mode()
     def prefill(self) -> None:
         """A fresh cache holding each row's window; the logits after it."""
         windows = [self.window(b, row) for b, row in enumerate(self.rows)]
         longest = max(len(w) for w in windows)
         pads = [longest - len(w) for w in windows]
-        idx = torch.tensor(
+        idx = np.array(
             [[self.tok.pad_id] * p + w for w, p in zip(windows, pads, strict=True)],
-            device=self.backend.device,
+            dtype=np.int64,
         )
         te = use = None
         if self.text_emb is not None:
-            te = self.text_emb.expand(self.n, -1)
-            use = torch.ones(self.n, dtype=torch.bool, device=self.backend.device)
+            te = np.repeat(self.text_emb.reshape(1, -1), self.n, axis=0)
+            use = np.ones(self.n, dtype=bool)
         if self.use_cfg:  # second half of the batch: the same rows without the text
             assert te is not None and use is not None
-            idx = torch.cat([idx, idx])
-            te = torch.cat([te, te])
-            use = torch.cat([use, torch.zeros_like(use)])
+            idx = np.concatenate([idx, idx])
+            te = np.concatenate([te, te])
+            use = np.concatenate([use, np.zeros_like(use)])
             pads = pads + pads
         self.cache = self.backend.new_cache(idx.shape[0], pads)
         self.logits = self.backend.prefill(idx, te, use, self.cache)
@@ -205,13 +181,14 @@ class DecodingSession:
         self.logits = None
         self.unfed = []
 
-    def feed(self, draft: Sequence[int] = ()) -> torch.Tensor:
+    def feed(self, draft: Sequence[int] = ()) -> np.ndarray:
         """One forward pass over the unfed tokens (+ a draft at batch 1); returns its logits
         [B, T, vocab] and leaves the logits after the last unfed token as the next ones."""
         assert self.cache is not None
-        feed = torch.tensor(self.unfed + [[d] for d in draft], device=self.backend.device).T
+        feed = np.array(self.unfed + [[d] for d in draft], dtype=np.int64).T
         if self.use_cfg:
-            feed = torch.cat([feed, feed])
+            feed = np.concatenate([feed, feed])
+        feed = np.ascontiguousarray(feed)
         out = self.backend.step(feed, self.cache)
         self.logits = out[:, len(self.unfed) - 1]
         self.unfed = []
@@ -251,7 +228,7 @@ class DecodingSession:
             forced = [self._forced_row(b) for b in range(self.n)]
         return None if None in forced else forced  # type: ignore[return-value]
 
-    def allowed(self, row: int) -> torch.Tensor:
+    def allowed(self, row: int) -> np.ndarray:
         """The ids `row` may take next: the grammar's, narrowed by the fixed parts."""
         if self.fixed is None:
             return self.states[row].allowed()
@@ -260,7 +237,7 @@ class DecodingSession:
     def _forced_row(self, row: int) -> int | None:
         return self._entry(row)[1]
 
-    def _entry(self, row: int) -> tuple[torch.Tensor, int | None]:
+    def _entry(self, row: int) -> tuple[np.ndarray, int | None]:
         """(allowed mask, forced id) of a row under the fixed parts, built once per rule."""
         state = self.states[row]
         mask = state.allowed()
@@ -268,12 +245,12 @@ class DecodingSession:
         if rule is None:
             return mask, state.forced()
         assert self.fixed is not None
-        key = (state.last, state.position, state.bar_len, state.forced(), rule, mask.sum().item())
+        key = (state.last, state.position, state.bar_len, state.forced(), rule, int(mask.sum()))
         entry = self._fixed_cache.get(key)
-        if entry is None or not torch.equal(entry[2], mask):
+        if entry is None or not np.array_equal(entry[2], mask):
             both = mask & self.fixed.mask(rule)
             narrowed = both if both.any() else mask  # never leave a row with no choice
-            ids = narrowed.nonzero()
+            ids = np.flatnonzero(narrowed)
             entry = (narrowed, int(ids[0]) if len(ids) == 1 else None, mask)
             self._fixed_cache[key] = entry
         return entry[0], entry[1]
@@ -296,7 +273,6 @@ class DecodingSession:
         assert self.logits is not None
         return self.sample(self.logits)
 
-    @torch.inference_mode()
     def advance(self) -> list[list[int]]:
         """Decide the next token of every row and the tokens the grammar then forces, and
         feed them to the model; returns each row's new tokens (none for a finished row)."""
@@ -389,16 +365,15 @@ class DecodingSession:
             return
         # The cache holds the text rows, then (with guidance) the same rows without it.
         full = index + [old_n + i for i in index] if self.use_cfg else index
-        rows = torch.tensor(full, device=self.backend.device)
-        self.cache.reorder(rows)
-        self.logits = self.logits[rows]
+        self.backend.reorder(self.cache, full)
+        self.logits = self.logits[full]
 
     # -- the sampler -----------------------------------------------------------------------
-    def sample(self, logits: torch.Tensor) -> tuple[list[int], np.ndarray]:
+    def sample(self, logits: np.ndarray) -> tuple[list[int], np.ndarray]:
         """One token per row from `logits` under guidance, guides and the grammar; and
         each token's log-probability under the unguided model (what the scorer uses)."""
         n, sampling = self.n, self.sampling
-        logits = logits.float()
+        logits = logits.astype(np.float32, copy=False)
         if self.use_cfg:
             cond, uncond = logits[:n], logits[n:]
             base = cond
@@ -420,7 +395,7 @@ class DecodingSession:
         # from ending without it.
         for b, s in enumerate(self.states):
             if s.bar >= 2 and (ids := s.thin_program_ids()):
-                logits = logits.clone() if logits is base else logits
+                logits = logits.copy() if logits is base else logits
                 logits[b, ids] += MISSING_VOICE_BONUS
         if self.tok.bar_id is not None:
             # In the last requested bar a new Bar is not allowed: the model's wish to start
@@ -429,39 +404,38 @@ class DecodingSession:
             last = [b for b, s in enumerate(self.states) if s.at_last_bar()]
             if last:
                 eos, bar = self.tok.eos_id, self.tok.bar_id
-                logits = logits.clone()  # `base` may be the same tensor
-                logits[last, eos] = torch.logaddexp(logits[last, eos], logits[last, bar])
+                logits = logits.copy()  # `base` may be the same array
+                logits[last, eos] = np.logaddexp(logits[last, eos], logits[last, bar])
         if n == 1:  # the batch-1 path: a few hundred numbers, cheaper in NumPy
-            u = float(torch.rand(1, generator=self.gen))
+            u = float(self.gen.random())
             token, token_lp = sample_row(
-                logits[0].cpu().numpy(),
-                base[0].cpu().numpy(),
-                self.allowed(0).cpu().numpy(),
+                logits[0],
+                base[0],
+                self.allowed(0),
                 sampling.top_k,
                 sampling.top_p,
                 sampling.temperature,
                 u,
             )
             return [token], np.array([token_lp])
-        blocked = ~torch.stack([self.allowed(b) for b in range(self.n)])
-        logits = logits.masked_fill(blocked, float("-inf"))
+        blocked = ~np.stack([self.allowed(b) for b in range(self.n)])
+        logits = np.where(blocked, -np.inf, logits)
         if sampling.temperature != 1.0:
             logits = logits / sampling.temperature
         next_ids = sample_top_k_top_p(logits, sampling.top_k, sampling.top_p, self.gen)
-        base = base.masked_fill(blocked, float("-inf"))
-        lp = base.gather(1, next_ids.view(-1, 1)) - torch.logsumexp(base, dim=-1, keepdim=True)
-        return next_ids.tolist(), lp.view(-1).cpu().numpy()
+        lp = log_softmax(np.where(blocked, -np.inf, base))[np.arange(self.n), next_ids]
+        return next_ids.tolist(), lp.astype(np.float64)
 
-    def _penalised(self, logits: torch.Tensor) -> torch.Tensor:
+    def _penalised(self, logits: np.ndarray) -> np.ndarray:
         W = self.sampling.repetition_window
         hist = [r[-W:] for r in self.rows]
         width = max((len(h) for h in hist), default=0)
         if not width:
             return logits
-        h = torch.full((self.n, width), self.tok.pad_id, dtype=torch.long)
+        h = np.full((self.n, width), self.tok.pad_id, dtype=np.int64)
         for b, r in enumerate(hist):
             if r:
-                h[b, : len(r)] = torch.tensor(r)
+                h[b, : len(r)] = r
         return apply_repetition_penalty(
-            logits, h.to(logits.device), self.sampling.repetition_penalty, self.grammar.penalizable
+            logits, h, self.sampling.repetition_penalty, self.grammar.penalizable
         )

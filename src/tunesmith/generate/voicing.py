@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from ..music.voice_leading import SATB_RANGES
 from .grammar import Grammar, SequenceState
@@ -58,7 +57,7 @@ class VoiceGuide:
         self.ordered = ordered
         self.four_part = ordered and len(self.slots) == 4
         ids = [i for i, p in grammar.pitch_of.items() if grammar.type_of[i] == "Pitch"]
-        self.pitch_ids = torch.tensor(ids, dtype=torch.long)
+        self.pitch_ids = np.array(ids, dtype=np.int64)
         self.pitches = np.array([grammar.pitch_of[i] for i in ids])
         self.kind = grammar.type_of
         self.slot_of = {i: int(grammar.value_of[i]) for i in grammar.program_id.values()}
@@ -116,8 +115,8 @@ class VoiceGuide:
         return pen * self.strength
 
     def apply(
-        self, logits: torch.Tensor, states: Sequence[SequenceState], rows: Sequence[Sequence[int]]
-    ) -> torch.Tensor:
+        self, logits: np.ndarray, states: Sequence[SequenceState], rows: Sequence[Sequence[int]]
+    ) -> np.ndarray:
         """Logits [rows, V] with the free voices' pitch choices penalised (see above)."""
         out = logits
         for b, s in enumerate(states):
@@ -127,6 +126,6 @@ class VoiceGuide:
             if not pen.any():
                 continue
             if out is logits:
-                out = logits.clone()
-            out[b, self.pitch_ids.to(out.device)] -= torch.as_tensor(pen, dtype=out.dtype)
+                out = logits.copy()
+            out[b, self.pitch_ids] -= pen.astype(out.dtype)
         return out

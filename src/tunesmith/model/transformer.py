@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,67 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..conditioning.text import TEXT_DIM
 from ..errors import BadInputError, CheckpointError
+from .config import SIZE_BOUNDS, ModelConfig
 
-# Far beyond any model this project trains or loads (the shipped one: 6 layers, 256 wide).
-SIZE_BOUNDS = {
-    "vocab_size": 1_000_000,
-    "n_layer": 256,
-    "n_head": 256,
-    "d_model": 16_384,
-    "block_size": 1_048_576,
-    "n_prefix": 256,
-    "text_dim": 16_384,
-}
-
-
-@dataclass
-class ModelConfig:
-    vocab_size: int
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 256
-    block_size: int = 512  # most token positions (text prefix excluded)
-    n_prefix: int = 4  # K text vectors
-    text_dim: int = TEXT_DIM
-    conditioning: str = "prefix"  # "prefix" or "cross"
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        # Checked before anything is allocated: a config.json may come from anywhere, and
-        # n_layer 1e9 would otherwise grow memory until the process is killed.
-        for name, high in SIZE_BOUNDS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise BadInputError(f"model {name} must be a whole number, not {value!r}")
-            if not 0 < value <= high:
-                raise BadInputError(f"model {name} must be between 1 and {high:,}, not {value:,}")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise BadInputError("model dropout must be in [0, 1)")
-        if self.d_model % self.n_head:
-            raise BadInputError("model d_model must be divisible by n_head")
-        if self.conditioning not in ("prefix", "cross"):
-            raise BadInputError("model conditioning must be 'prefix' or 'cross'")
-
-    @property
-    def prefix_len(self) -> int:
-        """Positions taken by the text prefix in the decoder's own sequence."""
-        return self.n_prefix if self.conditioning == "prefix" else 0
-
-    @property
-    def max_positions(self) -> int:
-        return self.block_size + self.prefix_len
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise BadInputError(f"unknown model config keys: {', '.join(sorted(unknown))}")
-        if "vocab_size" not in d:
-            raise BadInputError("model config lacks 'vocab_size'")
-        return cls(**d)
+__all__ = ["SIZE_BOUNDS", "KVCache", "ModelConfig", "MusicTransformer"]
 
 
 class KVCache:
@@ -408,8 +351,11 @@ class MusicTransformer(nn.Module):
         )
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, folder: str | Path, extra_config: dict | None = None) -> None:
-        """model.safetensors + config.json in `folder` (each written atomically)."""
+    def save(
+        self, folder: str | Path, extra_config: dict | None = None, export_onnx: bool = True
+    ) -> None:
+        """model.safetensors + config.json in `folder` (each written atomically), and the
+        ONNX graph that runs them without PyTorch (model.onnx; needs the `onnx` package)."""
         from safetensors.torch import save as st_save
 
         from ..fileio import atomic_write_bytes, atomic_write_json
@@ -421,6 +367,13 @@ class MusicTransformer(nn.Module):
         atomic_write_json(
             folder / "config.json", {"model": asdict(self.cfg), **(extra_config or {})}
         )
+        if export_onnx and self.cfg.conditioning == "prefix":
+            import importlib.util
+
+            if importlib.util.find_spec("onnx") is not None:  # else: export it later
+                from ..generate.onnx_backend import export_onnx as export
+
+                export(folder)
 
     @staticmethod
     def check_folder(folder: str | Path) -> ModelConfig:

@@ -15,14 +15,17 @@ caller first drops the notes not yet played), and the next `advance` rebuilds th
 under the new settings. A key change also transposes the context into the new key, so
 the model continues a piece that was in that key all along, instead of being pulled back
 by what it just heard; the key guide then holds it there.
+
+`set_economy(True)` (the session calls it while the stream falls behind) spends less per
+token: window rebuilds keep a quarter of the block instead of half (a shorter prefill and
+a shorter context to attend to) and classifier-free guidance, which doubles the batch, is
+off until the stream has caught up.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-
-import torch
 
 from ..conditioning.controls import Controls
 from ..errors import BadInputError
@@ -35,6 +38,7 @@ from ..music.keys import key_pitch_class
 
 ENDLESS_BARS = 10**9
 PITCH_LOW, PITCH_HIGH = 21, 108  # the tokenizers' pitch range
+ECONOMY_TAIL = 1 / 4  # of the block: the recent context a rebuild keeps while behind
 
 
 class TokenStream:
@@ -55,11 +59,13 @@ class TokenStream:
             )
         self.engine = engine
         self.tok = engine.tok
-        self.model = engine.model
+        self.cfg = engine.cfg
         self.controls = replace(controls.validated(), bars=None, section="start")
-        block = self.model.cfg.block_size
+        block = self.cfg.block_size
         self.theme_budget = int(block * theme_fraction)
+        self.tail_fraction = tail_fraction
         self.tail_budget = int(block * tail_fraction)
+        self.economy = False
         self.theme: list[int] | None = None  # frozen once the opening is long enough
         # Batch 1, endless, no drafts (a draft's verification would delay a note).
         self.session = DecodingSession(
@@ -110,7 +116,7 @@ class TokenStream:
     def _window(self) -> list[int]:
         prefix = self.prefix
         theme = self.theme or []
-        if self.theme is None or len(prefix) + len(self.history) < self.model.cfg.block_size:
+        if self.theme is None or len(prefix) + len(self.history) < self.cfg.block_size:
             return prefix + self.history  # the opening: the whole piece fits
         starts = [m.index for m in self.session.marks[0] if m.index >= self.theme_len]
         cut = len(self.history) - self.tail_budget
@@ -153,7 +159,6 @@ class TokenStream:
             self.shift_seconds.append(time.perf_counter() - t0)
 
     # -- decoding ----------------------------------------------------------------------------
-    @torch.inference_mode()
     def advance(self) -> list[int]:
         """Decide the next token (and any the grammar then forces); returns them."""
         if self.session.logits is None:
@@ -186,6 +191,18 @@ class TokenStream:
                 guide.observe(0, t)
         self.session.guide = guide
         self.session.invalidate()
+
+    def set_economy(self, on: bool) -> None:
+        """Spend less per token (see the module's docstring) or go back to the full cost."""
+        if on == self.economy:
+            return
+        self.economy = on
+        block = self.cfg.block_size
+        self.tail_budget = int(block * (ECONOMY_TAIL if on else self.tail_fraction))
+        guided = self.session.text_emb is not None and self.sampling.cfg_scale != 1.0
+        if self.session.use_cfg != (guided and not on):
+            self.session.use_cfg = guided and not on
+            self.session.invalidate()  # the cache holds the unguided half or not: rebuild
 
     def set_temperature(self, value: float) -> None:
         self.session.sampling = self.sampling.with_(temperature=value).validated()

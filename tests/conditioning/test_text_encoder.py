@@ -164,3 +164,9 @@ def test_fp32_export_reproduces_torch(tmp_path, torch_embeddings):
     export.write_folder("fp32", tmp_path)
     emb = OnnxTextEncoder(tmp_path).encode(PROMPTS)
     np.testing.assert_allclose(emb, torch_embeddings, atol=1e-5)
+
+
+def test_threads_reach_the_onnx_session():
+    encoder = TextEncoder(backend="onnx", threads=1)
+    assert encoder._impl.session.get_session_options().intra_op_num_threads == 1
+    assert encoder.encode(["a polka"]).shape == (1, TEXT_DIM)

@@ -116,7 +116,8 @@ class TextEncoder:
     `backend`: "auto" (ONNX Runtime when it and the shipped graph are installed, else
     PyTorch), "onnx" or "torch". `model_dir`: a folder with model.onnx + tokenizer.json
     (ONNX) or transformers weights (PyTorch); None takes the shipped/packaged one.
-    `device` applies to PyTorch only. `self.backend` says which one runs.
+    `device` applies to PyTorch only, `threads` (intra-op threads) to ONNX Runtime only.
+    `self.backend` says which one runs.
     """
 
     def __init__(
@@ -124,11 +125,12 @@ class TextEncoder:
         model_dir: str | Path | None = None,
         device: str = "cpu",
         backend: str = "auto",
+        threads: int | None = None,
     ) -> None:
         self.backend = resolve_backend(backend, model_dir)
         self._impl: OnnxTextEncoder | TorchTextEncoder
         if self.backend == "onnx":
-            self._impl = OnnxTextEncoder(model_dir)
+            self._impl = OnnxTextEncoder(model_dir, threads=threads)
         else:
             self._impl = TorchTextEncoder(model_dir, device=device)
         log.debug("text encoder backend: %s", self.backend)

@@ -132,3 +132,33 @@ def play_from(sched: Scheduler, start: float, until: float, step: float = 0.01) 
     while t <= until + 1e-9:
         sched.flush_due(round(t, 6))
         t += step
+
+
+def test_a_hold_moves_later_notes_a_bar_on_and_sustains_the_sounding_chord():
+    mem = MemoryOutput()
+    sched = Scheduler([mem], [40], tempo=60)  # 1 s per quarter note
+    sched.anchor(0.0, 0.0)
+    sched.add(Note(0.0, 4.0, 60, 0))  # the bar's chord, to the barline
+    sched.add(Note(2.0, 1.0, 64, 0))  # ends before the barline: not sustained
+    sched.add(Note(4.0, 1.0, 67, 0))  # the next bar
+    play_from(sched, 0.0, 3.5)
+    assert sched.hold(4.0, 4.0) == 1  # one bar of 4/4 inserted at the barline
+    play_from(sched, 3.5, 10.0)
+    seq = [(round(t, 2), m.type, m.note) for t, m in mem.messages if m.type != "program_change"]
+    assert seq == [
+        (0.0, "note_on", 60), (2.0, "note_on", 64), (3.0, "note_off", 64),
+        (8.0, "note_off", 60), (8.0, "note_on", 67), (9.0, "note_off", 67),
+    ]  # fmt: skip
+    assert sched.tempo == 60 and sched.time_at(8.0) == 8.0  # the tempo map is untouched
+
+
+def test_a_key_struck_twice_at_once_in_one_voice_sounds_once():
+    mem = MemoryOutput()
+    sched = Scheduler([mem], [40], tempo=60)
+    sched.anchor(0.0, 0.0)
+    sched.add(Note(0.0, 0.5, 60, 0))
+    sched.add(Note(0.0, 1.0, 60, 0))  # the same key at the same instant, longer
+    play_from(sched, 0.0, 2.0)
+    seq = [(round(t, 2), m.type) for t, m in mem.messages if m.type != "program_change"]
+    assert seq == [(0.0, "note_on"), (1.0, "note_off")]  # never off at its on's instant
+    assert sched.merged == 1 and sched.sent_notes == 1

@@ -11,6 +11,10 @@ from ..errors import BadInputError
 from . import options as opt
 from .ui import Mode, err, note, out, result
 
+LIVE_THREADS = (
+    1  # the model's threads in a stream: measured in docs/STREAMING.md, "On a busy computer"
+)
+
 
 def ports_cmd() -> None:
     """List the MIDI output ports this system offers (for stream --midi-port)."""
@@ -69,6 +73,12 @@ def stream_cmd(
     seed: opt.Seed = None,
     key_guidance: opt.KeyGuidance = None,
     model: opt.Model = None,
+    threads: int = typer.Option(
+        LIVE_THREADS,
+        "--threads",
+        help="Threads the model decodes with (1 keeps time best next to other busy "
+        "programs: docs/STREAMING.md).",
+    ),
     report_json: Path | None = typer.Option(
         None, "--report", help="Write the end-of-stream figures to this JSON file."
     ),
@@ -92,15 +102,17 @@ def stream_cmd(
     if record is not None and record.suffix.lower() != ".mid":
         raise BadInputError(f"-o/--output must end in .mid, not {record.name!r}")
     _check_arrangement(arrangement)  # an unknown style: one line before the model loads
+    if not 1 <= threads <= 64:
+        raise BadInputError(f"--threads must be 1-64, not {threads}")
     settings = StreamSettings(duration=duration).validated()
     sampling_options = opt.sampling(
         preset, temperature, top_k, top_p, repetition_penalty, cfg, seed, key_guidance
     )
     sampling = Composer.sampling_for(**sampling_options).with_(speculative=False)
-    outputs: list[Output] = []
+    outputs: list[Output] = [_notices()]
     if record is not None:
         outputs.append(FileRecorder(record))
-    composer = Composer.load(model)
+    composer = Composer.load(model, threads=threads)
     controls = composer.controls_for(
         prompt, key=key, meter=meter, tempo=tempo, instruments=instruments, style=style
     )
@@ -139,6 +151,19 @@ def stream_cmd(
         atomic_write_json(report_json, report.to_dict())
 
 
+def _notices():
+    """An output that prints the stream's warnings (the start-up calibration's) as they
+    come (the stream package is imported only when a stream starts)."""
+    from ..stream import Output
+
+    class Notices(Output):
+        def event(self, name: str, data: dict) -> None:
+            if name == "warning":
+                note(f"warning: {data['text']}")
+
+    return Notices()
+
+
 def _print_stream_report(report) -> None:
     r = report
     first = "no note played" if r.first_note_s is None else f"{r.first_note_s:.2f} s"
@@ -150,6 +175,17 @@ def _print_stream_report(report) -> None:
     )
     table.add_row("underruns", str(r.underruns))
     table.add_row("notes played", str(r.notes))
+    if r.notes_dropped_late or r.notes_late:
+        table.add_row(
+            "late notes",
+            f"{r.notes_late} kept their length, {r.notes_dropped_late} dropped (too late)",
+        )
+    if r.holds:
+        table.add_row(
+            "held at barlines", f"{r.holds} bars ({r.hold_s:.1f} s): decoding fell behind"
+        )
+    if r.economy_s:
+        table.add_row("catching up (cheaper tokens)", f"{r.economy_s:.1f} s")
     if r.arrangement:
         table.add_row("band", f"{r.arrangement} ({r.band_notes} notes written)")
     table.add_row("latest message", f"{r.max_late_ms:.1f} ms after its time")

@@ -76,6 +76,7 @@ class LiveBand:
         self._heard: list[tuple[float, float, int]] = []  # the model's notes: start, end, pitch
         self._bars: dict[int, _BarRecord] = {}
         self.notes = 0  # band notes written
+        self.written_until = 0.0  # quarter notes: the end of the last bar whose band is written
 
     @property
     def style(self) -> str:
@@ -148,6 +149,7 @@ class LiveBand:
             if slot is not None:
                 notes.append(Note(rec.start + n.start, n.duration, n.pitch, slot, n.velocity))
         self.notes += len(notes)
+        self.written_until = rec.start + rec.length
         return rec.start, notes
 
     # -- rewinds -----------------------------------------------------------------------------
@@ -157,10 +159,27 @@ class LiveBand:
         for n in [n for n in self._bars if n >= number]:
             del self._bars[n]
         self._heard = [h for h in self._heard if h[0] < start - 1e-9]
+        self.written_until = min(self.written_until, start)
+
+    def shift_from(self, beat: float, length: float) -> None:
+        """A hold inserted `length` quarter notes at the barline `beat`: bars and the
+        model's notes from there on move later, notes sounding across it are sustained."""
+        for rec in self._bars.values():
+            if rec.start >= beat - 1e-9:
+                rec.start += length
+        self._heard = [
+            (on + length, off + length, p)
+            if on >= beat - 1e-9
+            else (on, off + length if off > beat else off, p)
+            for on, off, p in self._heard
+        ]
+        if self.written_until > beat + 1e-9:
+            self.written_until += length
 
     def reset(self, key: str | None = None) -> None:
         """After a panic: the stream starts again from bar 0."""
         self._bars.clear()
         self._heard.clear()
+        self.written_until = 0.0
         if key:
             self.key_chord = tonic_chord(key)

@@ -1,4 +1,11 @@
-"""Clocks for the player: the real one, and a fake one that tests advance by hand."""
+"""Clocks for the player: the real one, and a fake one that tests advance by hand.
+
+A clock also says how the stream runs on it: on the real clock the model decodes in a
+thread of its own while the scheduler keeps time (`threaded`); on a fake clock both run in
+one deterministic loop, and each model step costs `step_cost` fake seconds, during which
+the session lets its scheduler act as that thread would (session.py `_spend`), so tests
+can play a generator slower than real time.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import time
 
 class RealClock:
     """Monotonic wall-clock seconds."""
+
+    threaded = True
 
     def now(self) -> float:
         return time.monotonic()
@@ -19,8 +28,11 @@ class RealClock:
 class FakeClock:
     """Time that moves only when slept on: deterministic tests of timing and order."""
 
-    def __init__(self, start: float = 0.0) -> None:
+    threaded = False
+
+    def __init__(self, start: float = 0.0, step_cost: float = 0.0) -> None:
         self.t = start
+        self.step_cost = step_cost  # seconds each model step takes on this clock
 
     def now(self) -> float:
         return self.t

@@ -4,13 +4,20 @@ Notes arrive ahead of time (the look-ahead buffer) in quarter notes; a tempo map
 anchor turns them into seconds, so a tempo change re-times everything not yet played.
 Note-offs sort before note-ons at the same time (a repeated pitch re-attacks), a key that
 is still sounding is released before it is struck again, and every sounding note is
-tracked, so stop and panic leave nothing hanging.
+tracked, so stop and panic leave nothing hanging. A key struck twice at the same instant
+in one voice sounds once, to the later of the two ends.
 
 A note whose note-on goes out late (the generator fell behind) keeps its written length
 from the moment it sounds: its note-off moves by the same lateness, so a late note is
 never a click with its note-off in the same instant. A note later than its whole written
 length would have been over before it started: it is dropped, not played, and counted
 (`dropped_late`).
+
+`hold(beat, length)` inserts whole bars of time at a barline when the generator cannot
+keep up (session.py decides when): everything queued from that barline on moves later by
+`length`, and the notes still sounding at the barline are sustained through the hold. The
+tempo map itself never changes, so the music on either side of a hold keeps the tempo the
+user set, exactly.
 """
 
 from __future__ import annotations
@@ -27,16 +34,17 @@ from .outputs import Output
 
 ALL_NOTES_OFF = 123  # MIDI control change number
 LATE_TOLERANCE_S = 0.02  # lateness below this is jitter: the note keeps its written end
+SUSTAIN_EPS = 1 / 8  # quarter notes: a note ending this close before a hold is sustained
 
 
 @dataclass
 class _Scheduled:
-    note: Note
+    note: Note  # as written (its duration is the written length)
     channel: int
+    on_beat: float  # where it sounds: its written start, later after a hold
+    off_beat: float  # its end: moved by a late note-on or a hold
     on_sent: bool = False
-    dropped: bool = False
-    events_left: int = 2  # its note-on and note-off in the heap
-    off_beat: float | None = None  # where its note-off moved after a late note-on
+    on_time: float | None = None  # when its note-on went out
 
 
 class Scheduler:
@@ -47,15 +55,21 @@ class Scheduler:
         self.anchor_time: float | None = None  # wall time of anchor_beat
         self.anchor_beat = 0.0
         self.start_time = 0.0  # the stream's t = 0 for outputs
-        self._heap: list[tuple[float, int, int, int]] = []  # (beat, off=0/on=1, seq, id)
+        # (beat, off=0/on=1, seq, id): an entry whose beat no longer matches its note's
+        # on_beat/off_beat (moved by lateness or a hold), or whose note is gone, is stale.
+        self._heap: list[tuple[float, int, int, int]] = []
         self._notes: dict[int, _Scheduled] = {}
         self._ids = itertools.count()
+        self._seq = itertools.count()
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
         self._channels_ready: set[int] = set()
         self.sent_notes = 0
         self.max_late = 0.0  # seconds an event went out after its time
         self.late_tolerance = LATE_TOLERANCE_S
         self.dropped_late = 0  # notes later than their whole written length: not played
+        self.late_notes = 0  # notes sent later than the tolerance (kept their length)
+        self.sustained = 0  # notes held through a hold
+        self.merged = 0  # a key struck twice at the same instant in one voice: sounded once
 
     # -- time ------------------------------------------------------------------------------
     @property
@@ -80,28 +94,56 @@ class Scheduler:
         self.tempo = float(bpm)
 
     # -- queue -----------------------------------------------------------------------------
+    def _push(self, beat: float, is_on: int, nid: int) -> None:
+        heapq.heappush(self._heap, (beat, is_on, next(self._seq), nid))
+
     def add(self, note: Note) -> None:
         nid = next(self._ids)
-        self._notes[nid] = _Scheduled(note, channel_for(note.slot))
-        heapq.heappush(self._heap, (note.start, 1, nid, nid))
-        heapq.heappush(self._heap, (note.start + note.duration, 0, nid, nid))
+        end = note.start + note.duration
+        self._notes[nid] = _Scheduled(note, channel_for(note.slot), note.start, end)
+        self._push(note.start, 1, nid)
+        self._push(end, 0, nid)
 
     def drop_from(self, beat: float) -> int:
         """Forget queued notes starting at or after `beat` (a rewind); returns how many."""
-        dropped = 0
-        for s in self._notes.values():
-            if not s.on_sent and not s.dropped and s.note.start >= beat - 1e-9:
-                s.dropped = True
-                dropped += 1
-        return dropped
+        gone = [nid for nid, s in self._notes.items() if not s.on_sent and s.on_beat >= beat - 1e-9]
+        for nid in gone:
+            del self._notes[nid]
+        return len(gone)
+
+    def hold(self, beat: float, length: float) -> int:
+        """Insert `length` quarter notes of time at `beat` (a barline not yet played):
+        notes from there on sound that much later, notes sounding across it are sustained
+        through it. Returns how many notes are sustained."""
+        sustained = 0
+        for nid, s in self._notes.items():
+            if not s.on_sent and s.on_beat >= beat - 1e-9:
+                s.on_beat += length
+                s.off_beat += length
+                self._push(s.on_beat, 1, nid)
+                self._push(s.off_beat, 0, nid)
+            elif s.on_beat < beat and s.off_beat >= beat - SUSTAIN_EPS:
+                s.off_beat = max(s.off_beat, beat) + length
+                self._push(s.off_beat, 0, nid)
+                sustained += 1
+        self.sustained += sustained
+        return sustained
 
     def pending(self) -> int:
-        return sum(1 for s in self._notes.values() if not s.on_sent and not s.dropped)
+        return sum(1 for s in self._notes.values() if not s.on_sent)
+
+    def _stale(self, beat: float, is_on: int, nid: int) -> bool:
+        s = self._notes.get(nid)
+        if s is None:
+            return True
+        if is_on:
+            return s.on_sent or beat != s.on_beat
+        return beat != s.off_beat
 
     def next_time(self) -> float | None:
         """Wall time of the next queued event."""
-        while self._heap and self._notes[self._heap[0][3]].dropped:
-            self._pop()
+        while self._heap and self._stale(self._heap[0][0], self._heap[0][1], self._heap[0][3]):
+            heapq.heappop(self._heap)
         return self.time_at(self._heap[0][0]) if self._heap and self.anchored else None
 
     def flush_due(self, now: float) -> int:
@@ -111,41 +153,33 @@ class Scheduler:
         sent = 0
         while self._heap:
             beat, is_on, _, nid = self._heap[0]
-            s = self._notes[nid]
-            if s.dropped:
-                self._pop()
+            if self._stale(beat, is_on, nid):
+                heapq.heappop(self._heap)
                 continue
             when = self.time_at(beat)
             if when > now + 1e-9:
                 break
-            self._pop()
-            if not is_on and s.off_beat is not None and beat != s.off_beat:
-                continue  # the note-off that a late note-on moved later
+            heapq.heappop(self._heap)
+            s = self._notes[nid]
             late = now - when
             if is_on and late > self.late_tolerance:
                 length = s.note.duration * 60.0 / self.tempo
                 if late >= length:  # it would be over before it starts
-                    s.dropped = True
+                    del self._notes[nid]
                     self.dropped_late += 1
                     continue
                 # Keep its written length from now: move its note-off by the lateness.
-                s.off_beat = s.note.start + s.note.duration + late * self.tempo / 60.0
-                s.events_left += 1
-                heapq.heappush(self._heap, (s.off_beat, 0, nid, nid))
+                s.off_beat = s.on_beat + s.note.duration + late * self.tempo / 60.0
+                self._push(s.off_beat, 0, nid)
+                self.late_notes += 1
             self.max_late = max(self.max_late, late)
             if is_on:
                 self._note_on(s, nid, now)
             else:
                 self._note_off(s, nid, now)
+                del self._notes[nid]
             sent += 1
         return sent
-
-    def _pop(self) -> None:
-        nid = heapq.heappop(self._heap)[3]
-        s = self._notes[nid]
-        s.events_left -= 1
-        if s.events_left == 0:
-            del self._notes[nid]
 
     # -- sending ---------------------------------------------------------------------------
     def _emit(self, msg: mido.Message, now: float) -> None:
@@ -165,9 +199,21 @@ class Scheduler:
         n, ch = s.note, s.channel
         program = self._prepare_channel(n.slot, ch, now)
         key = (ch, n.pitch)
-        if key in self._sounding:  # still held by an earlier note: release it first
+        if key in self._sounding:
+            owner = self._notes.get(self._sounding[key])
+            if owner is not None and owner.on_time == now:
+                # Struck twice at once (a doubled note in one voice): sounding it twice
+                # would be a note-off at a note-on's instant. One note, the longer end.
+                s.on_sent = True
+                self.merged += 1
+                if s.off_beat > owner.off_beat:
+                    owner.off_beat = s.off_beat
+                    self._push(owner.off_beat, 0, self._sounding[key])
+                return
+            # still held by an earlier note: release it first
             self._emit(mido.Message("note_off", channel=ch, note=n.pitch), now)
         self._sounding[key] = nid
+        s.on_time = now
         self._emit(mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity), now)
         s.on_sent = True
         self.sent_notes += 1
@@ -178,7 +224,7 @@ class Scheduler:
             "duration": round(n.duration * 60.0 / self.tempo, 4),
             "program": program,
             "channel": ch,
-            "beat": round(n.start, 4),
+            "beat": round(s.on_beat, 4),
         }
         for out in self.outputs:
             out.note(event)

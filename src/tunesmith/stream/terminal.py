@@ -60,6 +60,8 @@ def status_line(session: StreamSession) -> str:
         f"bar {st['bar']:>4} | {st['tempo']:.0f} bpm | T {st['temperature']:.2f} | "
         f"{st['key'] or 'any key'} | {st['style'] or 'any style'} | "
         f"notes {st['notes']} | underruns {st['underruns']}"
+        + ("" if st.get("state", "playing") == "playing" else f" | {st['state']}")
+        + (f" | held {st['holds']} bars" if st.get("holds") else "")
     )
 
 

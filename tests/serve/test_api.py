@@ -443,9 +443,9 @@ def test_lifespan_loads_the_model_once(tiny_run, monkeypatch):
     calls = []
     real = Composer.load
 
-    def counting(path=None, device=None):
+    def counting(path=None, device=None, backend="auto", threads=None):
         calls.append(path)
-        return real(path, device)
+        return real(path, device, backend, threads)
 
     monkeypatch.setattr(Composer, "load", staticmethod(counting))
     app = create_app(None, ServeSettings(model=str(tiny_run), warmup=False))

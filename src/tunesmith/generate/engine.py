@@ -159,6 +159,11 @@ class Engine:
             self.grammar.new_state(controls.meter, controls.instruments, target_bars, target_bars)
             for _ in range(n)
         ]
+        if fixed is not None:
+            # Kept voices sound when their notes come (fixed.py forces them): they are never
+            # "missing", so the grammar does not rush them in ahead of their written time.
+            for s in states:
+                s.used |= set(fixed.slots)
         for t in music:
             for s in states:
                 s.update(t)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 from ..conditioning.text import TEXT_DIM
-from ..errors import BadInputError
+from ..errors import BadInputError, CheckpointError
 
 # Far beyond any model this project trains or loads (the shipped one: 6 layers, 256 wide).
 SIZE_BOUNDS = {
@@ -65,3 +69,46 @@ class ModelConfig:
         if "vocab_size" not in d:
             raise BadInputError("model config lacks 'vocab_size'")
         return cls(**d)
+
+
+def check_model_folder(folder: str | Path) -> ModelConfig:
+    """The folder's config, when it and the weights' shapes agree; nothing is loaded
+    (safetensors headers only). A server checks its model this way before it starts."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(folder)
+    try:
+        cfg = ModelConfig.from_dict(
+            json.loads((folder / "config.json").read_text(encoding="utf-8"))["model"]
+        )
+        with safe_open(str(folder / "model.safetensors"), framework="numpy") as f:
+            shapes = {k: _Shape(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (json.JSONDecodeError, KeyError, SafetensorError, OSError, BadInputError) as e:
+        raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt: {e}") from None
+    check_shapes(folder, cfg, shapes)
+    return cfg
+
+
+class _Shape:
+    """Stands in for a tensor where only its shape is known (a safetensors header)."""
+
+    def __init__(self, shape: list[int]) -> None:
+        self.shape = tuple(shape)
+
+
+def check_shapes(folder: Path, cfg: ModelConfig, state: Mapping[str, Any]) -> None:
+    """The weights agree with the config's sizes (layers, width, vocabulary, positions)."""
+    where = f"checkpoint {str(folder)!r}"
+    layers = {k.split(".")[1] for k in state if k.startswith("blocks.")}
+    if len(layers) != cfg.n_layer:
+        raise CheckpointError(
+            f"{where}: config says {cfg.n_layer} layers, weights hold {len(layers)}"
+        )
+    expected = {
+        "tok_emb.weight": (cfg.vocab_size, cfg.d_model),
+        "pos_emb.weight": (cfg.max_positions, cfg.d_model),
+    }
+    for name, shape in expected.items():
+        got = tuple(state[name].shape) if name in state else None
+        if got != shape:
+            raise CheckpointError(f"{where}: {name} is {got}, the config implies {shape}")

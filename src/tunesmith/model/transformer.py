@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import BadInputError, CheckpointError
-from .config import SIZE_BOUNDS, ModelConfig
+from .config import SIZE_BOUNDS, ModelConfig, check_model_folder, check_shapes
 
 __all__ = ["SIZE_BOUNDS", "KVCache", "ModelConfig", "MusicTransformer"]
 
@@ -377,21 +377,8 @@ class MusicTransformer(nn.Module):
 
     @staticmethod
     def check_folder(folder: str | Path) -> ModelConfig:
-        """The folder's config, when it and the weights' shapes agree; nothing is loaded
-        (safetensors headers only). A server checks its model this way before it starts."""
-        from safetensors import SafetensorError, safe_open
-
-        folder = Path(folder)
-        try:
-            cfg = ModelConfig.from_dict(
-                json.loads((folder / "config.json").read_text(encoding="utf-8"))["model"]
-            )
-            with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
-                shapes = {k: _Shape(f.get_slice(k).get_shape()) for k in f.keys()}
-        except (json.JSONDecodeError, KeyError, SafetensorError, OSError, BadInputError) as e:
-            raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt: {e}") from None
-        _check_shapes(folder, cfg, shapes)
-        return cfg
+        """The folder's config, when it and the weights' shapes agree (config.py)."""
+        return check_model_folder(folder)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> MusicTransformer:
@@ -410,7 +397,7 @@ class MusicTransformer(nn.Module):
             state = load_file(str(weights), device=device)
         except (json.JSONDecodeError, KeyError, SafetensorError, OSError, BadInputError) as e:
             raise CheckpointError(f"checkpoint {str(folder)!r} is corrupt: {e}") from None
-        _check_shapes(folder, cfg, state)  # before the model is built and memory is taken
+        check_shapes(folder, cfg, state)  # before the model is built and memory is taken
         model = cls(cfg).to(device)
         state["lm_head.weight"] = state["tok_emb.weight"]
         try:
@@ -422,28 +409,3 @@ class MusicTransformer(nn.Module):
             ) from None
         model.eval()
         return model
-
-
-class _Shape:
-    """Stands in for a tensor where only its shape is known (a safetensors header)."""
-
-    def __init__(self, shape: list[int]) -> None:
-        self.shape = tuple(shape)
-
-
-def _check_shapes(folder: Path, cfg: ModelConfig, state: Mapping[str, Any]) -> None:
-    """The weights agree with the config's sizes (layers, width, vocabulary, positions)."""
-    where = f"checkpoint {str(folder)!r}"
-    layers = {k.split(".")[1] for k in state if k.startswith("blocks.")}
-    if len(layers) != cfg.n_layer:
-        raise CheckpointError(
-            f"{where}: config says {cfg.n_layer} layers, weights hold {len(layers)}"
-        )
-    expected = {
-        "tok_emb.weight": (cfg.vocab_size, cfg.d_model),
-        "pos_emb.weight": (cfg.max_positions, cfg.d_model),
-    }
-    for name, shape in expected.items():
-        got = tuple(state[name].shape) if name in state else None
-        if got != shape:
-            raise CheckpointError(f"{where}: {name} is {got}, the config implies {shape}")

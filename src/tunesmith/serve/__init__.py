@@ -38,8 +38,8 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI |
     starts; each process then loads the model once, in the app's lifespan.
     """
     from ..errors import BadInputError
+    from ..model.config import check_model_folder
     from ..model.folder import resolve_model_dir
-    from ..model.transformer import MusicTransformer
 
     settings = settings.validated()
     if workers < 1:
@@ -49,7 +49,7 @@ def uvicorn_target(settings: ServeSettings, workers: int = 1) -> tuple[FastAPI |
         # faster and far steadier than torch's default (measured in docs/SERVE.md).
         settings.torch_threads = 1
     # A bad model folder is one clear line now, not a traceback after "serving on".
-    MusicTransformer.check_folder(resolve_model_dir(settings.model))
+    check_model_folder(resolve_model_dir(settings.model))
     # a read timeout for request heads (protocol.py); idle keep-alive connections close after 5 s
     options: dict = {"http": "tunesmith.serve.protocol:TimedH11Protocol", "timeout_keep_alive": 5}
     if workers == 1:

@@ -10,6 +10,8 @@ error" and logs the traceback on the server only. No route takes a file-system p
 from __future__ import annotations
 
 import base64
+import functools
+import importlib.util
 import logging
 import re
 import secrets
@@ -329,13 +331,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.torch_threads:
-            import torch
+        if settings.torch_threads and importlib.util.find_spec("torch") is not None:
+            import torch  # PyTorch is optional: the ONNX backend takes its threads at load
 
             torch.set_num_threads(settings.torch_threads)
         if app.state.composer is None:
             log.info("loading model %s", settings.model or "(shipped default)")
-            app.state.composer = await anyio.to_thread.run_sync(Composer.load, settings.model)
+            app.state.composer = await anyio.to_thread.run_sync(
+                functools.partial(Composer.load, settings.model, threads=settings.torch_threads)
+            )
         if settings.warmup:
             await anyio.to_thread.run_sync(_warm_up, app.state.composer)
         if app.state.limiter is None:

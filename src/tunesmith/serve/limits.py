@@ -59,7 +59,8 @@ class ServeSettings:
     reverb: float = 0.25  # render/mastering.py: 0 off, 1 wet as loud as dry
     loudness: float | None = -16.0  # LUFS target of audio responses; None: peak -1 dBFS
     warmup: bool = True  # load the text encoder at start-up, not on the first request
-    torch_threads: int | None = None  # set torch's intra-op threads at start-up (None: leave)
+    # the model's intra-op threads (PyTorch's or ONNX Runtime's) at start-up (None: leave)
+    torch_threads: int | None = None
 
     def validated(self) -> ServeSettings:
         checks = {

@@ -383,6 +383,7 @@ def one_of(value, alias, name: str, alias_name: str, default=None):
 
 def output_file(path: Path | None, alias: Path | None = None) -> Path:
     """The -o/--output file (or its old spelling --out), with a format the piece can take."""
+    from ..extras import NOTATION_FORMATS, require_notation
     from ..render.piece import FORMATS
 
     path = one_of(path, alias, "-o/--output", "--out")
@@ -392,6 +393,8 @@ def output_file(path: Path | None, alias: Path | None = None) -> Path:
         raise BadInputError(
             f"unknown output format {path.suffix or '(none)'!r}; use one of: {', '.join(FORMATS)}"
         )
+    if path.suffix.lower() in NOTATION_FORMATS:  # before the model runs, not after
+        require_notation(f"{path.suffix} output")
     return path
 
 

@@ -12,6 +12,9 @@ from .reference import SUMMARY_KEYS
 
 
 def _plt():
+    from ..extras import require
+
+    require("matplotlib", "train", "the evaluation report's figures")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,7 +166,17 @@ def write_report(result: dict, generated, reference, out_dir: str | Path) -> Non
         for e in generated
     ]  # fmt: skip
     atomic_write_json(out / "pieces.json", per_piece)
-    atomic_write_text(out / "report.md", report_markdown(result))
+    from ..extras import has
+
+    text = report_markdown(result)
+    if not has("matplotlib"):  # the light install: the numbers without the figures
+        text = text.replace(
+            "Plots: metrics_vs_real.png, tension.png",
+            "Plots: not drawn (they need matplotlib: pip install 'tunesmith[train]')",
+        )
+    atomic_write_text(out / "report.md", text)
+    if not has("matplotlib"):
+        return
     if reference:
         plot_metrics_vs_real(result, out / "metrics_vs_real.png")
     plot_tension(generated, reference, out / "tension.png")

@@ -112,6 +112,9 @@ def _decode(data: bytes) -> str:
 
 def parse_tune(text: str, source: str = "the ABC file") -> symusic.Score:
     """One ABC tune as a Score (one track per voice); malformed ABC is one BadInputError."""
+    from ..extras import require_notation
+
+    require_notation("reading ABC")
     import music21
 
     if len(text) > MAX_TUNE_CHARS:

@@ -21,6 +21,7 @@ import symusic
 
 from ..deadline import check as check_deadline
 from ..errors import BadInputError
+from ..extras import require
 from ..fileio import atomic_write_text
 from ..music.chords import ChordSpan
 
@@ -68,6 +69,7 @@ def engrave_musicxml(
 
 def _engrave(text: str, pages: str, width: int, scale: int) -> list[str] | None:
     """The pages verovio lays out for `text` (None when it cannot read it)."""
+    require("verovio", "notation", "sheet music (SVG)")
     import verovio
 
     verovio.enableLog(verovio.LOG_OFF)  # it logs layout notes to stderr, not errors

@@ -29,6 +29,7 @@ from ..conditioning.controls import normalize_key
 from ..conditioning.instruments import program_name
 from ..deadline import check as check_deadline
 from ..errors import BadInputError
+from ..extras import require_notation
 from ..fileio import atomic_write_bytes
 from ..music.chords import SHARP_NAMES, ChordSpan
 
@@ -491,6 +492,7 @@ def build_music21_score(
     writer: a tune read from ABC is written back as it was).
 
     `chords` become chord symbols above the first part (a lead sheet's harmony)."""
+    require_notation()
     from music21 import clef, metadata, stream
 
     score_q = score.to("quarter")
@@ -691,6 +693,7 @@ def musicxml_bytes(
     chords: Sequence[ChordSpan] | None = None,
 ) -> bytes:
     """MusicXML (partwise, UTF-8) for `score`, with chord symbols when `chords` are given."""
+    require_notation()
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     _stop_between_measures()

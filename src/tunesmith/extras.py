@@ -1,0 +1,28 @@
+"""Optional parts of the install, and one clear line when one is missing.
+
+`pip install tunesmith` is the light runtime (generation on ONNX Runtime, MIDI and audio,
+the server and streaming). Sheet music needs `tunesmith[notation]` (music21 and verovio);
+training, fine-tuning and the PyTorch backend need `tunesmith[train]`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from .errors import BadInputError
+
+NOTATION_FORMATS = (".musicxml", ".xml", ".svg", ".abc")
+
+
+def has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """Raise one line naming the extra that brings `module` when it is not installed."""
+    if not has(module):
+        raise BadInputError(f"{what} needs {module}: pip install 'tunesmith[{extra}]'")
+
+
+def require_notation(what: str = "sheet music (MusicXML, SVG, ABC)") -> None:
+    require("music21", "notation", what)

@@ -72,7 +72,7 @@ class Composer:
     ):
         self.tokenizer = tokenizer
         self.path = path
-        self.engine = Engine(model, tokenizer, gate)  # type: ignore[arg-type]
+        self.engine = Engine(model, tokenizer, gate)
         self.backend: Backend = self.engine.backend
         self._model = getattr(self.backend, "model", None)
         # the model's own prompt words (a fine-tuned style): word -> the style control

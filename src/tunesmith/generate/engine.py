@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from .reprise import CopyGate, Reprise
 from .sampling import SamplingConfig
 from .session import DecodingSession
 from .voicing import VoiceGuide
+
+if TYPE_CHECKING:  # PyTorch is optional: a MusicTransformer is wrapped in TorchBackend
+    from ..model.transformer import MusicTransformer
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +54,17 @@ class Engine:
     """Generates token sequences from controls, text and an optional music prompt."""
 
     def __init__(
-        self, backend: Backend, tokenizer: MusicTokenizer, gate: CopyGate | None = None
+        self,
+        backend: Backend | MusicTransformer,
+        tokenizer: MusicTokenizer,
+        gate: CopyGate | None = None,
     ) -> None:
         if not hasattr(backend, "prefill"):  # a MusicTransformer: the PyTorch backend
             from .torch_backend import TorchBackend
 
             backend = TorchBackend(backend)  # type: ignore[arg-type]
-        self.backend = backend
-        self.cfg = backend.cfg
+        self.backend: Backend = backend  # type: ignore[assignment]
+        self.cfg = self.backend.cfg
         self.tok = tokenizer
         self.gate = gate  # the reprise gate (reprise.py): used when a theme is given
         self.grammar = Grammar(tokenizer)

@@ -148,3 +148,33 @@ def test_the_chords_lie_under_a_low_melody(name):
     assert chord_tone_counts([comp_low], spans(meter)) == chord_tone_counts(
         [comp_high], spans(meter)
     )
+
+
+def test_a_third_the_melody_leaves_open_follows_the_key_signature():
+    from tunesmith.arrange.arranger import key_chords, score_key
+
+    bar = bar_ticks("4/4")
+    s = symusic.Score(TPQ)
+    s.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    tune = symusic.Track(name="Melody", program=4)
+    # bar 0: C and G only (open); bar 1: C, E, G (the melody says major); bar 2: G alone
+    for b, pitches in enumerate(((72, 79), (72, 76, 79), (79,))):
+        for k, p in enumerate(pitches):
+            tune.notes.append(symusic.Note(b * bar + k * TPQ, TPQ, p, 80))
+    s.tracks.append(tune)
+    chords = [ChordSpan(i, None, i * bar, (i + 1) * bar, parse_symbol(c))
+              for i, c in enumerate(("C", "C", "G"))]  # fmt: skip
+    assert key_chords(s, chords) == chords  # no key signature: as analysed
+    s.key_signatures.append(symusic.KeySignature(0, -3, 1))  # C minor
+    assert score_key(s) == (0, True)
+    fitted = [sp.chord.symbol for sp in key_chords(s, chords) if sp.chord]
+    assert fitted == ["Cm", "C", "G"]  # V keeps its leading tone in minor
+    out = arrange(s, chords, "hip-hop", roles={"comping": 4})
+    comp = next(t for t in out.tracks if t.name == "Comping")
+    first = {n.pitch % 12 for n in comp.notes if n.time < bar}
+    assert 3 in first and 4 not in first  # E flat under the open bar, no E natural
+    assert 4 in {n.pitch % 12 for n in comp.notes if bar <= n.time < 2 * bar}
+    s.key_signatures[0] = symusic.KeySignature(0, 1, 0)  # G major: C is IV, major
+    assert [sp.chord.symbol for sp in key_chords(s, chords) if sp.chord] == ["C", "C", "G"]
+    s.key_signatures[0] = symusic.KeySignature(0, -2, 0)  # Bb major: C is ii, minor
+    assert [sp.chord.symbol for sp in key_chords(s, chords) if sp.chord][0] == "Cm"

@@ -13,7 +13,9 @@
   low, so the tune stays on top), played as the pattern says: block chords, arpeggios,
   Alberti figures, strums.
 
-Patterns are on a grid of `steps` a bar of the style's first meter; a piece in another
+The chords are the piece's; where the melody leaves a chord's third open, the band takes
+the key signature's third (`key_chords`: no E natural under a C minor tune's bar of C and
+G). Patterns are on a grid of `steps` a bar of the style's first meter; a piece in another
 meter takes the grid step by step (a 4/4 pattern in 3/4 plays its first three beats).
 Swing and shuffle feels delay the off-beats of straight grids by the style's ratio.
 Nothing here is learned: it is the style file, laid on the chords.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import symusic
 
@@ -187,6 +189,71 @@ def _degree(symbol: str, chord: Chord, next_chord: Chord | None) -> int:
         "L": iv[2] - 12,
     }
     return root + offsets[symbol]
+
+
+# -- the key's thirds -----------------------------------------------------------------------
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+_OTHER_THIRD = {("maj", 3): "min", ("min", 4): "maj", ("7", 3): "min7", ("min7", 4): "7"}
+
+
+def score_key(score: symusic.Score) -> tuple[int, bool] | None:
+    """(tonic pitch class, minor) of the score's first key signature; None without one."""
+    if not len(score.key_signatures):
+        return None
+    ks = score.key_signatures[0]
+    major_tonic = (7 * int(ks.key)) % 12
+    minor = bool(ks.tonality)
+    return ((major_tonic + 9) % 12 if minor else major_tonic), minor
+
+
+def diatonic_third(root: int, key: tuple[int, bool]) -> int | None:
+    """The third (3 or 4 semitones) the key gives a chord on `root` (in minor the dominant
+    takes the leading tone: V, not v); None for a root outside the key."""
+    tonic, minor = key
+    if minor and (root - tonic) % 12 == 7:
+        return 4
+    scale = [(tonic + d) % 12 for d in (MINOR_SCALE if minor else MAJOR_SCALE)]
+    if root not in scale:
+        return None
+    i = scale.index(root)
+    third = (scale[(i + 2) % 7] - root) % 12
+    return third if third in (3, 4) else None
+
+
+def key_chords(score: symusic.Score, chords: Sequence[ChordSpan]) -> list[ChordSpan]:
+    """The chords the band plays: `chords`, except that a major or minor chord whose third
+    no note of the score sounds takes the key's third (the key signature's). A bar of C
+    and G in C minor is C minor, not the C major an analysis with no key assumes: the band
+    must not add the E natural the melody never plays. Without a key signature, as given."""
+    key = score_key(score)
+    if key is None:
+        return list(chords)
+    notes = [
+        (n.time, n.time + max(n.duration, 1), n.pitch % 12)
+        for t in score.tracks
+        if not t.is_drum
+        for n in t.notes
+    ]
+    out = []
+    for span in chords:
+        c = span.chord
+        if c is None or c.quality not in ("maj", "min", "7", "min7"):
+            out.append(span)
+            continue
+        sounding = {pc for on, off, pc in notes if on < span.end and off > span.start}
+        third = QUALITIES[c.quality][1]
+        want = diatonic_third(c.root, key)
+        open_third = not ({(c.root + 3) % 12, (c.root + 4) % 12} & sounding)
+        if not open_third or want is None or want == third:
+            out.append(span)
+            continue
+        bass = c.bass
+        if bass == (c.root + third) % 12:  # a first inversion keeps its third in the bass
+            bass = (c.root + want) % 12
+        chord = Chord(c.root, _OTHER_THIRD[(c.quality, want)], bass)
+        out.append(replace(span, chord=chord))
+    return out
 
 
 # -- voicing --------------------------------------------------------------------------------
@@ -444,8 +511,9 @@ def arrange(
     """The score with a band added: every input track unchanged, then one track per role
     (`roles`: role -> GM program(s), -1 for drums; default: the style's instruments).
 
-    `chords`: the piece's chords (`Piece.chord_spans()`), `meter` and `tempo` fill in a
-    score that has no time signature or tempo; the bars are the score's own."""
+    `chords`: the piece's chords (`Piece.chord_spans()`; a third no note sounds follows
+    the key signature, see `key_chords`), `meter` and `tempo` fill in a score that has no
+    time signature or tempo; the bars are the score's own."""
     st = find_style(style) if isinstance(style, str) else style
     out = as_tick_score(score).copy()
     tpq = max(int(out.tpq), 1)
@@ -470,7 +538,7 @@ def arrange(
     num, den = (int(x) for x in st.meters[0].split("/"))
     grid = _Grid(starts.tolist(), lengths.tolist(), tpq, num * 4 / den)
     kinds = _bar_kinds(len(grid.starts), st)
-    spans = _Chords(chords)
+    spans = _Chords(key_chords(out, chords))
     wanted = _roles(st, roles)
     tune = melody_pitch(list(out.tracks))  # before the band is added
 

@@ -57,6 +57,7 @@ import math
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,7 @@ CALIBRATE_S, CALIBRATE_TOKENS = 0.25, 64  # the start-up measurement: whichever 
 CALIBRATE_MARGIN = 1.25  # production must beat the need by this much to be called enough
 RATE_WINDOW_STEPS = 48  # model steps the production rate is measured over
 SCHEDULER_NICE = -10  # the scheduler thread's priority where the system allows it
+SWITCH_INTERVAL_S = 0.001  # how soon the decode thread hands the interpreter lock over
 _frozen_lock = threading.Lock()
 _frozen_streams = 0  # streams running: the heap stays frozen while there is one
 
@@ -375,6 +377,10 @@ class StreamSession:
 
         worker = threading.Thread(target=decode, name="tunesmith-decode", daemon=True)
         restore_nice = self._raise_priority()
+        # The decode thread's Python (sampling, the grammar) holds the interpreter lock for
+        # up to the switch interval (5 ms by default) while the scheduler waits to send.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
         ticker = self._tick
         assert ticker is not None
         worker.start()
@@ -393,6 +399,7 @@ class StreamSession:
             self._stop.set()
             worker.join()
             restore_nice()
+            sys.setswitchinterval(switch)
         if failure:
             raise failure[0]
 

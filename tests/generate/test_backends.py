@@ -107,8 +107,27 @@ def test_auto_picks_onnx_and_falls_back_to_torch(tiny_run, tmp_path, monkeypatch
     assert load_backend(folder).name == "torch"
     with pytest.raises(CheckpointError, match="export-onnx"):
         load_backend(folder, "onnx")
-    with pytest.raises(BadInputError, match="auto, onnx, torch"):
+    with pytest.raises(BadInputError, match="auto, onnx, onnx-int8, torch"):
         load_backend(folder, "tensorflow")
+
+
+def test_int8_weights_stay_close_and_generate(tiny_run, pair):
+    folder = tiny_run / "model"
+    int8 = load_backend(folder, "onnx-int8")
+    assert int8.name == "onnx-int8"
+    assert (folder / "model.int8.onnx").stat().st_size < 0.5 * (
+        folder / "model.safetensors"
+    ).stat().st_size
+    idx = np.random.default_rng(1).integers(5, int8.cfg.vocab_size, (2, 30)).astype(np.int64)
+    fp32 = pair[0].logits(idx, None)
+    q = int8.logits(idx, None)
+    assert 0 < np.abs(q - fp32).max() < 1.0  # int8 rounding: close, not equal
+    assert (q.argmax(-1) == fp32.argmax(-1)).mean() > 0.9
+
+    from tunesmith import Composer
+
+    piece = Composer.load(tiny_run, backend="onnx-int8")("a reel for fiddle", bars=2, seed=1)
+    assert piece.num_notes > 0
 
 
 def test_a_damaged_graph_is_one_clear_error(tiny_run, tmp_path):

@@ -59,8 +59,9 @@ def _root(
     backend: str = typer.Option(
         None,
         "--backend",
-        metavar="auto|onnx|torch",
-        help="Where the model runs: onnx (ONNX Runtime, no PyTorch needed), torch, or auto "
+        metavar="auto|onnx|onnx-int8|torch",
+        help="Where the model runs: onnx (ONNX Runtime, no PyTorch needed; the same music as "
+        "torch), onnx-int8 (int8 weights: faster, other notes for a seed), torch, or auto "
         "(onnx when installed and the model has model.onnx) [env TUNESMITH_BACKEND; default auto]",
         callback=_set_backend,
     ),

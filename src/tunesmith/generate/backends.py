@@ -7,7 +7,10 @@ boundary as NumPy arrays, so the session, the grammar and the guides never need 
   fine-tuning need it, and it is the reference the other is tested against.
 - `OnnxBackend` (onnx_backend.py) runs the same weights exported to ONNX (model.onnx,
   written beside model.safetensors when a model is saved) on ONNX Runtime: the light
-  install, without PyTorch.
+  install, without PyTorch. Its logits agree with PyTorch's within 1e-4, so a seed gives
+  the same tokens. "onnx-int8" runs model.int8.onnx, the same graph with int8 weights
+  (ONNX Runtime's dynamic quantisation): faster, other tokens for a seed, and a measured
+  quality cost (benchmarks/onnx_int8.py, docs/BENCHMARKS.md).
 
 `load_backend(folder, "auto")` picks ONNX when onnxruntime and the folder's model.onnx are
 there and the export matches the weights, else PyTorch when it is installed.
@@ -25,8 +28,9 @@ import numpy as np
 from ..errors import BadInputError, CheckpointError
 from ..model.config import ModelConfig
 
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
 
 
 class Backend(Protocol):
@@ -82,6 +86,21 @@ def load_backend(folder: str | Path, backend: str = "auto", threads: int | None 
             f"unknown backend {backend!r}; choose from: {', '.join(BACKENDS)}", field="backend"
         )
     folder = Path(folder)
+    if backend == "onnx-int8":
+        if not onnx_available():
+            raise BadInputError(
+                "the onnx-int8 backend needs onnxruntime: pip install onnxruntime", field="backend"
+            )
+        if not (folder / INT8_FILE).is_file():
+            raise CheckpointError(
+                f"{str(folder)!r} has no {INT8_FILE}; export it with "
+                f"'tunesmith export-onnx {folder}' (needs the onnx package)"
+            )
+        from .onnx_backend import OnnxBackend
+
+        backend_int8 = OnnxBackend.load(folder, threads=threads, graph=INT8_FILE)
+        backend_int8.name = "onnx-int8"
+        return backend_int8
     onnx_ok = onnx_available() and (folder / ONNX_FILE).is_file()
     if backend == "onnx" or (backend == "auto" and onnx_ok):
         if not onnx_available():

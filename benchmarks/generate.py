@@ -59,7 +59,7 @@ def hf_generate(composer, hf, batch: int, new_tokens: int, seed: int = 0) -> flo
 
     model = composer.model
     ids = torch.tensor([composer.tokenizer.prefix_ids(composer.controls_for(PROMPT))] * batch)
-    text = composer.engine.text_embedding(PROMPT).expand(batch, -1)
+    text = torch.from_numpy(composer.engine.text_embedding(PROMPT)).expand(batch, -1)
     emb = prefix_embeddings(model, ids, text)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def no_cache(composer, new_tokens: int) -> float:
 
     model = composer.model
     ids = torch.tensor([composer.tokenizer.prefix_ids(composer.controls_for(PROMPT))])
-    text = composer.engine.text_embedding(PROMPT).view(1, -1)
+    text = torch.from_numpy(composer.engine.text_embedding(PROMPT)).view(1, -1)
     g = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     with torch.inference_mode():

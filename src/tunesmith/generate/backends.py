@@ -117,6 +117,10 @@ def load_backend(folder: str | Path, backend: str = "auto", threads: int | None 
                 )
         elif export_is_current(folder) or backend == "onnx" or not torch_available():
             return OnnxBackend.load(folder, threads=threads)
+    if not torch_available() and backend == "torch":
+        raise BadInputError(
+            "the torch backend needs PyTorch: pip install 'tunesmith[train]'", field="backend"
+        )
     if not torch_available():
         raise BadInputError(
             f"{str(folder)!r} has no usable {ONNX_FILE} and PyTorch is not installed: "

@@ -159,6 +159,11 @@ def main() -> None:
             sys.exit(exit_code)
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
+        from ..extras import missing_extra_line
+
+        if isinstance(e, ModuleNotFoundError) and (line := missing_extra_line(e.name)):
+            err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(2)
         # Nothing a user gives should end here (the gate and the checks catch bad input):
         # this is a bug, so say so rather than showing internals.
         err.print(

@@ -216,13 +216,30 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/arrangement.json")
     ap.add_argument("--only", default="", help="only the prompts containing this text")
     ap.add_argument("--repeats", type=int, default=REPEATS)
+    ap.add_argument(
+        "--unfitted",
+        action="store_true",
+        help="the band without following the tune (arrange(fit=False): the style's voicing "
+        "ranges, the analysed chords as given), to measure what fitting changes",
+    )
     args = ap.parse_args()
 
     from tunesmith import Composer
-    from tunesmith.arrange.arranger import key_chords
+    from tunesmith.arrange.arranger import arrange, key_chords
     from tunesmith.arrange.library import find_style
 
     composer = Composer.load(args.model)
+
+    def arranged(piece, plan):
+        """Composer.arranged, or with --unfitted the same call to arrange without fitting."""
+        if not args.unfitted or plan is None:
+            return composer.arranged(piece, plan)
+        piece.score = arrange(
+            piece.score, piece.chord_spans(), plan.style, plan.meter, plan.tempo,
+            roles=plan.library_roles(), fit=False,
+        )  # fmt: skip
+        return piece
+
     composer.generate("a tune", bars=2, seed=0, arrangement="none")  # warm-up, not timed
 
     rows = []
@@ -243,10 +260,11 @@ def main() -> None:
             gen_t.append(time.perf_counter() - t0)
         n_model = len(melody.score.tracks)
         # what `arranged` lays the band on: the analysed chords, open thirds by the key
-        spans = key_chords(melody.score, melody.chord_spans())
+        spans = melody.chord_spans()
+        spans = spans if args.unfitted else key_chords(melody.score, spans)
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            written = composer.arranged(copy.copy(melody), plan)
+            written = arranged(copy.copy(melody), plan)
             arr_t.append(time.perf_counter() - t0)
         for _ in range(args.repeats):  # as users get it: played in the plan's style
             t0 = time.perf_counter()
@@ -360,6 +378,7 @@ def main() -> None:
                 "seed": args.seed,
                 "candidates": 1,
                 "repeats": args.repeats,
+                "unfitted": args.unfitted,
                 "only": args.only or None,
                 "model": args.model or "shipped",
             },  # fmt: skip

@@ -144,6 +144,9 @@ def test_the_chords_lie_under_a_low_melody(name):
     assert mean_pitch([comp_low]) < 62  # under the tune
     assert mean_pitch([comp_low]) < mean_pitch([comp_high])
     assert min(n.pitch for n in comp_low.notes) >= 40  # and not below a guitar's low E
+    unfitted = arrange(score_with_melody(meter, (60, 62, 64)), spans(meter), style, fit=False)
+    comp_unfitted = next(t for t in unfitted.tracks if t.name == "Comping")
+    assert {n.pitch for n in comp_unfitted.notes} == {n.pitch for n in comp_high.notes}
     # the same chord tones, only lower
     assert chord_tone_counts([comp_low], spans(meter)) == chord_tone_counts(
         [comp_high], spans(meter)
@@ -178,3 +181,12 @@ def test_a_third_the_melody_leaves_open_follows_the_key_signature():
     assert [sp.chord.symbol for sp in key_chords(s, chords) if sp.chord] == ["C", "C", "G"]
     s.key_signatures[0] = symusic.KeySignature(0, -2, 0)  # Bb major: C is ii, minor
     assert [sp.chord.symbol for sp in key_chords(s, chords) if sp.chord][0] == "Cm"
+
+
+def test_voicings_reach_no_higher_than_just_above_the_tune():
+    style = load_library()["pop"]  # comping written for 55-76
+    out = arrange(score_with_melody("4/4", (67, 70, 72)), spans("4/4"), style)
+    comp = next(t for t in out.tracks if t.name == "Comping")
+    assert max(n.pitch for n in comp.notes) <= 72  # the tune's median 70, and a tone
+    assert min(n.pitch for n in comp.notes) >= 55  # no octave lower: there is room
+    assert min(chord_tone_counts([comp], spans("4/4"))) >= 3

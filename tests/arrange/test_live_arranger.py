@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import symusic
 
-from tunesmith.arrange.arranger import arrange
+from tunesmith.arrange.arranger import arrange, melody_pitch
 from tunesmith.arrange.library import load_library
 from tunesmith.arrange.live import TICKS, BarArranger
 from tunesmith.music.chords import ChordSpan, parse_symbol
@@ -38,12 +38,13 @@ def test_bar_by_bar_is_the_whole_piece_arrangement(name):
     bar = bar_ticks(meter)
     chords = [parse_symbol(c) for c in PROGRESSION]
     spans = [ChordSpan(i, None, i * bar, (i + 1) * bar, c) for i, c in enumerate(chords)]
-    whole = arrange(melody(meter, len(chords)), spans, style)
+    score = melody(meter, len(chords))
+    whole = arrange(score, spans, style)
     expected = {
         (t.name, n.time, n.duration, n.pitch, n.velocity) for t in whole.tracks[1:] for n in t.notes
     }
 
-    live = BarArranger(style)
+    live = BarArranger(style, melody=melody_pitch(list(score.tracks)))
     got = set()
     previous = None
     for i, chord in enumerate(chords):

@@ -41,10 +41,13 @@ log = logging.getLogger(__name__)
 BASS_LOW = 33  # bass roots lie in A1..G#2: below C3 (48), as a bass player places them
 CRASH = DRUM_NOTES["crash"]
 STRUM_SPREAD = 48  # a strum spreads its notes over 1/48 of a quarter each
-# Chords lie under the tune: a comping or pad range whose middle is not this many semitones
-# below the melody's median pitch moves down by octaves, but not below COMP_FLOOR (E2, a
-# guitar's lowest string: lower, close chords are mud over the bass).
+# Chords lie under the tune: a comping or pad range reaches at most MELODY_HEADROOM above
+# the melody's median pitch (while an octave of range is left), and a range whose middle is
+# still not MELODY_GAP below that median moves down by octaves, but not below COMP_FLOOR
+# (E2, a guitar's lowest string: lower, close chords are mud over the bass).
+MELODY_HEADROOM = 2
 MELODY_GAP = 3
+MIN_SPAN = 12
 COMP_FLOOR = 40
 PAD_PART = Part(steps=1, main=Line("X"), kind="pad", voices=4, range=(55, 79))
 
@@ -407,8 +410,15 @@ def _comp_range(
     while high > ihigh and low - 12 >= ilow:
         low, high = low - 12, high - 12
     if melody is not None:
-        while (low + high) / 2 > melody - MELODY_GAP and low - 12 >= max(ilow, COMP_FLOOR):
+        top = int(melody) + MELODY_HEADROOM
+
+        def capped(high: int) -> int:
+            return top if high > top and top - max(low, ilow) >= MIN_SPAN else high
+
+        floor = max(ilow, COMP_FLOOR)
+        while (low + capped(high)) / 2 > melody - MELODY_GAP and low - 12 >= floor:
             low, high = low - 12, high - 12
+        high = capped(high)
     return max(low, ilow), min(high, ihigh)
 
 
@@ -507,9 +517,14 @@ def arrange(
     meter: str | None = None,
     tempo: float | None = None,
     roles: Mapping[str, int | Sequence[int]] | None = None,
+    *,
+    fit: bool = True,
 ) -> symusic.Score:
     """The score with a band added: every input track unchanged, then one track per role
     (`roles`: role -> GM program(s), -1 for drums; default: the style's instruments).
+    `fit` False leaves out the two ways the band follows the tune (voicings under the
+    melody, open thirds from the key signature): the style's ranges and the chords as
+    given, for comparison (benchmarks/arrangement.py --unfitted).
 
     `chords`: the piece's chords (`Piece.chord_spans()`; a third no note sounds follows
     the key signature, see `key_chords`), `meter` and `tempo` fill in a score that has no
@@ -538,9 +553,9 @@ def arrange(
     num, den = (int(x) for x in st.meters[0].split("/"))
     grid = _Grid(starts.tolist(), lengths.tolist(), tpq, num * 4 / den)
     kinds = _bar_kinds(len(grid.starts), st)
-    spans = _Chords(key_chords(out, chords))
+    spans = _Chords(key_chords(out, chords) if fit else list(chords))
     wanted = _roles(st, roles)
-    tune = melody_pitch(list(out.tracks))  # before the band is added
+    tune = melody_pitch(list(out.tracks)) if fit else None  # before the band is added
 
     if wanted.get("drums") and st.drums is not None:
         out.tracks.append(_drum_track(grid, st, kinds, _swing(st, tpq, grid, st.drums)))

@@ -14,6 +14,12 @@ prompt of prompts/eval.jsonl over the same 256 tokens of a corpus piece and comp
 next-token distributions (KL divergence, top-1 agreement), beside the same comparison
 between two different prompts for scale.
 
+`--cold-start` measures only the first embedding in a fresh process per backend (imports,
+load, one prompt; median of --repeats), the cost a cold `tunesmith generate` pays, and
+writes that alone:
+
+    python benchmarks/text_encoder.py --cold-start --out benchmarks/results/text_encoder_cold.json
+
 `--all-captions` also encodes every cached caption with the chosen variant and compares
 it with the embeddings the cache holds (the PyTorch encoder's, stored as float16).
 
@@ -182,18 +188,59 @@ def model_effect(onnx_encoder, torch_encoder, tokens_dir: Path, n_tokens: int = 
     }
 
 
+COLD = """
+import sys, time
+t = time.perf_counter()
+from tunesmith.conditioning.text import TextEncoder
+TextEncoder(backend=sys.argv[1]).encode(["A lively Irish reel in D major for fiddle"])
+print(time.perf_counter() - t)
+"""
+
+
+def cold_start(repeats: int) -> dict:
+    """Seconds from a fresh interpreter to the first embedding, per backend (the
+    interpreter's own start-up excluded)."""
+    import subprocess
+
+    out = {}
+    for backend in ("onnx", "torch"):
+        times = []
+        for _ in range(repeats):
+            run = subprocess.run(
+                [sys.executable, "-c", COLD, backend], capture_output=True, text=True, check=True
+            )
+            times.append(float(run.stdout.split()[-1]))
+        out[backend] = {"median_s": round(statistics.median(times), 3), "runs_s": times}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--captions", type=int, default=2000, help="cached captions sampled")
     ap.add_argument("--min-cosine", type=float, default=0.999)
     ap.add_argument("--all-captions", action="store_true")
     ap.add_argument("--model-effect", action="store_true")
+    ap.add_argument("--cold-start", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="ONNX intra-op threads")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/text_encoder.json")
     args = ap.parse_args()
 
     from tunesmith.conditioning.text import TextEncoder
     from tunesmith.conditioning.text_onnx import SHIPPED_DIR, OnnxTextEncoder
+
+    if args.cold_start:
+        import onnxruntime
+
+        cold = cold_start(args.repeats)
+        print(cold)
+        payload = {
+            "what": "fresh process to the first text embedding (import + load + encode)",
+            "machine": {**machine(), "onnxruntime": onnxruntime.__version__},
+            "cold_start": cold,
+        }
+        write_json(args.out, payload, model=NO_MODEL)
+        return
 
     export = _export_module()
     sources = prompt_texts()

@@ -23,6 +23,14 @@ def test_a_style_the_library_lacks_is_one_line_naming_the_nearest(tmp_path):
     assert_one_line_error(res, "nearest: bossa-nova")
 
 
+def test_a_band_in_a_style_the_library_lacks_says_so_and_names_the_nearest():
+    plan = explain_json("a tango with a band")["arrangement"]
+    assert plan["arrangement"].startswith("pop (the words 'band'; the library has no latin")
+    assert "nearest: salsa" in plan["arrangement"]
+    plan = explain_json("a bossa nova band")["arrangement"]  # a style it has: no note
+    assert plan["arrangement"] == "bossa-nova (the words 'bossa nova')"
+
+
 def test_an_instrument_with_no_sensible_role_gets_one_and_explain_says_which():
     plan = explain_json("a pop band where the drums play the melody")["arrangement"]
     assert plan["drums"] == (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from ..conditioning.controls import Controls
 from ..conditioning.instruments import DRUMS, PIANO, program_name
 from .arranger import instrument_range
-from .library import Style, find_style, load_library
+from .library import Style, find_style, load_library, nearest_styles
 
 BAND_WORDS = re.compile(
     r"\b(?:band|combo|rhythm section|backing(?: track)?|groove|grooves|grooving)\b"
@@ -167,7 +167,7 @@ def _auto_style(controls: Controls, text: str, band: bool) -> tuple[Style, str] 
             fits = [s for s in fits if controls.meter in s.meters]
         pop = library.get("pop")
         choice = pop if pop in fits else (fits[0] if fits else None)
-        return None if choice is None else (choice, "band words")
+        return None if choice is None else (choice, "band words" + _lacking(controls, library))
     if found is None:
         return None
     style, words = found
@@ -175,7 +175,17 @@ def _auto_style(controls: Controls, text: str, band: bool) -> tuple[Style, str] 
         return None
     if controls.meter and controls.meter not in style.meters:
         return None
-    return style, f"the words '{words}'"
+    generic = BAND_WORDS.fullmatch(words) is not None  # "a tango with a band": only 'band'
+    return style, f"the words '{words}'" + (_lacking(controls, library) if generic else "")
+
+
+def _lacking(controls: Controls, library: dict[str, Style]) -> str:
+    """When the request's style has no groove in the library: the note that says so and
+    names the nearest styles (the band then plays the generic style chosen)."""
+    if not controls.style or _match(controls.style, library) is not None:
+        return ""
+    near = ", ".join(nearest_styles(controls.style))
+    return f"; the library has no {controls.style} style" + (f", nearest: {near}" if near else "")
 
 
 def _name(program: int) -> str:

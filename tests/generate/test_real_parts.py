@@ -38,10 +38,19 @@ def test_a_voice_silent_in_most_bars_is_thin(composer):
     assert state.thin_slots() == (1,)  # 1 bar of 3: behind half the bars
     assert [g.program_id[1]] == state.thin_program_ids()
     assert fork.played != state.played  # a fork keeps its own counts
+    assert state.due_program_ids() == [g.program_id[1]]  # and not heard in this bar yet
     _play(state, g, 1)
     assert state.thin_slots() == (1,)  # 2 bars of 3, but 2 notes of the 3 due by bar 3
-    _play(state, g, 1)
-    assert state.thin_slots() == ()
+    assert state.due_program_ids() == []  # heard in this bar: no longer due here
+    state.update(g.bar_id)
+    assert g.program_id[1] in state.due_program_ids()  # a new bar: due again while thin
+    state = fork
+    for _ in range(2):
+        state.update(g.bar_id)
+        _play(state, g, 0)
+        _play(state, g, 1)
+        _play(state, g, 1)
+    assert state.thin_slots() == () and state.due_program_ids() == []
 
 
 def test_generated_duet_gives_both_instruments_real_parts(composer):

@@ -384,6 +384,14 @@ class SequenceState:
     def thin_program_ids(self) -> list[int]:
         return [self.g.program_id[s] for s in self.thin_slots() if s in self.g.program_id]
 
+    def due_program_ids(self) -> list[int]:
+        """Thin voices (thin_slots) with no onset yet in the bar being written."""
+        return [
+            self.g.program_id[s]
+            for s in self.thin_slots()
+            if s in self.g.program_id and self.played.get(s, (0, 0, -1))[2] != self.bar
+        ]
+
     def at_last_bar(self) -> bool:
         """True inside the final requested bar (REMI), where EOS takes the place of Bar."""
         return self.g.remi and not self.done and self.bar >= self.max_bars

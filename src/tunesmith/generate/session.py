@@ -50,6 +50,10 @@ from .sampling import (
 from .voicing import VoiceGuide
 
 MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice behind a real part's pace
+# ... and for such a voice not yet heard in the bar being written: enough to bring it in at
+# the bar's next onset even where the model gives it a millionth of the mass (a guitar
+# under a folk song's voice), so every requested instrument plays a real part.
+DUE_VOICE_BONUS = 20.0
 END_SOON = 8  # tokens before the budget runs out at which every row is steered to its end
 MAX_BAR_MARKS = 64  # recent barlines remembered per row for rewinding
 
@@ -397,6 +401,8 @@ class DecodingSession:
             if s.bar >= 2 and (ids := s.thin_program_ids()):
                 logits = logits.copy() if logits is base else logits
                 logits[b, ids] += MISSING_VOICE_BONUS
+                if due := s.due_program_ids():
+                    logits[b, due] += DUE_VOICE_BONUS - MISSING_VOICE_BONUS
         if self.tok.bar_id is not None:
             # In the last requested bar a new Bar is not allowed: the model's wish to start
             # one means "this bar is over", which is the end of the piece. Give that

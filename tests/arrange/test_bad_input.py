@@ -61,3 +61,17 @@ def test_the_tempo_flag_wins_over_the_prompts_words(tiny_run, tmp_path):
         "--bars", 2, "--seed", 1, "--arrangement", "none", "--performance", "none",
     )  # fmt: skip
     assert round(symusic.Score(str(out)).tempos[0].qpm, 2) == 90  # not presto's 184
+
+
+def test_explain_takes_the_flags_and_says_which_words_they_overrode():
+    rows = {
+        r["attribute"]: (r["value"], r["from_text"])
+        for r in explain_json("a slow presto waltz in G", "--tempo", "90", "--key", "D minor")[
+            "attributes"
+        ]
+    }
+    assert rows["tempo"] == ("90 bpm", "--tempo (over \"presto (over 'slow')\")")
+    assert rows["key"] == ("D minor", "--key (over 'in G')")
+    assert rows["meter"] == ("3/4", "waltz")  # not given: the prompt's
+    rows = {r["attribute"]: r for r in explain_json("a jig", "--bars", "12")["attributes"]}
+    assert rows["bars"]["from_text"] == "--bars"  # given where the prompt said nothing

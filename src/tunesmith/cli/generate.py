@@ -24,22 +24,36 @@ def explain_cmd(
     arrangement: str = typer.Option(
         "auto", "--arrangement", help="auto, none or a style (tunesmith styles)."
     ),
+    key: opt.Key = None,
+    meter: opt.Meter = None,
+    tempo: opt.Tempo = None,
+    instruments: opt.Instruments = None,
+    bars: opt.Bars = None,
+    seconds: opt.Seconds = None,
     soundfont: opt.Soundfont = None,
     model: opt.Model = None,
     as_json: opt.Json = False,
 ) -> None:
     """Show which attributes the prompt parser understood, the arrangement plan and the
-    soundfont audio output would use (with --model: the model's own style words too)."""
+    soundfont audio output would use (with --model: the model's own style words too).
+    Attributes given as flags (as to generate) win over the prompt's words, and the table
+    says which words they overrode."""
     from ..arrange.plan import plan_for
-    from ..conditioning.prompt import explain, parse_prompt
+    from ..conditioning.prompt import apply_overrides, explain, parse_prompt
     from ..model.folder import model_styles, resolve_model_dir
 
     sound = opt.audio(soundfont)  # a bad --soundfont is the only output
     styles = model_styles(resolve_model_dir(model)) if model is not None else None
     parsed = parse_prompt(prompt, styles)
+    given = {"key": key, "meter": meter, "tempo": tempo, "instruments": instruments,
+             "bars": bars, "seconds": seconds}  # fmt: skip
+    flags = {name: f"--{name}" for name, value in given.items() if value is not None}
+    controls = apply_overrides(
+        parsed.controls, key, meter, tempo, instruments, bars, seconds, styles=styles
+    )
     table = Table("attribute", "value", "from the text")
-    rows = explain(parsed)
-    plan = plan_for(parsed.controls, prompt, arrangement)
+    rows = explain(parsed, controls, flags)
+    plan = plan_for(controls, prompt, arrangement)
     if as_json:
         result(
             "",

@@ -928,13 +928,28 @@ def _value_text(attribute: str, c: Controls) -> str:
     return str(value if value is not None else c.extra.get(attribute, ""))
 
 
-def explain(parsed: ParsedPrompt) -> list[tuple[str, str, str]]:
-    """(attribute, value, words it came from) for everything the parser understood."""
-    return [
-        (attribute, _value_text(attribute, parsed.controls), parsed.found[attribute])
-        for attribute in _EXPLAIN_ORDER
-        if attribute in parsed.found
-    ]
+def explain(
+    parsed: ParsedPrompt,
+    controls: Controls | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> list[tuple[str, str, str]]:
+    """(attribute, value, words it came from) for everything the parser understood.
+
+    With `controls` (the parsed ones after `apply_overrides`) and `flags` (attribute ->
+    the flag that gave it, e.g. {"tempo": "--tempo"}), a given attribute shows its final
+    value, its flag, and the prompt's words it overrode."""
+    flags = dict(flags or {})
+    final = controls or parsed.controls
+    rows = []
+    for attribute in _EXPLAIN_ORDER:
+        if attribute in flags:
+            source = flags[attribute]
+            if attribute in parsed.found:
+                source += f" (over {parsed.found[attribute]!r})"
+            rows.append((attribute, _value_text(attribute, final), source))
+        elif attribute in parsed.found:
+            rows.append((attribute, _value_text(attribute, final), parsed.found[attribute]))
+    return rows
 
 
 # -- explicit attributes -------------------------------------------------------------------

@@ -256,7 +256,7 @@ def load_main(args) -> None:
     for mode in modes:
         threads = threads_of(mode, args)
         if threads not in composers:
-            composers[threads] = Composer.load(args.model, threads=threads)
+            composers[threads] = Composer.load(args.model, backend=args.backend, threads=threads)
             composers[threads].engine.text_embedding("warm up the text encoder")
     runs = []
     for i, load in enumerate(levels):
@@ -300,6 +300,9 @@ def main() -> None:
     )
     ap.add_argument("--modes", default="baseline,live", help="load mode: what to run per level")
     ap.add_argument("--threads", type=int, default=LIVE_THREADS, help="load mode: live threads")
+    ap.add_argument(
+        "--backend", default="auto", help="load mode: auto|onnx|torch (Composer.load's backend)"
+    )
     ap.add_argument("--key-every", type=float, default=60.0)
     ap.add_argument("--tempo", type=float, default=120.0)
     ap.add_argument("--model", default=None)
@@ -319,6 +322,8 @@ def main() -> None:
                and not (m.startswith("live-t") and m[6:].isdigit())]  # fmt: skip
         if bad:
             ap.error(f"--modes: unknown {bad}; use baseline, live or live-tN")
+        if args.backend not in ("auto", "onnx", "torch"):
+            ap.error(f"--backend: auto, onnx or torch, not {args.backend!r}")
         if args.out == "benchmarks/results/stream.json":
             args.out = "benchmarks/results/stream_load.json"
         load_main(args)

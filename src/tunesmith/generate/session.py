@@ -50,10 +50,11 @@ from .sampling import (
 from .voicing import VoiceGuide
 
 MISSING_VOICE_BONUS = 2.0  # logit bonus for a requested voice behind a real part's pace
-# ... and for such a voice not yet heard in the bar being written: enough to bring it in at
-# the bar's next onset even where the model gives it a millionth of the mass (a guitar
-# under a folk song's voice), so every requested instrument plays a real part.
-DUE_VOICE_BONUS = 20.0
+# ... and for such a voice not yet heard in the bar being written: it comes in at the bar's
+# next onset even where the model gives it almost nothing (a guitar under a folk song's
+# voice; drums, which the corpus never has), so every requested instrument plays a real
+# part. It only decides which voice plays when a voice may enter: no bar or length changes.
+DUE_VOICE_BONUS = 1e4
 END_SOON = 8  # tokens before the budget runs out at which every row is steered to its end
 MAX_BAR_MARKS = 64  # recent barlines remembered per row for rewinding
 

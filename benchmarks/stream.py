@@ -110,9 +110,11 @@ def stop_load(procs: list[subprocess.Popen]) -> None:
         p.wait(timeout=10)
 
 
-def recording_figures(path: Path, events: list[dict], tempo: float) -> dict:
+def recording_figures(path: Path, events: list[dict], tempo: float, end_s: float) -> dict:
     """What the recording says: how long each note sounded against its written length,
-    and the tempo its note-on times keep (against the beats they were played on)."""
+    and the tempo its note-on times keep (against the beats they were played on). Notes
+    whose written end lies past the stream's end (`end_s`, when stopping released them)
+    are not judged."""
     from tunesmith.stream.outputs import read_recording
 
     msgs = read_recording(path)
@@ -135,6 +137,9 @@ def recording_figures(path: Path, events: list[dict], tempo: float) -> dict:
     lengths = [s if s is not None else 0.0 for s in sounding]
     for ids in held.values():  # still sounding at the end of the file: not judged
         for i in ids:
+            lengths[i] = None
+    for i, ((t, _), e) in enumerate(zip(ons, events, strict=True)):
+        if t + e["duration"] > end_s - 1.5 / 960:  # released by the stop, not by the player
             lengths[i] = None
     # As written, a note is cut where the same voice strikes its key again: that is the
     # music, not the player, so such notes are counted apart.
@@ -215,7 +220,7 @@ def one_load_run(composer, args, mode: str, load: int) -> dict:
         finally:
             load_end = os.getloadavg()
             stop_load(procs)
-        fig = recording_figures(rec_path, mem.notes, args.tempo)
+        fig = recording_figures(rec_path, mem.notes, args.tempo, report.seconds)
     r = report.to_dict()
     holds = [d for e, d in mem.events if e == "hold"]
     return {

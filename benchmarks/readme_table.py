@@ -153,6 +153,34 @@ def rows() -> list[Row]:
         )
 
     @row(
+        "the light install (no PyTorch): fresh venv, cold 8-bar `tunesmith generate`, decode on "
+        "ONNX Runtime vs PyTorch and HF, same run",
+        ["benchmarks/results/light.json"],
+    )
+    def _(d):
+        v, c, b1, b8 = d["venvs"], d["cold_generate"], d["decode"]["batch1"], d["decode"]["batch8"]
+        return (
+            f"{v['light']['size_mb']:.0f} MB (with PyTorch: {v['train']['size_mb']:,.0f} MB); "
+            f"{c['light_venv_auto']['wall_s_median']:.2f} s from process start, peak RSS "
+            f"{c['light_venv_auto']['peak_rss_mb_median']:.0f} MB; batch 1 "
+            f"{b1['onnx_tokens_per_s']:,.0f} tokens/s ({b1['onnx_vs_torch']:.2f}× PyTorch, "
+            f"{b1['onnx_vs_hf']:.2f}× HF), batch 8 {b8['onnx_tokens_per_s']:,.0f} tokens/s "
+            f"({b8['onnx_vs_torch']:.2f}× PyTorch; the 8,000 target missed)"
+        )
+
+    @row(
+        "int8 weights (`--backend onnx-int8`) vs the fp32 graph, same run",
+        ["benchmarks/results/onnx_int8.json"],
+    )
+    def _(d):
+        lo = d["val_loss_per_token"]
+        return (
+            f"validation loss {lo['fp32']:.4f} → {lo['int8']:.4f} nats/token "
+            f"({d['pieces']} pieces); decode {d['speedup_int8']['batch1']:.2f}× (batch 1), "
+            f"{d['speedup_int8']['batch8']:.2f}× (batch 8)"
+        )
+
+    @row(
         "live stream with the shipped model, 4 voices at 120 bpm for 2 minutes",
         ["benchmarks/results/stream_v2_120s.json"],
     )

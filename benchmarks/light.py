@@ -44,7 +44,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import REPO, git_commit, machine, write_json  # noqa: E402
 
-from generate import PROMPT, logits_match, ours  # noqa: E402
+from generate import (  # noqa: E402
+    PROMPT,
+    hf_generate,  # noqa: E402
+    logits_match,
+    ours,
+)
 
 TORCH_PIN = "torch==2.13.0"  # the CPU wheel on this machine's disk (/opt/wheels)
 COLD_BARS = 8
@@ -270,36 +275,6 @@ def cold_section(args, venvs: dict, root: Path) -> dict:
 
 
 # ---------------------------------------------------------------- 3. decode speed
-
-
-def hf_generate(composer, hf, batch: int, new_tokens: int, seed: int = 0) -> float:
-    """benchmarks/generate.py's hf_generate with the text embedding as NumPy (it is now)."""
-    import numpy as np
-    import torch
-
-    from tunesmith.model.hf_export import prefix_embeddings
-
-    model = composer.model
-    ids = torch.tensor([composer.tokenizer.prefix_ids(composer.controls_for(PROMPT))] * batch)
-    emb_np = np.asarray(composer.engine.text_embedding(PROMPT), dtype=np.float32)
-    text = torch.from_numpy(emb_np).reshape(1, -1).expand(batch, -1)
-    emb = prefix_embeddings(model, ids, text)
-    torch.manual_seed(seed)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        out = hf.generate(
-            inputs_embeds=emb,
-            attention_mask=torch.ones(emb.shape[:2], dtype=torch.long),
-            do_sample=True,
-            top_k=64,
-            top_p=0.95,
-            temperature=0.95,
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            pad_token_id=composer.tokenizer.pad_id,
-        )
-    dt = time.perf_counter() - t0
-    return out.shape[0] * new_tokens / dt
 
 
 def torch_one_thread(composer, batch: int, new_tokens: int, seed: int) -> float:

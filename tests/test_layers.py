@@ -13,7 +13,7 @@ import tunesmith
 
 PACKAGE = Path(tunesmith.__file__).parent
 LAYERS = [
-    {"errors", "fileio", "deadline"},
+    {"errors", "fileio", "deadline", "extras"},
     {"music"},
     {"conditioning"},
     {"tokens"},

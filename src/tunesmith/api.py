@@ -95,7 +95,7 @@ class Composer:
         folder = resolve_model_dir(path)
         if device not in (None, "cpu"):
             if backend == "onnx":
-                raise BadInputError("the onnx backend runs on the CPU; use --backend torch")
+                raise BadInputError("the onnx backend runs on the CPU; choose the torch backend")
             from .generate.torch_backend import TorchBackend
             from .model.transformer import MusicTransformer
 
@@ -153,7 +153,7 @@ class Composer:
                 " (resume it to continue)"
             )
         device = str(next(self.model.parameters()).device)
-        return Composer.load(result.path, device=device, backend=self.backend.name)
+        return Composer.load(result.path, device=device)
 
     # -- conditions --------------------------------------------------------------------
     def controls_for(self, prompt: str = "", **attributes) -> Controls:

@@ -189,7 +189,8 @@ class SequenceState:
                     m[g.bar_id] = True
                 if self.last == "Duration":
                     m |= self._program_mask(missing)
-                if can_end:
+                # not in a bar with no note yet: the last bar sounds, so the length holds
+                if can_end and self.last in ("Duration", "Rest"):
                     m[g.eos_id] = True
         elif self.last == "Program":
             if self.current_program == DRUMS:

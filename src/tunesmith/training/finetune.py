@@ -411,8 +411,15 @@ class StyleFinetune:
         for stale in self.target.parent.glob(f".{self.name}.tmp-*"):  # a killed publish's
             shutil.rmtree(stale, ignore_errors=True)
         tmp = temp_folder(self.target)
-        for name in ("model.safetensors", "tokenizer.json"):
-            shutil.copy2(source / name, tmp / name)
+        for name in (
+            "model.safetensors",
+            "tokenizer.json",
+            "model.onnx",
+            "model.int8.onnx",
+            "onnx.json",
+        ):
+            if (source / name).is_file():  # the ONNX files when the onnx package made them
+                shutil.copy2(source / name, tmp / name)
         if (self.base / "reprise.json").is_file():  # the base model's gate for --form
             shutil.copy2(self.base / "reprise.json", tmp / "reprise.json")
         for name, as_name in (("loss.png", "loss.png"), ("log.jsonl", "train_log.jsonl")):

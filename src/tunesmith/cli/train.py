@@ -125,7 +125,7 @@ def export_onnx_cmd(
 
     if importlib.util.find_spec("onnx") is None:
         raise BadInputError("export-onnx needs the onnx package: pip install onnx")
-    from ..generate.onnx_backend import export_onnx
+    from ..model.onnx_export import export_onnx
 
     folder = resolve_model_dir(model)
     path = export_onnx(folder)

@@ -371,7 +371,7 @@ class MusicTransformer(nn.Module):
             import importlib.util
 
             if importlib.util.find_spec("onnx") is not None:  # else: export it later
-                from ..generate.onnx_backend import export_onnx as export
+                from .onnx_export import export_onnx as export
 
                 export(folder)
 

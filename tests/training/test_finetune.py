@@ -71,8 +71,9 @@ def test_ctrl_c_keeps_the_best_and_resume_continues(tiny_run, home, tmp_path):
             pressed.append(step)
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the run ends after the next step
 
+    previous = signal.getsignal(signal.SIGINT)  # ignored in a background job, else default
     job.train(ctrl_c_after_a_validation)
-    assert job.interrupted and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert job.interrupted and signal.getsignal(signal.SIGINT) is previous  # restored
     first = job.publish()
     assert first.saved and first.interrupted
     assert list_user_models()[0]["complete"] is False

@@ -142,7 +142,9 @@ def test_a_hold_moves_later_notes_a_bar_on_and_sustains_the_sounding_chord():
     sched.add(Note(2.0, 1.0, 64, 0))  # ends before the barline: not sustained
     sched.add(Note(4.0, 1.0, 67, 0))  # the next bar
     play_from(sched, 0.0, 3.5)
-    assert sched.hold(4.0, 4.0) == 1  # one bar of 4/4 inserted at the barline
+    # one bar of 4/4 inserted at the barline: the sounding chord is 4 s longer
+    assert sched.hold(4.0, 4.0) == [{"channel": 0, "pitch": 60, "extend_s": 4.0}]
+    assert sched.sustained == 1
     play_from(sched, 3.5, 10.0)
     seq = [(round(t, 2), m.type, m.note) for t, m in mem.messages if m.type != "program_change"]
     assert seq == [

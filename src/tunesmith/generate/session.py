@@ -110,7 +110,7 @@ class DecodingSession:
         self.sampling = sampling
         self.window = window
         self.text_emb = text_emb
-        self.use_cfg = text_emb is not None and sampling.cfg_scale != 1.0
+        self.use_cfg = self.can_guide
         self.guide = guide
         self.reprise = reprise
         self.chords = chords
@@ -180,6 +180,21 @@ class DecodingSession:
         self.logits = self.backend.prefill(idx, te, use, self.cache)
         self.unfed = []
         self.prefills += 1
+
+    @property
+    def can_guide(self) -> bool:
+        """Whether classifier-free guidance applies: a text prompt and a scale other than 1."""
+        return self.text_emb is not None and self.sampling.cfg_scale != 1.0
+
+    def set_guidance(self, on: bool) -> bool:
+        """Use classifier-free guidance (the batch doubled by the rows without the text) for
+        the next tokens or not, where it applies (`can_guide`); the cache is rebuilt when
+        that changes. Returns whether guidance is used now."""
+        want = bool(on) and self.can_guide
+        if want != self.use_cfg:
+            self.use_cfg = want
+            self.invalidate()  # the cache holds the unguided half or not: rebuild
+        return self.use_cfg
 
     def invalidate(self) -> None:
         """Rebuild the cache from the rows before the next token (after a live change)."""

@@ -13,7 +13,9 @@ serving the page; quitting the server is its own action (`POST /v1/server/quit`,
 page's Quit button, or Ctrl-C).
 
 Events: `start` {session, status...}, `note` {t, pitch, velocity, duration, program,
-channel, beat}, `status`, `control` {name, value, latency_bars}, `panic`, `end`.
+channel, beat}, `status` {..., state, holds, dropped}, `control` {name, value,
+latency_bars}, `hold` {beat, beats, bars, sustained, extended}, `warning` {text, ...},
+`panic`, `end` (docs/STREAMING.md).
 """
 
 from __future__ import annotations

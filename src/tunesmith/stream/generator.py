@@ -199,10 +199,7 @@ class TokenStream:
         self.economy = on
         block = self.cfg.block_size
         self.tail_budget = int(block * (ECONOMY_TAIL if on else self.tail_fraction))
-        guided = self.session.text_emb is not None and self.sampling.cfg_scale != 1.0
-        if self.session.use_cfg != (guided and not on):
-            self.session.use_cfg = guided and not on
-            self.session.invalidate()  # the cache holds the unguided half or not: rebuild
+        self.session.set_guidance(not on)  # guidance doubles the batch: off in economy
 
     def set_temperature(self, value: float) -> None:
         self.session.sampling = self.sampling.with_(temperature=value).validated()

@@ -111,11 +111,13 @@ class Scheduler:
             del self._notes[nid]
         return len(gone)
 
-    def hold(self, beat: float, length: float) -> int:
+    def hold(self, beat: float, length: float) -> list[dict]:
         """Insert `length` quarter notes of time at `beat` (a barline not yet played):
         notes from there on sound that much later, notes sounding across it are sustained
-        through it. Returns how many notes are sustained."""
-        sustained = 0
+        through it. Returns the sustained notes already sounding, as {channel, pitch,
+        extend_s}: how many seconds later each one's note-off now goes (a listener that
+        timed the note from its note-on event, such as the web page, lengthens it)."""
+        sustained: list[dict] = []
         for nid, s in self._notes.items():
             if not s.on_sent and s.on_beat >= beat - 1e-9:
                 s.on_beat += length
@@ -123,10 +125,15 @@ class Scheduler:
                 self._push(s.on_beat, 1, nid)
                 self._push(s.off_beat, 0, nid)
             elif s.on_beat < beat and s.off_beat >= beat - SUSTAIN_EPS:
+                old = s.off_beat
                 s.off_beat = max(s.off_beat, beat) + length
                 self._push(s.off_beat, 0, nid)
-                sustained += 1
-        self.sustained += sustained
+                self.sustained += 1
+                if s.on_sent:  # (one still to sound says its length in its note event)
+                    extend = (s.off_beat - old) * 60.0 / self.tempo
+                    sustained.append(
+                        {"channel": s.channel, "pitch": s.note.pitch, "extend_s": round(extend, 4)}
+                    )
         return sustained
 
     def pending(self) -> int:
@@ -221,7 +228,9 @@ class Scheduler:
             "t": round(now - self.start_time, 4),
             "pitch": n.pitch,
             "velocity": n.velocity,
-            "duration": round(n.duration * 60.0 / self.tempo, 4),
+            # how long it will sound: its written length (kept from now when it is late),
+            # longer when it is sustained through a hold
+            "duration": round(self.time_at(s.off_beat) - now, 4),
             "program": program,
             "channel": ch,
             "beat": round(s.on_beat, 4),

@@ -742,7 +742,9 @@ class StreamSession:
         everything after moves one bar later (the tempo is unchanged)."""
         length = next((b.length for b in self.bars if abs(b.start - barline) < 1e-6), None)
         length = length or self.decoder.state.bar_len
-        sustained = self.scheduler.hold(barline, length)
+        before = self.scheduler.sustained
+        extended = self.scheduler.hold(barline, length)
+        sustained = self.scheduler.sustained - before
         st = self.decoder.state
         if st.bar_start >= barline - 1e-9:
             st.bar_start += length
@@ -763,7 +765,13 @@ class StreamSession:
         self.report.hold_s += length * 60.0 / self.scheduler.tempo
         self._emit(
             "hold",
-            {"beat": round(barline, 4), "beats": length, "bars": 1, "sustained": sustained},
+            {
+                "beat": round(barline, 4),
+                "beats": length,
+                "bars": 1,
+                "sustained": sustained,
+                "extended": extended,
+            },
         )
 
     # -- control changes ------------------------------------------------------------------------

@@ -748,7 +748,9 @@ const live = {
   audio: null,
   master: null,
   voices: new Set(),
+  sounding: new Map(), // "channel:pitch" -> the voice that key is sounding now
   notes: [], // {t0: audio time, dur, pitch, channel}
+  warning: "", // the start-up calibration's warning, shown beside the status
   raf: 0,
   lastStatus: "",
 };
@@ -820,10 +822,60 @@ function playNote(n) {
   }
   src.start(start);
   src.stop(start + dur + 0.15);
-  const voice = { src, gain };
+  const drawn = { t0: start, dur, pitch: n.pitch, channel: n.channel || 0 };
+  const key = `${n.channel || 0}:${n.pitch}`;
+  const voice = { src, gain, start, end: start + dur, peak, drawn, key };
   live.voices.add(voice);
-  src.onended = () => { live.voices.delete(voice); gain.disconnect(); };
-  live.notes.push({ t0: start, dur, pitch: n.pitch, channel: n.channel || 0 });
+  live.sounding.set(key, voice);
+  src.onended = () => {
+    live.voices.delete(voice);
+    if (live.sounding.get(key) === voice) live.sounding.delete(key);
+    gain.disconnect();
+  };
+  live.notes.push(drawn);
+}
+
+function sustainNotes(extended) {
+  // A hold at a barline: the notes sounding there last longer (the stream moved their
+  // note-offs by `extend_s`); their release and their bars on the roll move with them.
+  const ctx = live.audio;
+  if (!ctx) return 0;
+  let n = 0;
+  for (const e of extended || []) {
+    const v = live.sounding.get(`${e.channel}:${e.pitch}`);
+    if (!v || !(e.extend_s > 0)) continue;
+    const end = v.end + e.extend_s;
+    const from = Math.max(ctx.currentTime, v.start + 0.011);
+    try {
+      v.gain.gain.cancelScheduledValues(from);
+      v.gain.gain.setValueAtTime(v.peak * 0.6, Math.max(from, Math.min(end, v.end)));
+      v.gain.gain.setValueAtTime(v.peak * 0.6, end);
+      v.gain.gain.exponentialRampToValueAtTime(0.0001, end + 0.12);
+      v.src.stop(end + 0.15); // the last stop() called before the end is the one that counts
+    } catch (_) { continue; /* already over */ }
+    v.end = end;
+    v.drawn.dur = end - v.drawn.t0;
+    n++;
+  }
+  return n;
+}
+
+function liveState(data) {
+  // The status line: where the stream is, and whether it is keeping up.
+  const parts = [`bar ${data.bar}`, `${Math.round(data.tempo)} bpm`, data.key || "any key",
+    data.style || "any style", `T ${Number(data.temperature).toFixed(2)}`,
+    `underruns ${data.underruns}`];
+  if (data.state && data.state !== "playing") parts.push(data.state);
+  if (data.holds) parts.push(`held ${data.holds} bar${data.holds === 1 ? "" : "s"}`);
+  if (data.dropped) parts.push(`dropped ${data.dropped}`);
+  return parts.join(" · ");
+}
+
+function showLiveWarning(text) {
+  live.warning = text || "";
+  const el = $("live-warning");
+  el.textContent = live.warning;
+  el.hidden = !live.warning;
 }
 
 function silence() {
@@ -836,6 +888,7 @@ function silence() {
     } catch (_) { /* already stopped */ }
   }
   live.voices.clear();
+  live.sounding.clear();
 }
 
 function paintLive() {
@@ -898,6 +951,7 @@ function handleEvent(type, data) {
     case "start":
       live.session = data.session;
       live.token = data.token || null;
+      showLiveWarning("");
       liveButtons(true);
       liveStatus(`playing · session ${data.session} · ${Math.round(data.tempo)} bpm · ${data.key || "any key"}`);
       cancelAnimationFrame(live.raf);
@@ -907,8 +961,15 @@ function handleEvent(type, data) {
       playNote(data);
       break;
     case "status":
-      liveStatus(`bar ${data.bar} · ${Math.round(data.tempo)} bpm · ${data.key || "any key"} · `
-        + `${data.style || "any style"} · T ${Number(data.temperature).toFixed(2)} · underruns ${data.underruns}`);
+      liveStatus(liveState(data), data.state === "holding" || data.state === "catching up" ? "busy" : undefined);
+      break;
+    case "hold":
+      sustainNotes(data.extended);
+      liveStatus(`holding at bar line (beat ${Number(data.beat).toFixed(0)}): decoding fell behind; `
+        + `${data.sustained} note${data.sustained === 1 ? "" : "s"} sustained`, "busy");
+      break;
+    case "warning":
+      showLiveWarning(data.text);
       break;
     case "control":
       liveStatus(`${data.name} → ${data.value} (takes effect in ~${Number(data.latency_bars).toFixed(1)} bars)`);

@@ -1,9 +1,10 @@
 """Fine-tuning on a style the base model never heard: what 5, 15 and 30 CPU minutes buy.
 
 The style folder's files are split (stable hash of the file's path) into a part to
-fine-tune on and held-out test pieces (`--test-fraction`). For every budget in `--minutes`
-the base model is fine-tuned from scratch on the first part (`tunesmith finetune`: full
-fine-tune, its own validation hold-out, early stopping), into a temporary TUNESMITH_HOME.
+fine-tune on and held-out test pieces (`--test-fraction`). For every adapter in `--adapters`
+(full: every weight; lora: low-rank adapters) and every budget in `--minutes` the base
+model is fine-tuned afresh on the first part (`tunesmith finetune`: its own validation
+hold-out, early stopping), into a temporary TUNESMITH_HOME.
 Then, for the base model and each fine-tuned one:
 
 - loss: the fine-tune's validation loss before/after, and the loss on the held-out test
@@ -14,13 +15,14 @@ Then, for the base model and each fine-tuned one:
 - no collapse: attribute accuracy on the public prompt set (`--prompts`, `--prompt-limit`
   prompts, seed 1), so a fine-tune that forgets how to follow requests shows.
 
-Full fine-tune only: adapters (LoRA) are not implemented, so the JSON says so.
-
 The style must be one the base never trained on (the shipped model trained on the whole
 music21 corpus): a folder of MIDI the project may redistribute that is not in that corpus,
-or a collection left out of a base model retrained without it.
+or a collection left out of a base model retrained without it (benchmarks/hold_out.py and
+configs/study_no_bach.yaml: the Bach chorales):
 
-    python benchmarks/finetune.py --style DIR --style-name WORD --out benchmarks/results/finetune.json
+    python benchmarks/finetune.py --style data/style_bach --style-name chorale \
+        --model runs/study_no_bach/model --adapters full,lora --minutes 5,15 \
+        --out benchmarks/results/finetune.json
 
 Smoke test (seconds, a tiny model):
 
@@ -188,6 +190,7 @@ def main() -> None:
     ap.add_argument("--style-name", default=None, help="The style's word (default: folder name).")
     ap.add_argument("--model", default=None, help="Base model (default: the shipped one).")
     ap.add_argument("--minutes", default="5,15,30", help="Training budgets, comma-separated.")
+    ap.add_argument("--adapters", default="full,lora", help="full and/or lora, comma-separated.")
     ap.add_argument("--test-fraction", type=float, default=0.2)
     ap.add_argument("--pieces", type=int, default=20, help="Generated pieces per model.")
     ap.add_argument("--bars", type=int, default=16)
@@ -210,7 +213,7 @@ def run(args, work: Path) -> None:
     from tunesmith.evaluate.suite import MIN_REFERENCE_PIECES
     from tunesmith.model.folder import model_styles, resolve_model_dir
     from tunesmith.tokens.tokenizer import MusicTokenizer
-    from tunesmith.training.finetune import finetune, style_for
+    from tunesmith.training.finetune import LORA, finetune, style_for
 
     t_start = time.perf_counter()
     base = resolve_model_dir(args.model)
@@ -223,15 +226,19 @@ def run(args, work: Path) -> None:
 
     rows = [measure_model("base", base, style_name, args, reference, tokens, work, prompts)]
     models: dict[str, str | Path | None] = {"base": args.model or SHIPPED}
-    for minutes in (float(m) for m in args.minutes.split(",")):
-        label = f"{minutes:g}min"
+    runs = [
+        (adapter, float(m)) for m in args.minutes.split(",") for adapter in args.adapters.split(",")
+    ]  # the adapters interleaved at each budget: the machine's load drifts
+    for adapter, minutes in runs:
+        label = f"{adapter}-{minutes:g}min"
         t0 = time.perf_counter()
         res = finetune(
             train, f"bench-{label}", base, minutes=minutes, style_name=style_name,
-            overwrite=True, workers=args.workers,
+            overwrite=True, workers=args.workers, adapter=adapter,
         )  # fmt: skip
         row = measure_model(label, res.path, style_name, args, reference, tokens, work, prompts)
         row["finetune"] = {
+            "adapter": adapter,
             "minutes": minutes,
             "val_loss_before": round(res.val_loss_before or 0.0, 4),
             "val_loss_after": round(res.val_loss_after or 0.0, 4) if res.saved else None,
@@ -250,7 +257,8 @@ def run(args, work: Path) -> None:
     payload = {
         "benchmark": "finetune",
         "machine": machine(),
-        "method": "full fine-tune (adapters such as LoRA are not implemented)",
+        "method": "fine-tune of every weight (full) and low-rank adapters (lora: rank "
+        f"{LORA['rank']}, alpha {LORA['alpha']}, embeddings trained, merged when saved)",
         "style": {
             "folder": str(args.style),
             "word": style_name,

@@ -64,7 +64,7 @@ def rows() -> list[Row]:
         ["benchmarks/results/shipped_model.json"],
     )
     def _(d):
-        w1, w2 = d["val_curve_window_1"], d["val_curve_window_2"]
+        w1 = d["val_curve_window_1"]
         large = next(v for k, v in d["studies_same_windows"].items() if k.startswith("large"))
         return (
             f"{w1[0][1]:.3f} after {w1[0][0]} steps → {w1[-1][1]:.3f} → {d['val_loss']:.3f} "

@@ -131,6 +131,7 @@ class Composer:
         overwrite: bool = False,
         workers: int | None = None,
         progress=None,
+        adapter: str | None = None,
     ) -> Composer:
         """This model fine-tuned on the MIDI files in `folder` (10-200 pieces of one style),
         saved as the user model `name` and loaded: `Composer.load(name)` and `--model name`
@@ -138,14 +139,16 @@ class Composer:
         `minutes` of training (default 15), stopped early when the held-out pieces stop
         improving; `captions`: a MidiCaps-style file; `resume`: continue an interrupted
         fine-tune of that name; `overwrite`: replace a model of that name (only once the
-        new one is complete). `progress(stage, done, total, info)`. See docs/FINETUNE.md."""
+        new one is complete); `adapter`: "full" (every weight, the default) or "lora"
+        (low-rank adapters, merged when saved). `progress(stage, done, total, info)`. See
+        docs/FINETUNE.md."""
         from .training.finetune import finetune
 
         if self.path is None:
             raise ValueError("fine-tuning starts from a model folder: load the Composer from one")
         result = finetune(
             folder, name, self.path, captions, minutes, style_name, resume, overwrite, workers,
-            progress,
+            progress, adapter,
         )  # fmt: skip
         if not result.saved:
             raise TunesmithError(

@@ -57,7 +57,10 @@ def busy_events(composer):  # noqa: F811
 
 
 def test_the_page_shows_holds_and_warnings_and_sustains_the_held_chord(
-    server, browser, busy_events, tmp_path  # noqa: F811
+    server,  # noqa: F811
+    browser,  # noqa: F811
+    busy_events,
+    tmp_path,
 ):
     from selenium.webdriver.common.by import By
 

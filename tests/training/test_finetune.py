@@ -43,7 +43,7 @@ def test_a_fine_tuned_model_is_found_by_name_and_knows_its_word(tiny_run, home, 
     (listed,) = list_user_models()
     assert listed["name"] == "game" and listed["styles"] == {"game tune": CARRIERS[0]}
     assert listed["parameters"] == tuned.model.num_params()
-    assert listed["complete"] is True
+    assert listed["complete"] is True and listed["adapter"] == "full"
     assert listed["val_loss_before"] > 0 and listed["val_loss_after"] > 0
     made = json.loads((tuned.path / "config.json").read_text())["finetune"]
     assert made["pieces"] == {"train": 9, "val": 1}
@@ -122,4 +122,27 @@ def test_an_earlier_model_of_the_name_is_not_lost(tiny_run, home, tmp_path):
 def test_a_bad_name_is_refused_before_any_work(name, fragment, home, tmp_path):
     with pytest.raises(BadInputError, match=fragment):
         StyleFinetune(tmp_path, name)
+    assert not home.exists()
+
+
+def test_a_lora_fine_tune_is_a_plain_model_that_knows_its_word(tiny_run, home, tmp_path):
+    folder = write_style_folder(tmp_path / "mine", extras=False)
+    tuned = Composer.load(tiny_run).finetune(
+        folder, "arcade", minutes=SECONDS, style_name="arcade tune", workers=1, adapter="lora"
+    )
+    made = json.loads((tuned.path / "config.json").read_text())["finetune"]
+    assert made["adapter"]["kind"] == "lora" and made["adapter"]["rank"] == 16
+    assert tuned.controls_for("an arcade tune").style == CARRIERS[0]
+    assert tuned("an arcade tune for flute", bars=4, seed=1).score.note_num() > 0
+    from tunesmith.model.transformer import MusicTransformer
+
+    b = MusicTransformer.load(tiny_run / "model").state_dict()
+    t = tuned.model.state_dict()
+    assert torch.equal(t["ln_f.weight"], b["ln_f.weight"])  # frozen under the adapters
+    assert not torch.equal(t["blocks.0.mlp.0.weight"], b["blocks.0.mlp.0.weight"])
+
+
+def test_an_unknown_adapter_is_refused_before_any_work(home, tmp_path):
+    with pytest.raises(BadInputError, match="unknown adapter 'qlora'; choose one of: full, lora"):
+        StyleFinetune(tmp_path, "x", adapter="qlora")
     assert not home.exists()

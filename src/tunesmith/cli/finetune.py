@@ -34,6 +34,11 @@ def finetune_cmd(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace a model of that name (once the new one is complete)."
     ),
+    adapter: str | None = typer.Option(
+        None,
+        "--adapter",
+        help="full: train every weight (default); lora: low-rank adapters, merged when saved.",
+    ),
     model: Model = None,
     workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
     quiet: Quiet = False,
@@ -60,7 +65,7 @@ def finetune_cmd(
         except BadInputError as e:
             raise BadInputError(f"{e}; give --style-name WORD") from None
     job = StyleFinetune(
-        folder, name, model, captions, minutes, style_name, resume, overwrite, workers
+        folder, name, model, captions, minutes, style_name, resume, overwrite, workers, adapter
     )
     if job.resuming:
         note(f"resuming the fine-tune {name!r} ({job.run_dir})")
@@ -73,7 +78,7 @@ def finetune_cmd(
         before = job.validation_loss_before()
     note(
         f"style word {job.style_name!r} (style control: {job.style}); validation loss "
-        f"before: {before:.3f}; training for up to {job.minutes:g} minutes"
+        f"before: {before:.3f}; training ({job.adapter}) for up to {job.minutes:g} minutes"
     )
     with task(f"fine-tuning {name}") as update:
         job.train(update)
@@ -130,7 +135,8 @@ def models_cmd(
         if before is not None and after is not None:
             parts.append(f"validation loss {before:.3f} -> {after:.3f}")
         if m["minutes"] is not None and m["pieces"]:
-            parts.append(f"{m['minutes']:.1f} min on {sum(m['pieces'].values())} pieces")
+            how = f" ({m['adapter']})" if m.get("adapter") else ""
+            parts.append(f"{m['minutes']:.1f} min{how} on {sum(m['pieces'].values())} pieces")
         if not m["complete"]:
             parts.append("interrupted: --resume goes on")
         out.print(

@@ -160,6 +160,13 @@ def parameter_count(folder: Path) -> int | None:
         return None
 
 
+def _adapter_kind(adapter: Any) -> str:
+    """ "full" or "lora" from what a fine-tune recorded (a dict for adapters; older: none)."""
+    if isinstance(adapter, dict):
+        return str(adapter.get("kind", "lora"))
+    return str(adapter or "full")
+
+
 def list_user_models() -> list[dict[str, Any]]:
     """Every user model: name, folder, style words, parameters, bytes on disk, and what the
     fine-tune recorded (base model, validation loss before and after, minutes, complete)."""
@@ -184,6 +191,7 @@ def list_user_models() -> list[dict[str, Any]]:
                 "val_loss_after": made.get("val_loss_after"),
                 "minutes": made.get("train_minutes"),
                 "pieces": made.get("pieces"),
+                "adapter": _adapter_kind(made.get("adapter")) if made else None,
                 "complete": made.get("complete", True),
             }
         )

@@ -7,8 +7,10 @@ each); `finetune()` runs them all.
    duplicates and drum-only files dropped, a validation part held out), in the run folder
    `<data folder>/finetune-runs/<name>/`.
 2. tokenize: in the base model's tokenization, captions embedded.
-3. train: a full fine-tune of the base model (Trainer with `init_from` and a wall-clock
-   budget, `max_minutes`, which ends the cosine schedule on time). The validation loss is
+3. train: a full fine-tune of the base model, or low-rank adapters (`adapter="lora"`,
+   training/lora.py: the base frozen, merged into the weights when saved) (Trainer with
+   `init_from` and a wall-clock budget, `max_minutes`, which ends the cosine schedule on
+   time). The validation loss is
    measured before the first step; validations are spread over the budget (timed from
    the first steps) and the run stops early when two validations in a row bring no
    improvement. Ctrl-C keeps the best weights so far and the run folder, so a resume
@@ -87,6 +89,10 @@ OPTIM = {
     "ema_decay": 0.99,
     "max_steps": 1_000_000,  # a cap only: the time budget ends the run
 }
+ADAPTERS = ("full", "lora")
+DEFAULT_ADAPTER = "full"
+LORA = {"kind": "lora", "rank": 16, "alpha": 32}
+LORA_OPTIM = {"lr": 1e-3, "min_lr": 1e-4}  # adapters start at zero: a larger step
 
 ProgressFn = Callable[[int, int | None, str], None]  # done, total (None: unknown), info
 
@@ -104,6 +110,7 @@ class FinetuneResult:
     val_loss_after: float | None
     steps: int
     train_minutes: float
+    adapter: str
     stopped_early: bool
     interrupted: bool
     corpus: StyleCorpusReport
@@ -144,6 +151,14 @@ def _check_minutes(minutes: float) -> float:
     return float(minutes)
 
 
+def _check_adapter(adapter: str) -> str:
+    if adapter not in ADAPTERS:
+        raise BadInputError(
+            f"unknown adapter {adapter!r}; choose one of: {', '.join(ADAPTERS)}", field="adapter"
+        )
+    return adapter
+
+
 def run_folder(name: str) -> Path:
     """Where the fine-tune `name` keeps its corpus and checkpoints until it is published."""
     return user_home() / "finetune-runs" / check_model_name(name)
@@ -163,8 +178,11 @@ class StyleFinetune:
         resume: bool = False,
         overwrite: bool = False,
         workers: int | None = None,
+        adapter: str | None = None,
     ) -> None:
         self.name = check_model_name(name)
+        if adapter is not None:
+            _check_adapter(adapter)
         self.target = user_models_dir() / self.name
         self.run_dir = run_folder(self.name)
         self.workers = workers
@@ -190,8 +208,10 @@ class StyleFinetune:
             self.base = resolve_model_dir(state["base"])
             self.style_name, self.style = state["style_name"], state["style"]
             self.minutes = _check_minutes(minutes if minutes is not None else state["minutes"])
+            self.adapter = state.get("adapter", "full")  # a resume keeps the run's kind
         else:  # the settings first, then the folder and the model: a typo costs no work
             self.minutes = _check_minutes(minutes if minutes is not None else DEFAULT_MINUTES)
+            self.adapter = adapter or DEFAULT_ADAPTER
             word = style_name if style_name is not None else default_style_name(self.name)
             check_style_word(word)
             list_midi_files(Path(folder))  # an empty or missing folder fails before any work
@@ -227,6 +247,7 @@ class StyleFinetune:
                 "style": self.style,
                 "style_name": self.style_name,
                 "minutes": self.minutes,
+                "adapter": self.adapter,
                 "val_loss_before": self.val_loss_before,
             },
         )
@@ -286,7 +307,8 @@ class StyleFinetune:
         augment: dict[str, Any] = {}
         if "infill" in self.tokenizer.extensions:  # keep the model's infill skills (v2)
             augment = {"p_infill_bars": 0.4, "p_infill_part": 0.25}
-        optim = OptimConfig(**{**asdict(OptimConfig()), **OPTIM})
+        lora = self.adapter == "lora"
+        optim = OptimConfig(**{**asdict(OptimConfig()), **OPTIM, **(LORA_OPTIM if lora else {})})
         return RunConfig.from_dict(
             {
                 "name": f"finetune-{self.name}",
@@ -301,6 +323,7 @@ class StyleFinetune:
                 "samples": False,
                 "init_from": str(self.base),
                 "max_minutes": self.minutes,
+                "adapter": dict(LORA) if lora else None,
             }
         )
 
@@ -402,6 +425,7 @@ class StyleFinetune:
             val_loss_after=float(best["val_loss"]) if best else None,
             steps=trainer.step,
             train_minutes=round(trainer.train_seconds / 60.0, 3),
+            adapter=self.adapter,
             stopped_early=self.stopped_early,
             interrupted=self.interrupted,
             corpus=self.report,
@@ -437,6 +461,7 @@ class StyleFinetune:
                 "style": self.style,
                 "style_name": self.style_name,
                 "minutes": self.minutes,
+                "adapter": self.adapter if self.adapter == "full" else dict(LORA),
                 "train_minutes": result.train_minutes,
                 "steps": trainer.step,
                 "best_step": int(best["step"]),
@@ -494,12 +519,14 @@ def finetune(
     overwrite: bool = False,
     workers: int | None = None,
     progress: Callable[[str, int, int | None, str], None] | None = None,
+    adapter: str | None = None,
 ) -> FinetuneResult:
     """Fine-tune `base` (default: the shipped model) on the MIDI files in `folder` and save
     the result as the user model `name` (module doc). `progress(stage, done, total, info)`
-    for the stages prepare, tokenize, embed and train."""
+    for the stages prepare, tokenize, embed and train. `adapter`: "full" (every weight) or
+    "lora" (low-rank adapters); a resume keeps the run's."""
     job = StyleFinetune(
-        folder, name, base, captions, minutes, style_name, resume, overwrite, workers
+        folder, name, base, captions, minutes, style_name, resume, overwrite, workers, adapter
     )
     say = progress or (lambda *a: None)
     job.prepare(lambda d, t: say("prepare", d, t, ""))

@@ -45,6 +45,8 @@ from .checkpoint import (
     temp_folder,
     write_json,
 )
+from .lora import LoraConfig, add_lora, merged_state
+from .lora import count as count_params
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,15 @@ class RunConfig:
     # it is spent, and the cosine schedule follows whichever of steps and time is further
     # along, so the learning rate reaches min_lr when the time is up (max_steps stays a cap).
     max_minutes: float | None = None
+    # Low-rank adapters instead of a full fine-tune (training/lora.py): {"kind": "lora",
+    # "rank": 16, "alpha": 32}; the saved model holds the merged weights.
+    adapter: dict | None = None
+
+    def lora(self) -> LoraConfig | None:
+        if not self.adapter:
+            return None
+        extra = {k: v for k, v in self.adapter.items() if k != "kind"}
+        return LoraConfig(**extra).validated()
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -129,6 +140,17 @@ class RunConfig:
             raise BadInputError("max_minutes must be a positive number of minutes")
         if rest.get("reinit_tokens") and not rest.get("init_from"):
             raise BadInputError("reinit_tokens re-draws rows of a source model: set init_from too")
+        adapter = rest.get("adapter")
+        if adapter is not None:
+            if not isinstance(adapter, dict) or adapter.get("kind") != "lora":
+                raise BadInputError("adapter must be {kind: lora, rank: R, alpha: A}")
+            unknown = set(adapter) - {"kind", "rank", "alpha", "train_embeddings"}
+            if unknown:
+                raise BadInputError(f"unknown adapter keys: {', '.join(sorted(unknown))}")
+            try:
+                LoraConfig(**{k: v for k, v in adapter.items() if k != "kind"}).validated()
+            except ValueError as e:
+                raise BadInputError(str(e)) from None
         return cls(
             name=raw.get("name", default_name), model=model, optim=optim, augment=augment, **rest
         )
@@ -350,6 +372,14 @@ class Trainer:
         self.ema = MusicTransformer(mcfg).to(self.device)
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
+        lora = cfg.lora()
+        self.lora = lora is not None
+        if lora is not None:  # after the EMA copy: that one stays a plain model
+            trainable = add_lora(self.model, lora)
+            log.info(
+                "LoRA rank %d: %d trainable of %d parameters",
+                lora.rank, count_params(trainable), self.ema.num_params(),
+            )  # fmt: skip
         self.opt = make_optimizer(self.model, cfg.optim)
         self.train_sampler = BatchSampler(
             self.ds, "train", mcfg.block_size, cfg.augment, seed=cfg.seed + 1000 * self.rank
@@ -515,6 +545,11 @@ class Trainer:
     def _ema_update(self) -> None:
         decay = min(self.cfg.optim.ema_decay, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
+            if self.lora:  # the EMA follows the effective (merged) weights
+                merged = merged_state(self.model)
+                for name, e in self.ema.named_parameters():
+                    e.lerp_(merged[name], 1 - decay)
+                return
             for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
 

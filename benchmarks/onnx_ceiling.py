@@ -1,0 +1,103 @@
+"""The model's own speed on ONNX Runtime: forward steps alone, no sampling, no grammar.
+
+What decoding at batch B could reach at best on this machine: a cache of `--context`
+positions is filled once, then `--steps` one-token steps are timed for each graph (fp32
+and int8), thread count and batch size, interleaved over `--runs` rounds (medians). The
+rows/s figure is B divided by the step time: an upper bound on tokens/s for the whole
+decode loop, which adds sampling and the grammar on top.
+
+    python benchmarks/onnx_ceiling.py --out benchmarks/results/onnx_ceiling.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import SHIPPED, machine, write_json  # noqa: E402
+
+
+def step_seconds(backend, batch: int, context: int, steps: int) -> float:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vocab = backend.cfg.vocab_size
+    cache = backend.new_cache(batch, [0] * batch)
+    backend.prefill(rng.integers(5, vocab, (batch, context)), None, None, cache)
+    feed = rng.integers(5, vocab, (batch, 1))
+    for _ in range(10):  # warm-up (and the cache's first growth)
+        backend.step(feed, cache)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        backend.step(feed, cache)
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    from tunesmith.generate.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend
+    from tunesmith.model.folder import resolve_model_dir
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--batches", default="1,8,16")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--context", type=int, default=250, help="positions cached before timing")
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", default="benchmarks/results/onnx_ceiling.json")
+    args = ap.parse_args()
+    folder = resolve_model_dir(args.model)
+    load0 = os.getloadavg()[0]
+    cells = [
+        (graph, int(t), int(b))
+        for graph in (ONNX_FILE, INT8_FILE)
+        for t in args.threads.split(",")
+        for b in args.batches.split(",")
+    ]
+    backends = {(g, t): OnnxBackend.load(folder, threads=t, graph=g) for g, t, _ in cells}
+    times: dict = {c: [] for c in cells}
+    for r in range(args.runs):
+        for cell in cells if r % 2 == 0 else cells[::-1]:
+            graph, threads, batch = cell
+            times[cell].append(
+                step_seconds(backends[graph, threads], batch, args.context, args.steps)
+            )
+    rows = []
+    for (graph, threads, batch), ts in times.items():
+        s = statistics.median(ts)
+        rows.append(
+            {
+                "graph": graph,
+                "threads": threads,
+                "batch": batch,
+                "step_ms_median": round(s * 1e3, 3),
+                "rows_per_s": round(batch / s),
+                "runs_ms": [round(t * 1e3, 3) for t in ts],
+            }
+        )
+        print(rows[-1], file=sys.stderr)
+    best8 = max(r["rows_per_s"] for r in rows if r["batch"] == 8)
+    write_json(
+        args.out,
+        {
+            "benchmark": "onnx_ceiling",
+            "machine": machine(),
+            "context": args.context,
+            "steps": args.steps,
+            "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+            "rows": rows,
+            "best_batch8_rows_per_s": best8,
+            "note": "forward steps alone: the decode loop's tokens/s at batch 8 cannot exceed "
+            "best_batch8_rows_per_s on this machine",
+        },
+        model=args.model or SHIPPED,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,12 @@
 """The model's own speed on ONNX Runtime: forward steps alone, no sampling, no grammar.
 
-What decoding at batch B could reach at best on this machine: a cache of `--context`
+What decoding at batch B could reach at best on this machine: a cache of `--contexts`
 positions is filled once, then `--steps` one-token steps are timed for each graph (fp32
-and int8), thread count and batch size, interleaved over `--runs` rounds (medians). The
-rows/s figure is B divided by the step time: an upper bound on tokens/s for the whole
-decode loop, which adds sampling and the grammar on top.
+and int8), thread count, batch size and cache length, interleaved over `--runs` rounds
+(medians); every timed step sees the same cached past. A short cache shows what the
+weights' matrix products cost without attention over a long past. The rows/s figure is B
+divided by the step time: an upper bound on tokens/s for the whole decode loop, which
+adds sampling and the grammar on top.
 
     python benchmarks/onnx_ceiling.py --out benchmarks/results/onnx_ceiling.json
 """
@@ -30,11 +32,14 @@ def step_seconds(backend, batch: int, context: int, steps: int) -> float:
     cache = backend.new_cache(batch, [0] * batch)
     backend.prefill(rng.integers(5, vocab, (batch, context)), None, None, cache)
     feed = rng.integers(5, vocab, (batch, 1))
+    filled = cache.length
     for _ in range(10):  # warm-up (and the cache's first growth)
         backend.step(feed, cache)
+    cache.length = filled
     t0 = time.perf_counter()
     for _ in range(steps):
         backend.step(feed, cache)
+        cache.length = filled  # every timed step sees the same past
     return (time.perf_counter() - t0) / steps
 
 
@@ -46,7 +51,7 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--batches", default="1,8,16")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--context", type=int, default=250, help="positions cached before timing")
+    ap.add_argument("--contexts", default="250,8", help="positions cached before timing")
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default="benchmarks/results/onnx_ceiling.json")
@@ -54,46 +59,50 @@ def main() -> None:
     folder = resolve_model_dir(args.model)
     load0 = os.getloadavg()[0]
     cells = [
-        (graph, int(t), int(b))
+        (graph, int(t), int(b), int(m))
         for graph in (ONNX_FILE, INT8_FILE)
         for t in args.threads.split(",")
         for b in args.batches.split(",")
+        for m in args.contexts.split(",")
     ]
-    backends = {(g, t): OnnxBackend.load(folder, threads=t, graph=g) for g, t, _ in cells}
+    backends = {(g, t): OnnxBackend.load(folder, threads=t, graph=g) for g, t, _, _ in cells}
     times: dict = {c: [] for c in cells}
     for r in range(args.runs):
         for cell in cells if r % 2 == 0 else cells[::-1]:
-            graph, threads, batch = cell
-            times[cell].append(
-                step_seconds(backends[graph, threads], batch, args.context, args.steps)
-            )
+            graph, threads, batch, context = cell
+            times[cell].append(step_seconds(backends[graph, threads], batch, context, args.steps))
     rows = []
-    for (graph, threads, batch), ts in times.items():
+    for (graph, threads, batch, context), ts in times.items():
         s = statistics.median(ts)
         rows.append(
             {
                 "graph": graph,
                 "threads": threads,
                 "batch": batch,
+                "context": context,
                 "step_ms_median": round(s * 1e3, 3),
                 "rows_per_s": round(batch / s),
                 "runs_ms": [round(t * 1e3, 3) for t in ts],
             }
         )
         print(rows[-1], file=sys.stderr)
-    best8 = max(r["rows_per_s"] for r in rows if r["batch"] == 8)
+    longest = max(r["context"] for r in rows)
+    best8 = max(r["rows_per_s"] for r in rows if r["batch"] == 8 and r["context"] == longest)
+    best8_short = max(r["rows_per_s"] for r in rows if r["batch"] == 8)
     write_json(
         args.out,
         {
             "benchmark": "onnx_ceiling",
             "machine": machine(),
-            "context": args.context,
+            "contexts": [int(m) for m in args.contexts.split(",")],
             "steps": args.steps,
             "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "rows": rows,
             "best_batch8_rows_per_s": best8,
+            "best_batch8_rows_per_s_any_context": best8_short,
             "note": "forward steps alone: the decode loop's tokens/s at batch 8 cannot exceed "
-            "best_batch8_rows_per_s on this machine",
+            "best_batch8_rows_per_s on this machine (at the longest cache timed); with the "
+            "shortest cache, best_batch8_rows_per_s_any_context",
         },
         model=args.model or SHIPPED,
     )

@@ -10,7 +10,8 @@ the whole key panel, its constant part the panel's mean profile, and the close),
 previous (Krumhansl-Kessler's guide alone, no cadence: the default before), no_cadence,
 close and frame (with KK's guide), panel (the correction judged by the panel, KK's
 constant part), panel_base (the shipped guide), panel_close and panel_base_close (with
-the close), t0.9, t0.8 and t1.1 (the defaults at another temperature), and compares each set with the test split as `tunesmith evaluate`
+the close), t0.9, t0.8, t1.1 and t1.2 (the defaults at another temperature), t1.0_full
+and t1.1_full (no top-k or top-p), t1.1_p0.98 (a looser top-p), and compares each set with the test split as `tunesmith evaluate`
 does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
 (forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
 the bass (music/cadence.py).
@@ -81,6 +82,11 @@ def main() -> None:
             "t0.9": {"temperature": 0.9},
             "t0.8": {"temperature": 0.8},
             "t1.1": {"temperature": 1.1},
+            "t1.2": {"temperature": 1.2},
+            # no truncation: the model's own distribution (t1.0_full) or a warmer one
+            "t1.0_full": {"top_k": 0, "top_p": 1.0},
+            "t1.1_full": {"temperature": 1.1, "top_k": 0, "top_p": 1.0},
+            "t1.1_p0.98": {"temperature": 1.1, "top_p": 0.98},
         }
         for name in args.variants.split(","):
             changes = known[name]

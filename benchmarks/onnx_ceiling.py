@@ -4,7 +4,8 @@ What decoding at batch B could reach at best on this machine: a cache of `--cont
 positions is filled once, then `--steps` one-token steps are timed for each graph (fp32
 and int8), thread count, batch size and cache length, interleaved over `--runs` rounds
 (medians); every timed step sees the same cached past. A short cache shows what the
-weights' matrix products cost without attention over a long past. The rows/s figure is B
+weights' matrix products cost without attention over a long past; `numpy_attention_ms` times that attention alone in NumPy over the same
+cache buffers (all layers), as an independent check of what the past costs. The rows/s figure is B
 divided by the step time: an upper bound on tokens/s for the whole decode loop, which
 adds sampling and the grammar on top.
 
@@ -43,8 +44,34 @@ def step_seconds(backend, batch: int, context: int, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def attention_seconds(cfg, batch: int, positions: int, steps: int) -> float:
+    """One step's attention alone, in NumPy, over caches of `positions` (all layers): the
+    part of a step that grows with the past, timed outside ONNX Runtime as a check."""
+    import numpy as np
+
+    H, hd = cfg.n_head, cfg.d_model // cfg.n_head
+    rng = np.random.default_rng(0)
+    ks = [rng.standard_normal((batch, H, hd, positions), np.float32) for _ in range(cfg.n_layer)]
+    vs = [rng.standard_normal((batch, H, positions, hd), np.float32) for _ in range(cfg.n_layer)]
+    q = rng.standard_normal((batch, H, 1, hd), np.float32)
+    mask = np.zeros((batch, 1, 1, positions), np.float32)
+
+    def step() -> None:
+        for k, v in zip(ks, vs, strict=True):
+            s = q @ k + mask
+            e = np.exp(s - s.max(-1, keepdims=True))
+            (e / e.sum(-1, keepdims=True)) @ v
+
+    for _ in range(5):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
 def main() -> None:
-    from tunesmith.generate.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend
+    from tunesmith.generate.onnx_backend import GROW, INT8_FILE, ONNX_FILE, OnnxBackend
     from tunesmith.model.folder import resolve_model_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,6 +99,18 @@ def main() -> None:
             graph, threads, batch, context = cell
             times[cell].append(step_seconds(backends[graph, threads], batch, context, args.steps))
     rows = []
+    buffered = {}  # the cache buffer a step at each context sees (cache growth of GROW)
+    for m in {c[3] for c in cells}:
+        filled = backends[cells[0][0], cells[0][1]].cfg.n_prefix + m
+        buffered[m] = -(-(filled + 10) // GROW) * GROW
+    cfg = next(iter(backends.values())).cfg
+    attention = {
+        (b, m): statistics.median(
+            attention_seconds(cfg, b, buffered[m], args.steps) for _ in range(args.runs)
+        )
+        for b in {c[2] for c in cells}
+        for m in buffered
+    }
     for (graph, threads, batch, context), ts in times.items():
         s = statistics.median(ts)
         rows.append(
@@ -80,6 +119,8 @@ def main() -> None:
                 "threads": threads,
                 "batch": batch,
                 "context": context,
+                "buffered_positions": buffered[context],
+                "numpy_attention_ms": round(attention[batch, context] * 1e3, 3),
                 "step_ms_median": round(s * 1e3, 3),
                 "rows_per_s": round(batch / s),
                 "runs_ms": [round(t * 1e3, 3) for t in ts],

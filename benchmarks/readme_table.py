@@ -181,6 +181,56 @@ def rows() -> list[Row]:
         )
 
     @row(
+        "the model's forward step alone at batch 8 on ONNX Runtime (2 threads), the bound "
+        "on batch-8 decoding",
+        ["benchmarks/results/onnx_ceiling.json"],
+    )
+    def _(d):
+        def cell(graph: str, context: int) -> dict:
+            return next(
+                r for r in d["rows"]
+                if r["graph"] == graph and r["threads"] == 2 and r["batch"] == 8
+                and r["context"] == context
+            )  # fmt: skip
+
+        long, short = max(d["contexts"]), min(d["contexts"])
+        f, i, fs = (
+            cell("model.onnx", long),
+            cell("model.int8.onnx", long),
+            cell("model.onnx", short),
+        )
+        return (
+            f"{f['rows_per_s']:,} rows/s with {long} positions cached (int8 {i['rows_per_s']:,}; "
+            f"{fs['rows_per_s']:,} with {short}): attention over the cached past bounds it, "
+            f"below the 8,000 tokens/s target"
+        )
+
+    @row(
+        "fine-tune on a style the base never heard (Bach chorales held out of a 30-minute "
+        "base; 36 held-out chorales)",
+        [
+            "benchmarks/results/finetune.json",
+            "benchmarks/results/finetune_30.json",
+            "benchmarks/results/finetune_lora30.json",
+        ],
+    )
+    def _(d, d30, l30):
+        runs = {m["model"]: m for x in (d, d30, l30) for m in x["models"]}
+
+        def cell(name: str) -> str:
+            m = runs[name]
+            return (
+                f"{m['test_loss']['loss']:.3f} / {m['style']['frechet_distance']:.1f} / "
+                f"{pct(m['style']['classifier_accuracy'])}"
+            )
+
+        return (
+            f"test loss / Fréchet / classifier: base {cell('base')}; full fine-tune 5, 15, "
+            f"30 CPU min {cell('full-5min')}, {cell('full-15min')}, {cell('full-30min')}; "
+            f"LoRA {cell('lora-5min')}, {cell('lora-15min')}, {cell('lora-30min')}"
+        )
+
+    @row(
         "live stream with the shipped model, 4 voices at 120 bpm for 2 minutes",
         ["benchmarks/results/stream_v2_120s.json"],
     )

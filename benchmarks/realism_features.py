@@ -9,7 +9,8 @@ split:
   standard deviations), the classifier's accuracy on that feature alone, and its accuracy
   on all features but that one;
 - notes per bar for the prompts whose form the test split has (>= 5 pieces) and for the
-  others (pop, rock, ragtime, ...: forms the corpus lacks);
+  others (pop, rock, ragtime, ...: forms the corpus lacks), and per such form the
+  generated and real notes per bar and pitch range;
 - the classifier on the prompts with such a form only, against real pieces of the same
   forms (three per generated piece, drawn with replacement).
 
@@ -77,6 +78,18 @@ def diagnose(generated, reference) -> dict:
             "pieces_with_a_corpus_form": len(known),
         },
     }
+    rng_of = FEATURES.index("pitch_range")
+    per_form = {}
+    for form in sorted({generated[k].form for k in known}):
+        ks = [k for k in known if generated[k].form == form]
+        real = by_form[form]
+        per_form[form] = {
+            "generated": len(ks),
+            "real": len(real),
+            "notes_per_bar": [round(float(g[ks, npb].mean()), 1), round(float(r[real, npb].mean()), 1)],
+            "pitch_range": [round(float(g[ks, rng_of].mean()), 1), round(float(r[real, rng_of].mean()), 1)],
+        }  # fmt: skip
+    out["per_form_generated_vs_real"] = per_form
     if len(known) >= 10:
         out["form_matched"] = {
             "pieces": len(known),

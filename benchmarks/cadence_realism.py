@@ -11,8 +11,8 @@ previous (Krumhansl-Kessler's guide alone, no cadence: the default before), no_c
 close and frame (with KK's guide), panel (the correction judged by the panel, KK's
 constant part), panel_base (the shipped guide), panel_close and panel_base_close (with
 the close), t0.9, t0.8, t1.1 and t1.2 (the defaults at another temperature), t1.0_full
-and t1.1_full (no top-k or top-p), t1.1_p0.98 (a looser top-p), and compares each set with the test split as `tunesmith evaluate`
-does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
+and t1.1_full (no top-k or top-p), t1.1_p0.98 (a looser top-p), and compares each set
+with the test split as `tunesmith evaluate` does: attribute accuracy, Frechet distance, real-vs-generated classifier, H1/H4/GS per form
 (forms with >= 5 real pieces), and the share of pieces ending with the requested tonic in
 the bass (music/cadence.py).
 

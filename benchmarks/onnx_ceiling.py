@@ -4,10 +4,11 @@ What decoding at batch B could reach at best on this machine: a cache of `--cont
 positions is filled once, then `--steps` one-token steps are timed for each graph (fp32
 and int8), thread count, batch size and cache length, interleaved over `--runs` rounds
 (medians); every timed step sees the same cached past. A short cache shows what the
-weights' matrix products cost without attention over a long past; `numpy_attention_ms` times that attention alone in NumPy over the same
-cache buffers (all layers), as an independent check of what the past costs. The rows/s figure is B
-divided by the step time: an upper bound on tokens/s for the whole decode loop, which
-adds sampling and the grammar on top.
+weights' matrix products cost without attention over a long past; `numpy_attention_ms`
+times that attention alone in NumPy over the same cache buffers (all layers), as an
+independent check of what the past costs. The rows/s figure is B divided by the step
+time: an upper bound on tokens/s for the whole decode loop, which adds sampling and the
+grammar on top.
 
     python benchmarks/onnx_ceiling.py --out benchmarks/results/onnx_ceiling.json
 """
@@ -25,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import SHIPPED, machine, write_json  # noqa: E402
 
 
-def step_seconds(backend, batch: int, context: int, steps: int) -> float:
+def step_seconds(backend, batch: int, context: int, steps: int) -> tuple[float, int]:
+    """Seconds per one-token step over `context` cached positions, and the cache buffer's
+    length (positions) those steps attended over."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -41,7 +44,7 @@ def step_seconds(backend, batch: int, context: int, steps: int) -> float:
     for _ in range(steps):
         backend.step(feed, cache)
         cache.length = filled  # every timed step sees the same past
-    return (time.perf_counter() - t0) / steps
+    return (time.perf_counter() - t0) / steps, cache.cap
 
 
 def attention_seconds(cfg, batch: int, positions: int, steps: int) -> float:
@@ -71,7 +74,7 @@ def attention_seconds(cfg, batch: int, positions: int, steps: int) -> float:
 
 
 def main() -> None:
-    from tunesmith.generate.onnx_backend import GROW, INT8_FILE, ONNX_FILE, OnnxBackend
+    from tunesmith.generate.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend
     from tunesmith.model.folder import resolve_model_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,15 +97,15 @@ def main() -> None:
     ]
     backends = {(g, t): OnnxBackend.load(folder, threads=t, graph=g) for g, t, _, _ in cells}
     times: dict = {c: [] for c in cells}
+    buffered: dict[int, int] = {}  # context -> the cache buffer its steps attended over
     for r in range(args.runs):
         for cell in cells if r % 2 == 0 else cells[::-1]:
             graph, threads, batch, context = cell
-            times[cell].append(step_seconds(backends[graph, threads], batch, context, args.steps))
+            seconds, buffered[context] = step_seconds(
+                backends[graph, threads], batch, context, args.steps
+            )
+            times[cell].append(seconds)
     rows = []
-    buffered = {}  # the cache buffer a step at each context sees (cache growth of GROW)
-    for m in {c[3] for c in cells}:
-        filled = backends[cells[0][0], cells[0][1]].cfg.n_prefix + m
-        buffered[m] = -(-(filled + 10) // GROW) * GROW
     cfg = next(iter(backends.values())).cfg
     attention = {
         (b, m): statistics.median(

@@ -53,6 +53,11 @@ def test_finetune_then_generate_with_the_name(tiny_run, home, tmp_path):
 
 def test_finetune_with_adapters(tiny_run, home, tmp_path):
     folder = write_style_folder(tmp_path / "mine", extras=False)
+    bad = run_ok(
+        "finetune", folder, "--out", "arcade", "--model", tiny_run, "--adapter", "qlora",
+        check_ok=False,
+    )  # fmt: skip
+    assert_one_line_error(bad, "unknown adapter 'qlora'; choose one of: full, lora")
     run_ok(
         "finetune", folder, "--out", "arcade", "--style-name", "arcade tune", "--adapter", "lora",
         "--model", tiny_run, "--minutes", "0.04", "--workers", "1",

@@ -94,6 +94,11 @@ def finetune_cmd(
             f"interrupted: the best model so far is saved as {name!r}; --resume continues "
             "the fine-tune"
         )
+    if res.val_loss_after is not None and res.val_loss_after > before:
+        warn(
+            "the validation loss did not improve on the base model's: the base may know this "
+            "style already, or it needs more minutes (--minutes)"
+        )
     result(
         f"validation loss {before:.3f} -> {after} after {res.steps} step{'' if res.steps == 1 else 's'} "
         f"({res.train_minutes:.1f} min){why}\n"

@@ -10,13 +10,18 @@ each request comes from a real piece instead:
 - each gets one of its own captions (the corpus's captions, written from its metadata by
   `data/captions.py`, as in training), drawn at random among those that ask for at most
   32 bars and 60 seconds, so a request never asks for more than the public set does;
+- a caption that states no length gets the corpus's own length sentence, "It is N bars
+  long.", with N the real piece's bars up to 32, and each real piece is compared by its
+  first 32 bars: the two sides have the same length (groove similarity and 4-bar entropy
+  depend on it; without this every unstated length is the default 16 bars);
 - every model generates those prompts with its default sampling (`--seeds`), as
   `tunesmith evaluate` does, and is compared with exactly the drawn real pieces:
   Frechet distance and real-vs-generated classifier on the evaluation's 11 features,
   attribute accuracy on what each caption states, and notes per bar, pitch range and
   polyphony beside the real values. Two random halves of the real pieces give the floor.
 
-All models run in one process from one snapshot of the code. Generated pieces are kept
+`--variants` adds sampling settings for each model (`t1.1`: temperature 1.1; `full`: no
+top-k or top-p truncation; ...; see VARIANTS). All models run in one process from one snapshot of the code. Generated pieces are kept
 under `--work-dir` (one folder per model), so an interrupted run resumes.
 
     python benchmarks/matched_realism.py --models shipped,runs/v1/model \
@@ -37,6 +42,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "prompts"))
 from _common import SHIPPED, machine, write_json  # noqa: E402
 from check_prompts import MAX_BARS, MAX_SECONDS, parsed_attributes  # noqa: E402
+
+#: sampling changes from each model's defaults, by name
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "t0.9": {"temperature": 0.9},
+    "t1.1": {"temperature": 1.1},
+    "t1.2": {"temperature": 1.2},
+    "full": {"top_k": 0, "top_p": 1.0},
+    "t1.1_full": {"temperature": 1.1, "top_k": 0, "top_p": 1.0},
+}
+
+
+def first_bars(score, n: int):
+    """The score's first n bars (by its own time signatures), the whole score if shorter."""
+    from tunesmith.music.metrics import as_tick_score, bar_grid
+
+    score = as_tick_score(score)
+    starts, _ = bar_grid(score, score.end())
+    return score.clip(0, int(starts[n]), clip_end=True) if len(starts) > n else score
 
 
 def matched_prompts(corpus: Path, n: int, seed: int = 0) -> list:
@@ -59,6 +83,10 @@ def matched_prompts(corpus: Path, n: int, seed: int = 0) -> list:
         if not fitting:
             continue
         caption, attrs = fitting[int(rng.integers(len(fitting)))]
+        if "bars" not in attrs and "seconds" not in attrs:
+            stop = "" if caption.rstrip().endswith((".", "!", "?")) else "."
+            caption = f"{caption.rstrip()}{stop} It is {min(max(rec.bars, 4), MAX_BARS)} bars long."
+            attrs = parsed_attributes(caption)
         pairs.append((EvalPrompt(rec.id, caption, attrs), rec))
     return pairs
 
@@ -87,6 +115,9 @@ def main() -> None:
     ap.add_argument("--models", default=f"{SHIPPED},runs/v1/model")
     ap.add_argument("--pieces", type=int, default=300, help="test pieces drawn (default 300)")
     ap.add_argument("--seeds", default="1", help="comma-separated seeds per prompt")
+    ap.add_argument(
+        "--variants", default="default", help=f"sampling settings, of {', '.join(VARIANTS)}"
+    )
     ap.add_argument("--work-dir", default="runs/matched_realism")
     ap.add_argument("--out", default="benchmarks/results/matched_realism.json")
     args = ap.parse_args()
@@ -98,16 +129,23 @@ def main() -> None:
     corpus = Path(args.corpus)
     pairs = matched_prompts(corpus, args.pieces)
     prompts = [p for p, _ in pairs]
-    reference = [measure(r.id, load_midi(corpus / r.midi_path), form=r.form) for _, r in pairs]
+    reference = [
+        measure(r.id, first_bars(load_midi(corpus / r.midi_path), MAX_BARS), form=r.form)
+        for _, r in pairs
+    ]
     seeds = [int(x) for x in args.seeds.split(",")]
     models = args.models.split(",")
     results = {}
     for name in models:
         composer = Composer.load(None if name == SHIPPED else name)
-        folder = Path(args.work_dir) / name.replace("/", "_")
-        generated = generate_for_prompts(composer, prompts, seeds, folder)
-        results[name] = summary(compare(generated, reference))
-        print(name, results[name], file=sys.stderr)
+        for variant in args.variants.split(","):
+            label = name if variant == "default" else f"{name} {variant}"
+            folder = Path(args.work_dir) / label.replace("/", "_").replace(" ", "_")
+            generated = generate_for_prompts(
+                composer, prompts, seeds, folder, sampling_changes=VARIANTS[variant]
+            )
+            results[label] = summary(compare(generated, reference))
+            print(label, results[label], file=sys.stderr)
     sources = Counter(r.source for _, r in pairs)
     write_json(
         args.out,
@@ -119,6 +157,7 @@ def main() -> None:
             "single_line_pieces": sum(r.voices == 1 for _, r in pairs),
             "sources": dict(sources.most_common()),
             "seeds": args.seeds,
+            "variants": {v: VARIANTS[v] for v in args.variants.split(",")},
             "prompts": [
                 {"id": p.id, "prompt": p.prompt, "attributes": p.attributes} for p in prompts
             ],

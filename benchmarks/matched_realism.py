@@ -20,11 +20,13 @@ each request comes from a real piece instead:
   attribute accuracy on what each caption states, and notes per bar, pitch range and
   polyphony beside the real values. Two random halves of the real pieces give the floor.
 
-`--variants` adds sampling settings for each model (`t1.1`: temperature 1.1; `full`: no
-top-k or top-p truncation; ...; see VARIANTS). All models run in one process from one snapshot of the code. Generated pieces are kept
-under `--work-dir` (one folder per model), so an interrupted run resumes.
+`--variants` names the sampling settings to run each model at (`t1.1`: temperature 1.1,
+top-k 64, top-p 0.95; `full`: no truncation; `default`: the defaults of the code that
+runs; see VARIANTS). All models run in one process from one snapshot of the code.
+Generated pieces are kept under `--work-dir` (a folder per model and setting), so an
+interrupted run resumes.
 
-    python benchmarks/matched_realism.py --models shipped,runs/v1/model \
+    python benchmarks/matched_realism.py --models shipped,runs/v1/model --variants t1.0,t1.1 \
         --pieces 300 --out benchmarks/results/matched_realism.json
 """
 
@@ -43,13 +45,12 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "prompts"))
 from _common import SHIPPED, machine, write_json  # noqa: E402
 from check_prompts import MAX_BARS, MAX_SECONDS, parsed_attributes  # noqa: E402
 
-#: sampling changes from each model's defaults, by name
+#: sampling settings by name, whole (not changes from the default, which may move):
+#: top-k 64 and top-p 0.95 unless "full" (no truncation)
 VARIANTS: dict[str, dict] = {
-    "default": {},
-    "t0.9": {"temperature": 0.9},
-    "t1.1": {"temperature": 1.1},
-    "t1.2": {"temperature": 1.2},
-    "full": {"top_k": 0, "top_p": 1.0},
+    "default": {},  # whatever SamplingConfig's defaults are at the time of the run
+    **{f"t{t}": {"temperature": t, "top_k": 64, "top_p": 0.95} for t in (0.9, 1.0, 1.1, 1.2)},
+    "full": {"temperature": 1.0, "top_k": 0, "top_p": 1.0},
     "t1.1_full": {"temperature": 1.1, "top_k": 0, "top_p": 1.0},
 }
 
@@ -144,7 +145,11 @@ def main() -> None:
             generated = generate_for_prompts(
                 composer, prompts, seeds, folder, sampling_changes=VARIANTS[variant]
             )
-            results[label] = summary(compare(generated, reference))
+            sampling = composer.sampling_for().with_(**VARIANTS[variant])
+            results[label] = {
+                "sampling": {k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p")},
+                **summary(compare(generated, reference)),
+            }
             print(label, results[label], file=sys.stderr)
     sources = Counter(r.source for _, r in pairs)
     write_json(

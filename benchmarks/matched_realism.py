@@ -17,8 +17,10 @@ each request comes from a real piece instead:
 - every model generates those prompts with its default sampling (`--seeds`), as
   `tunesmith evaluate` does, and is compared with exactly the drawn real pieces:
   Frechet distance and real-vs-generated classifier on the evaluation's 11 features,
-  attribute accuracy on what each caption states, and notes per bar, pitch range and
-  polyphony beside the real values. Two random halves of the real pieces give the floor.
+  attribute accuracy on what each caption states (the key by the Krumhansl-Kessler
+  estimate, and by the majority of the four-profile panel of benchmarks/key_panel.py, also
+  applied to the real pieces), and notes per bar, pitch range and polyphony beside the
+  real values. Two random halves of the real pieces give the floor.
 
 `--variants` names the sampling settings to run each model at (`t1.1`: temperature 1.1,
 top-k 64, top-p 0.95; `full`: no truncation; `default`: the defaults of the code that
@@ -44,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "prompts"))
 from _common import SHIPPED, machine, write_json  # noqa: E402
 from check_prompts import MAX_BARS, MAX_SECONDS, parsed_attributes  # noqa: E402
+from key_panel import score_histogram, verdicts  # noqa: E402
 
 #: sampling settings by name, whole (not changes from the default, which may move):
 #: top-k 64 and top-p 0.95 unless "full" (no truncation)
@@ -110,6 +113,12 @@ def summary(result: dict) -> dict:
     }
 
 
+def panel_majority(scores_and_keys) -> float:
+    """Share of (score, requested key) pairs whose key-profile panel's majority is that key."""
+    hits = [verdicts(score_histogram(score), key)["majority_hit"] for score, key in scores_and_keys]
+    return round(float(np.mean(hits)), 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default="data/music21", help="a prepared corpus (its test split)")
@@ -146,9 +155,16 @@ def main() -> None:
                 composer, prompts, seeds, folder, sampling_changes=VARIANTS[variant]
             )
             sampling = composer.sampling_for().with_(**VARIANTS[variant])
+            keyed = [
+                (load_midi(folder / "midi" / f"{p.id}_s{seed}.mid"), p.attributes["key"])
+                for p in prompts
+                if p.attributes.get("key")
+                for seed in seeds
+            ]
             results[label] = {
                 "sampling": {k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p")},
                 **summary(compare(generated, reference)),
+                "key_panel_majority": panel_majority(keyed),
             }
             print(label, results[label], file=sys.stderr)
     sources = Counter(r.source for _, r in pairs)
@@ -161,6 +177,12 @@ def main() -> None:
             "pieces": len(pairs),
             "single_line_pieces": sum(r.voices == 1 for _, r in pairs),
             "sources": dict(sources.most_common()),
+            # the panel on the real pieces against their own metadata key (what a caption says)
+            "real_key_panel_majority": panel_majority(
+                (first_bars(load_midi(corpus / r.midi_path), MAX_BARS), p.attributes["key"])
+                for p, r in pairs
+                if p.attributes.get("key")
+            ),
             "seeds": args.seeds,
             "variants": {v: VARIANTS[v] for v in args.variants.split(",")},
             "prompts": [

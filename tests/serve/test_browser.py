@@ -145,6 +145,12 @@ def test_generate_in_the_browser(server, browser, tmp_path):
     d.get(server + "/")
     # /v1/info fills the pickers
     _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#key option")) == 25, 60)
+    # the sliders start at the server's default sampling
+    from tunesmith.generate.sampling import PRESETS
+
+    for slider in ("temperature", "live-temperature"):
+        value = d.find_element(By.ID, slider).get_attribute("value")
+        assert float(value) == PRESETS["default"]["temperature"], slider
     prompt = d.find_element(By.ID, "prompt")
     prompt.clear()
     prompt.send_keys("a cheerful jig in G major for fiddle")

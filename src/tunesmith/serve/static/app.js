@@ -129,6 +129,16 @@ async function loadInfo() {
   $("candidates").max = lim.max_candidates;
   $("prompt").maxLength = lim.max_prompt_chars;
   $("live-prompt").maxLength = lim.max_prompt_chars;
+  // The sliders start at the server's default sampling (the page's own values are a fallback).
+  const preset = INFO.presets[$("preset").value];
+  if (preset) {
+    $("temperature").value = preset.temperature;
+    $("top_k").value = preset.top_k;
+    $("top_p").value = preset.top_p;
+    $("live-temperature").value = preset.temperature;
+    $("live-temperature-out").textContent = Number(preset.temperature).toFixed(2);
+    showTemperature(); showTopK(); showTopP();
+  }
   const m = INFO.model;
   $("model-name").textContent = `model: ${m.name} · ${(m.parameters / 1e6).toFixed(2)} M parameters`;
 }

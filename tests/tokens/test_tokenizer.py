@@ -67,6 +67,19 @@ def test_drums_keep_their_channel():
     assert sorted(t.is_drum for t in back.tracks) == [False, True]
 
 
+def test_tracks_come_back_in_voice_order_whoever_sounds_first():
+    tok = MusicTokenizer("REMI")
+    score = make_score(0, (4, 4), voices=3, bars=4, programs=[52, 52, 52], seed=4)
+    bar = score.ticks_per_quarter * 4
+    for track in list(score.tracks)[:2]:  # voices 1 and 2 rest for the first bar
+        kept = [n for n in track.notes if n.time >= bar]
+        track.notes = type(track.notes)(kept)
+    ids = tok.encode_music(score).ids.tolist()
+    back = tok.decode(tok.prefix_ids(Controls(instruments=[52, 52, 52])) + ids)
+    assert [t.name for t in back.tracks] == ["voice 1", "voice 2", "voice 3"]
+    assert [len(t.notes) for t in back.tracks] == [len(t.notes) for t in score.tracks]
+
+
 def test_save_load(tmp_path):
     tok = MusicTokenizer("REMI+")
     tok.save(tmp_path)

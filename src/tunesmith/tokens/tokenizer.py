@@ -244,8 +244,10 @@ class MusicTokenizer:
             tempo = controls.tempo or 120.0
         score = self.miditok.decode(TokSequence(ids=music))
         score = score.resample(TICKS_PER_QUARTER)
+        slots = []
         for track in score.tracks:
             slot = track.program
+            slots.append(len(programs) + 128 if track.is_drum else slot)
             if track.is_drum:
                 continue
             program = programs[slot] if slot < len(programs) else 0
@@ -255,6 +257,11 @@ class MusicTokenizer:
             else:
                 track.program = program
             track.name = f"voice {slot + 1}"
+        # Tracks in voice order, not in the order the voices first sound (a tenor may enter
+        # before the alto): part N of a decoded piece is voice N.
+        order = sorted(range(len(slots)), key=slots.__getitem__)
+        if order != list(range(len(slots))):
+            score.tracks = type(score.tracks)([score.tracks[i].copy() for i in order])
         for track in score.tracks:
             for note in track.notes:
                 note.velocity = DEFAULT_VELOCITY

@@ -77,8 +77,9 @@ def test_key_bindings(tiny_run):
         [MemoryOutput()],
         controls=composer.controls_for("a hymn in D major"),
     )
-    assert key_action(s, "+") == {"temperature": 1.1}
-    assert key_action(s, "-") == {"temperature": 0.9}
+    t = s.stream.sampling.temperature  # the default sampling's; the keys step it by 0.1
+    assert key_action(s, "+") == {"temperature": round(t + 0.1, 2)}
+    assert key_action(s, "-") == {"temperature": round(t - 0.1, 2)}
     assert key_action(s, "]") == {"tempo": 125.0}
     assert key_action(s, "k") == {"key": "A major"}
     assert key_action(s, "K") == {"key": "G major"}

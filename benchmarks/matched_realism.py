@@ -26,7 +26,7 @@ each request comes from a real piece instead:
 top-k 64, top-p 0.95; `full`: no truncation; `default`: the defaults of the code that
 runs; see VARIANTS). All models run in one process from one snapshot of the code.
 Generated pieces are kept under `--work-dir` (a folder per model and setting), so an
-interrupted run resumes.
+interrupted run resumes; `wall_s` counts this invocation only, pieces reused included.
 
     python benchmarks/matched_realism.py --models shipped,runs/v1/model --variants t1.0,t1.1 \
         --pieces 300 --out benchmarks/results/matched_realism.json
@@ -139,9 +139,9 @@ def main() -> None:
     corpus = Path(args.corpus)
     pairs = matched_prompts(corpus, args.pieces)
     prompts = [p for p, _ in pairs]
+    real_scores = [first_bars(load_midi(corpus / r.midi_path), MAX_BARS) for _, r in pairs]
     reference = [
-        measure(r.id, first_bars(load_midi(corpus / r.midi_path), MAX_BARS), form=r.form)
-        for _, r in pairs
+        measure(r.id, score, form=r.form) for (_, r), score in zip(pairs, real_scores, strict=True)
     ]
     seeds = [int(x) for x in args.seeds.split(",")]
     models = args.models.split(",")
@@ -179,8 +179,8 @@ def main() -> None:
             "sources": dict(sources.most_common()),
             # the panel on the real pieces against their own metadata key (what a caption says)
             "real_key_panel_majority": panel_majority(
-                (first_bars(load_midi(corpus / r.midi_path), MAX_BARS), p.attributes["key"])
-                for p, r in pairs
+                (score, p.attributes["key"])
+                for (p, _), score in zip(pairs, real_scores, strict=True)
                 if p.attributes.get("key")
             ),
             "seeds": args.seeds,

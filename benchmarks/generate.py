@@ -8,6 +8,11 @@
 - a 30-second clip end to end through `Composer` at batch 1, and its peak RSS in a fresh
   process.
 
+"ours" and the clip run on the backend `Composer.load` picks (--backend auto: ONNX Runtime
+where the model folder has an up-to-date model.onnx, as the shipped one does; PyTorch
+otherwise); --backend torch measures the PyTorch loop, like for like with a model that has
+no ONNX file. The JSON records the backend used.
+
     python benchmarks/generate.py --out benchmarks/results/generate.json
 """
 
@@ -28,7 +33,7 @@ PROMPT = "A lively Irish reel in D major for fiddle"
 CLIP_CODE = """
 import json, resource, time, sys
 from tunesmith import Composer
-c = Composer.load(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else None)
+c = Composer.load(sys.argv[1] or None, backend=sys.argv[2])
 t0 = time.perf_counter(); c(%r, seconds=30, seed=0); warm = time.perf_counter() - t0
 times = []
 for seed in (1, 2, 3):
@@ -118,6 +123,12 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     ap.add_argument("--tokens", type=int, default=256, help="new tokens per sequence")
     ap.add_argument("--runs", type=int, default=7, help="seeds per batch size (medians reported)")
+    ap.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="the decode backend for ours and the clip (default: what Composer.load picks)",
+    )
     ap.add_argument("--out", default="benchmarks/results/generate.json")
     args = ap.parse_args()
 
@@ -126,18 +137,21 @@ def main() -> None:
 
     code = CLIP_CODE % (PROMPT, PROMPT)
     proc = subprocess.run(
-        [sys.executable, "-c", code, args.model or ""], capture_output=True, text=True
+        [sys.executable, "-c", code, args.model or "", args.backend],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
     clip = json.loads(proc.stdout.strip().splitlines()[-1])
 
-    composer = Composer.load(args.model)
+    composer = Composer.load(args.model, backend=args.backend)
     hf = to_hf_gpt2(composer.model)
     diff = logits_match(composer, hf)
     ours(composer, 1, args.tokens)  # warm-up: every cache length once
     hf_generate(composer, hf, 1, args.tokens)
     result = {"benchmark": "generate", "machine": machine(), "new_tokens": args.tokens}
+    result["backend"] = type(composer.backend).__name__
     result["logits_max_abs_diff_vs_hf"] = diff
     result["runs"] = args.runs
     for batch in (1, 8):

@@ -133,21 +133,32 @@ def rows() -> list[Row]:
             f"{b['v2_left_only']:.3f}"
         )
 
-    gen = ["benchmarks/results/generate.json", "benchmarks/results/generate_v1.json"]
+    gen = [
+        "benchmarks/results/generate.json",
+        "benchmarks/results/generate_torch.json",
+        "benchmarks/results/generate_v1.json",
+    ]
 
-    @row("30-second clip at batch 1 (v1 right after)", gen)
-    def _(d, v1):
+    @row(
+        "30-second clip at batch 1 (default ONNX backend; PyTorch and v1 on PyTorch, same run)", gen
+    )
+    def _(d, t, v1):
         c = d["clip_30s_batch1"]
         return (
-            f"{c['clip_s']:.2f} s (v1 {v1['clip_30s_batch1']['clip_s']:.2f} s), "
-            f"peak RSS {c['peak_rss_mb']:.0f} MB"
+            f"{c['clip_s']:.2f} s (PyTorch {t['clip_30s_batch1']['clip_s']:.2f} s, v1 "
+            f"{v1['clip_30s_batch1']['clip_s']:.2f} s), peak RSS {c['peak_rss_mb']:.0f} MB"
         )
 
-    @row("decode speed vs HF `generate()` on the same weights (v1 right after)", gen)
-    def _(d, v1):
+    @row(
+        "decode speed vs HF `generate()` on the same weights (default ONNX backend; PyTorch and "
+        "v1 on PyTorch, same run)",
+        gen,
+    )
+    def _(d, t, v1):
         return (
             f"{d['batch1']['speedup_vs_hf']:.2f}× (batch 1, median of {d['runs']} seeds; "
-            f"{d['batch1']['ours_tokens_per_s']:,.0f} tokens/s, v1 "
+            f"{d['batch1']['ours_tokens_per_s']:,.0f} tokens/s; PyTorch "
+            f"{t['batch1']['ours_tokens_per_s']:,.0f}, {t['batch1']['speedup_vs_hf']:.2f}×; v1 "
             f"{v1['batch1']['ours_tokens_per_s']:,.0f}), {d['batch8']['speedup_vs_hf']:.2f}× "
             "(batch 8)"
         )

@@ -14,7 +14,7 @@ from .arrange.arranger import arrange
 from .arrange.library import find_style
 from .arrange.plan import ArrangementPlan, plan_for
 from .conditioning.chords import chords_for_bars, looks_roman, parse_progression
-from .conditioning.controls import Controls, normalize_key
+from .conditioning.controls import METERS, Controls, normalize_key
 from .conditioning.instruments import one_program
 from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO, TEMPO, VOICES
 from .conditioning.prompt import apply_overrides, parse_prompt
@@ -366,7 +366,7 @@ class Composer:
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
-        meter, tempo and instruments (the prompt may add style or other attributes).
+        meter (its last bar's, where it changes), tempo and instruments (the prompt may add style or other attributes).
         `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
         bar), "B" asks for a contrast to it; None: a plain continuation. `chords`: a
         progression counted from the input's first bar (as in `generate`).
@@ -400,11 +400,14 @@ class Composer:
             )
         parsed = parse_prompt(prompt or "", self.styles)
         tracks = [t for t in score.tracks if len(t.notes)]
-        ts = score.time_signatures[0] if len(score.time_signatures) else None
+        # Each bar's meter as tokenized; the new bars go on in the last one. The Meter
+        # control names the first where a request could (not 1/4, say).
+        meters = self.engine.grammar.bar_meters(music)
+        first = meters[0] if meters else DEFAULT_METER
         tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
         key = parsed.controls.key or _signature_key(score) or compute_metrics(score).get("key")
         input_controls = Controls(
-            meter=f"{ts.numerator}/{ts.denominator}" if ts else DEFAULT_METER,
+            meter=first if first in METERS else None,
             tempo=min(max(tempo, TEMPO.low), TEMPO.high),
             instruments=[-1 if t.is_drum else int(t.program) for t in tracks][: int(VOICES.high)],
             key=key,
@@ -422,7 +425,7 @@ class Composer:
         # generation continues until `bars` bars exist in total.
         results = self.engine.generate(
             controls, prompt, candidates, sampling, prompt_music=music, progress=progress,
-            theme=music if section else None, chords=progression,
+            theme=music if section else None, chords=progression, meters=meters,
         )  # fmt: skip
         piece = self.arranged(self._best(results, controls, prompt, progression), plan)
         return self.performed(piece, plan, performance, humanize, seed)

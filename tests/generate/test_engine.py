@@ -218,3 +218,72 @@ def test_a_session_keeps_and_forks_rows_with_their_cache(tiny_run):
     for row, state in zip(session.rows, session.states, strict=True):
         assert row[: len(rows[2])] == rows[2] and state.done
         assert sum(1 for t in row if t == c.tokenizer.bar_id) == 4
+
+
+def _biased_walk(g: Grammar, state, bias: np.ndarray, max_steps: int = 3000) -> list[int]:
+    """Greedy decoding under the grammar from fixed logits (`bias`) plus a little noise."""
+    rng = np.random.default_rng(0)
+    ids = []
+    for step in range(max_steps):
+        if max_steps - step <= 8:
+            state.force_end = True
+        allowed = state.allowed()
+        logits = bias + rng.normal(size=g.V) * 0.1
+        logits[~allowed] = float("-inf")
+        tid = int(np.argmax(logits))
+        state.update(tid)
+        ids.append(tid)
+        if state.done:
+            break
+    return ids
+
+
+def _onsets_per_position(g: Grammar, ids: list[int]) -> list[list[tuple[int, int]]]:
+    """The (slot, pitch) pairs begun at each position of a REMI sequence."""
+    groups: list[list[tuple[int, int]]] = [[]]
+    slot = None
+    for t in ids:
+        kind = g.type_of[t]
+        if kind in ("Position", "Bar"):
+            groups.append([])
+        elif kind == "Program":
+            slot = int(g.value_of[t])
+        elif kind == "Pitch":
+            groups[-1].append((slot, g.pitch_of[t]))
+    return [grp for grp in groups if grp]
+
+
+@pytest.mark.parametrize(("program", "most"), [(73, 1), (42, 4), (0, 10)])
+def test_a_voice_never_piles_notes_onto_one_onset(program, most):
+    """A model that keeps choosing another note at the same moment (the loop that once ran
+    a part infill out of tokens) gets no further than the instrument allows."""
+    g = GRAMMARS["REMI"]
+    bias = np.zeros(g.V)
+    bias[g.masks["Program"]] = 8.0  # always another voice entry rather than moving on
+    bias[g.timesig_id["4/4"]] = 1.0
+    bias[[i for i, p in g.pitch_of.items() if g.type_of[i] == "Pitch" and p == 67]] = 6.0
+    state = g.new_state("4/4", [program], 2, 2)
+    ids = _biased_walk(g, state, bias)
+    assert ids[-1] == g.eos_id and state.bar == 2  # the piece still reaches its end
+    groups = _onsets_per_position(g, ids)
+    assert groups and max(len(grp) for grp in groups) == most
+    assert all(len(set(grp)) == len(grp) for grp in groups), "the same note twice at once"
+
+
+def test_an_unrequested_meter_is_one_a_request_can_name():
+    g = GRAMMARS["REMI"]
+    assert "1/4" in g.timesig_id  # in the vocabulary (a few Essen songs are in 1/4)
+    bias = np.zeros(g.V)
+    bias[g.timesig_id["1/4"]] = 50.0
+    ids = _biased_walk(g, g.new_state(None, [73], 2, 2), bias)
+    meters = [g.value_of[t] for t in ids if g.type_of[t] == "TimeSig"]
+    assert meters and "1/4" not in meters
+
+
+def test_a_kept_piece_gives_each_bar_its_own_meter():
+    g = GRAMMARS["REMI"]
+    state = g.new_state("4/4", [73], 4, 4)
+    state.bar_meters = ("4/4", "3/4", "1/4")  # past the end: the last one
+    ids = _biased_walk(g, state, np.zeros(g.V))
+    assert [g.value_of[t] for t in ids if g.type_of[t] == "TimeSig"] == ["4/4", "3/4", "1/4", "1/4"]
+    assert g.bar_meters(ids) == ["4/4", "3/4", "1/4", "1/4"]

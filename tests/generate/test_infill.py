@@ -123,3 +123,17 @@ def test_close_seams_cuts_notes_that_hang_into_kept_bars():
     note.duration = 4 * 480 * 2  # held two bars
     assert close_seams(score, 2, 2) >= 1
     assert note.time + note.duration <= 2 * 4 * 480
+
+
+def test_bars_written_anew_take_the_meter_the_piece_gives_them(engine):
+    """A hole inside the 3/4 part of a piece that began in 4/4 is written in 3/4 (the first
+    bar's meter would make the new bars longer than the ones they replace)."""
+    g = engine.grammar
+    score = make_score(2, (4, 4), voices=1, bars=8, programs=[73], seed=5)
+    score.time_signatures.append(symusic.TimeSignature(4 * 4 * score.tpq, 3, 4))  # bar 5 on
+    meters = g.bar_meters(engine.tok.encode_music(score).ids.tolist())
+    assert meters[:4] == ["4/4"] * 4 and meters[4:] == ["3/4"] * (len(meters) - 4)
+    req = infill_bars(engine, score, 5, 6, SamplingConfig(seed=2))
+    r = req.results[0]
+    assert g.bar_meters(r.ids[r.music_start :]) == meters
+    assert req.controls.meter == "4/4"  # the whole piece's Meter control: its first bar's

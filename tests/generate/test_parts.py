@@ -115,3 +115,42 @@ def test_add_part_keeps_a_drum_track_exactly(composer):
     ]
     assert out == hits and len(hits) == 8  # the drum hits, in order, and no new ones
     assert voice_notes(tok, req.results[0].ids, 0) == voice_notes(tok, enc, 0)
+
+
+def _meter_change(score: symusic.Score, bar: int, meter: tuple[int, int]) -> symusic.Score:
+    """`score` (4/4, one part) with its bars from `bar` (1-based) re-barred in `meter`."""
+    num, den = meter
+    tpq = score.ticks_per_quarter
+    start = (bar - 1) * 4 * tpq
+    score.time_signatures.append(symusic.TimeSignature(start, num, den))
+    return score
+
+
+@pytest.mark.parametrize("job", ["add", "harmonize", "rewrite"])
+def test_a_piece_that_changes_meter_keeps_its_bars(composer, job):
+    """Each bar is written in the meter the piece gives it, so kept notes stay where they are
+    (the first bar's meter for every bar would shift every note after the change)."""
+    piece = _meter_change(make_score(0, (4, 4), 2, 6, [73, 42], seed=4), 4, (3, 4))
+    s = SamplingConfig(seed=2)
+    if job == "add":
+        req = add_part(composer.engine, piece, 32, s)
+    elif job == "harmonize":
+        piece.tracks = piece.tracks[:1]
+        req = harmonize(composer.engine, piece, s, voices=3)
+    else:
+        req = rewrite_part(composer.engine, piece, 1, s)
+    tok, ids = composer.tokenizer, req.results[0].ids
+    enc = tok.encode_music(piece).ids
+    assert voice_notes(tok, ids, 0) == voice_notes(tok, enc, 0)
+    g = composer.engine.grammar
+    assert g.bar_meters(ids[req.results[0].music_start :]) == g.bar_meters(list(enc))
+
+
+def test_a_piece_in_a_meter_no_request_names_is_still_kept(composer):
+    piece = make_score(0, (1, 4), 1, 8, [73], seed=6)  # 1/4: in the vocabulary, not a control
+    req = add_part(composer.engine, piece, 42, SamplingConfig(seed=1))
+    tok = composer.tokenizer
+    assert req.controls.meter is None
+    assert voice_notes(tok, req.results[0].ids, 0) == voice_notes(
+        tok, tok.encode_music(piece).ids, 0
+    )

@@ -189,6 +189,29 @@ INSTRUMENT_WORDS: dict[str, tuple[int, ...]] = {
 }
 
 
+# How many notes one part of an instrument begins at once, at most: winds, brass and
+# synth leads play one; strings stop up to four; a bass two; timpani two; keyboards,
+# guitars, harps, ensembles, choirs and drums (and anything else) up to MAX_ONSETS.
+MAX_ONSETS = 10
+_ONSETS: dict[range, int] = {
+    range(32, 40): 2,  # basses
+    range(40, 44): 4,  # violin, viola, cello, contrabass
+    range(47, 48): 2,  # timpani
+    range(56, 61): 1,  # trumpet, trombone, tuba, muted trumpet, horn
+    range(64, 80): 1,  # saxes, reeds, flutes and pipes
+    range(80, 88): 1,  # synth leads
+    range(110, 111): 4,  # fiddle
+}
+
+
+def max_onsets(program: int) -> int:
+    """The most notes one part of `program` (GM, or DRUMS) begins at the same moment."""
+    for programs, most in _ONSETS.items():
+        if program in programs:
+            return most
+    return MAX_ONSETS
+
+
 def parse_instrument(word: str) -> tuple[int, ...]:
     """Programs for an instrument given as an everyday word, a GM name or a number.
 

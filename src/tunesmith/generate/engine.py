@@ -94,6 +94,7 @@ class Engine:
         fixed: FixedParts | None = None,
         context: ContextFn | None = None,
         voicing: VoiceGuide | None = None,
+        meters: Sequence[str] | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -109,11 +110,13 @@ class Engine:
         `fixed`: notes of kept voices that come out exactly (fixed.py); its rows must
         match `n`. `context`: the infill context the model sees after the controls (a v2
         model; ContextFn). `voicing`: voice-leading guidance for written parts (voicing.py).
+        `meters`: each bar's meter, from the first bar written (a kept piece's own, which
+        may change; Grammar.bar_meters), in place of the Meter control's one meter.
         The results hold the controls and the music, not the context.
         """
         session = self.session(
             controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label,
-            chords, fixed, context, voicing,
+            chords, fixed, context, voicing, meters,
         )  # fmt: skip
         target = session.states[0].target_bars or sampling.max_bars
         while not session.finished:
@@ -148,6 +151,7 @@ class Engine:
         fixed: FixedParts | None = None,
         context: ContextFn | None = None,
         voicing: VoiceGuide | None = None,
+        meters: Sequence[str] | None = None,
     ) -> DecodingSession:
         """A decoding session for `n` rows under `controls`, after `prompt_music` (see
         `generate` for the arguments); the caller drives it with `advance()`."""
@@ -166,11 +170,20 @@ class Engine:
             self.grammar.new_state(controls.meter, controls.instruments, target_bars, target_bars)
             for _ in range(n)
         ]
+        if meters:
+            unknown = sorted(set(meters) - set(self.grammar.timesig_id))
+            if unknown:
+                raise BadInputError(f"this model has no time signature {unknown[0]}")
+            for s in states:
+                s.bar_meters = tuple(meters)
         if fixed is not None:
             # Kept voices sound when their notes come (fixed.py forces them): they are never
             # "missing", so the grammar does not rush them in ahead of their written time.
+            # Their notes are as given, however many begin at once (the caps are for voices
+            # the model writes).
             for s in states:
                 s.used |= set(fixed.slots)
+                s.uncapped = frozenset(fixed.slots)
         for t in music:
             for s in states:
                 s.update(t)
@@ -232,9 +245,7 @@ class Engine:
             raise BadInputError("chord progressions need a bar-based tokenization (REMI)")
         slots = controls.instruments or []
         bass = len(slots) - 1 if len(slots) > 1 else None
-        return ChordGuide(
-            self.grammar, chords, bass, sampling.chord_guidance, complete=requested
-        )
+        return ChordGuide(self.grammar, chords, bass, sampling.chord_guidance, complete=requested)
 
     def _window(
         self,

@@ -6,8 +6,14 @@ answers "which ids may come next". The rules enforce what the user asked for:
 - structure: the tokenization's own order (Bar, TimeSig, [Harmony, model v2], Position,
   Program, Pitch, Duration for REMI; NoteOn/NoteOff/TimeShift for MIDILike), positions strictly rising
   inside a bar and inside the bar's length;
-- meter: only the requested time signature;
+- meter: only the requested time signature (or each bar's own, for a piece being kept:
+  `SequenceState.bar_meters`); with none requested, one of the meters a request can name
+  (conditioning.controls.METERS);
 - instruments: only the requested voice slots (drums only where drums were asked for);
+- no pile-ups: a voice does not begin the same pitch twice at one position, nor more notes
+  at once than its instrument can (conditioning.instruments.max_onsets: one for a flute,
+  up to four for strings, ten for a piano or an unnamed voice); a model caught adding
+  notes to one chord would otherwise run out of tokens there and drop the rest;
 - length: no bar past the requested count; EOS only when that count is reached (or, with
   no count, after at least one bar), and never before the first note; every note is closed
   (REMI notes carry durations; MIDILike gets NoteOffs before EOS).
@@ -19,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..conditioning.instruments import DRUMS
+from ..conditioning.controls import METERS
+from ..conditioning.instruments import DRUMS, MAX_ONSETS, max_onsets
 from ..music.parts import REAL_PART_BAR_SHARE, REAL_PART_NOTES
 from ..tokens.tokenizer import MusicTokenizer
 
@@ -74,11 +81,16 @@ class Grammar:
                 a, b, res = (int(x) for x in self.value_of[i].split("."))
                 self.timeshift_beats[i] = a + b / res
         self.empty = np.zeros(V, dtype=bool)
+        # The meters the model may choose itself: those a request can name. The vocabulary
+        # also has 1/4 (a few Chinese songs of the Essen collection are written in it): an
+        # 8-bar piece in it lasts 8 beats, and no request can name it back.
+        named = [i for m, i in self.timesig_id.items() if m in METERS]
+        self.free_meters = self.id_mask(named) if named else self.masks.get("TimeSig", self.empty)
         self.cache: dict[tuple, tuple] = {}  # REMI state key -> (allowed mask, forced id)
         self.eos_id, self.bar_id = tokenizer.eos_id, tokenizer.bar_id
         # Tokens the repetition penalty may touch: note content, never structure.
-        self.penalizable = (
-            self.masks.get("Pitch", self.empty) | self.masks.get("NoteOn", self.empty)
+        self.penalizable = self.masks.get("Pitch", self.empty) | self.masks.get(
+            "NoteOn", self.empty
         )
 
     def new_state(
@@ -90,10 +102,13 @@ class Grammar:
     ) -> SequenceState:
         slots = None
         drums = True
+        caps: dict[int, int] = {}
         if instruments:
             slots = [i for i, p in enumerate(instruments) if p != DRUMS]
             drums = DRUMS in instruments
+            caps = {i: max_onsets(p) for i, p in enumerate(instruments) if p != DRUMS}
         return SequenceState(
+            caps=caps,
             g=self,
             meter=meter,
             slots=slots,
@@ -106,6 +121,20 @@ class Grammar:
         m = self.empty.copy()
         m[list(ids)] = True
         return m
+
+    def bar_meters(self, ids) -> list[str]:
+        """The meter of each bar of a REMI token sequence (the TimeSig after its Bar; a bar
+        without one keeps the meter before it); empty for a vocabulary without meters."""
+        out: list[str] = []
+        if not self.timesig_id:
+            return out
+        for t in ids:
+            kind = self.type_of[t]
+            if kind == "Bar":
+                out.append(out[-1] if out else "4/4")
+            elif kind == "TimeSig" and out:
+                out[-1] = self.value_of[t]
+        return out
 
 
 @dataclass
@@ -136,6 +165,32 @@ class SequenceState:
     played: dict = field(default_factory=dict)
     endless: bool = False  # a live stream: never EOS
     bar_pcs: frozenset = frozenset()  # pitch classes begun in the current bar (REMI, pitched)
+    here: frozenset = frozenset()  # (slot, pitch id) begun at the current position (REMI)
+    caps: dict = field(default_factory=dict)  # slot -> most onsets at once (else MAX_ONSETS)
+    uncapped: frozenset = frozenset()  # slots exempt from the caps (kept parts: as given)
+    # Each bar's meter (bar k: bar_meters[k - 1]; past the end, the last), for a piece whose
+    # bars are kept (parts, bar infill): it may change meter, which `meter` cannot say.
+    bar_meters: tuple[str, ...] | None = None
+
+    def _full(self) -> frozenset:
+        """Voice slots that have begun as many notes at this position as they can."""
+        count: dict[int, int] = {}
+        for slot, _ in self.here:
+            count[slot] = count.get(slot, 0) + 1
+        return frozenset(
+            s for s, c in count.items()
+            if c >= self.caps.get(s, MAX_ONSETS) and s not in self.uncapped
+        )  # fmt: skip
+
+    def _taken(self) -> frozenset:
+        """Pitch ids the current voice has begun at this position already."""
+        return frozenset(t for slot, t in self.here if slot == self.current_program)
+
+    def _bar_meter(self) -> str | None:
+        """The meter the current bar must take (None: the model chooses)."""
+        if self.bar_meters:
+            return self.bar_meters[min(max(self.bar, 1), len(self.bar_meters)) - 1]
+        return self.meter
 
     # -- REMI ------------------------------------------------------------------------------
     def _remi_entry(self) -> tuple[np.ndarray, int | None]:
@@ -158,7 +213,9 @@ class SequenceState:
             self.current_program == DRUMS,
             tuple(self.slots) if self.slots is not None else None,
             self.drums,
-            self.meter,
+            self._bar_meter() if self.last == "Bar" else None,  # only the TimeSig step reads it
+            self._taken() if self.last == "Program" else None,  # only the pitch step reads it
+            self._full() if self.last in ("Position", "Chord", "Duration") else None,
         )
         entry = self.g.cache.get(key)
         if entry is None:
@@ -172,10 +229,11 @@ class SequenceState:
         if self.last == "start":
             m[g.bar_id] = True
         elif self.last == "Bar":
-            if self.meter:
-                m[g.timesig_id[self.meter]] = True
+            meter = self._bar_meter()
+            if meter:
+                m[g.timesig_id[meter]] = True
             else:
-                m |= g.masks["TimeSig"]
+                m |= g.free_meters
         elif self.last == "TimeSig" and "Harmony" in g.masks:
             m |= g.masks["Harmony"]  # model v2: every bar states its chord first
         elif self.last in ("TimeSig", "Harmony", "Duration", "Rest", "Chord", "Position"):
@@ -197,6 +255,7 @@ class SequenceState:
                 m |= g.masks.get("PitchDrum", g.empty)
             else:
                 m |= g.masks["Pitch"]
+            m[list(self._taken())] = False
         elif self.last in ("Pitch", "PitchDrum"):
             m |= g.masks["Duration"]
         if not m.any():  # nothing fits (e.g. the last position of the last bar)
@@ -212,11 +271,13 @@ class SequenceState:
             m = g.masks["Program"].copy()
             if not self.drums:
                 m[g.program_id[DRUMS]] = False
-            return m
-        ids = [g.program_id[s] for s in self.slots if s in g.program_id]
-        if self.drums:
-            ids.append(g.program_id[DRUMS])
-        return g.id_mask(ids)
+        else:
+            ids = [g.program_id[s] for s in self.slots if s in g.program_id]
+            if self.drums:
+                ids.append(g.program_id[DRUMS])
+            m = g.id_mask(ids)
+        m[[g.program_id[s] for s in self._full() if s in g.program_id]] = False
+        return m
 
     def _later_positions(self) -> np.ndarray:
         g = self.g
@@ -232,14 +293,17 @@ class SequenceState:
             self.bar += 1
             self.position = -1
             self.bar_pcs = frozenset()
+            self.here = frozenset()
         elif kind == "TimeSig":
             self.bar_len = _positions_per_bar(g.value_of[tid])
         elif kind == "Position":
             self.position = int(g.value_of[tid])
+            self.here = frozenset()
         elif kind == "Program":
             self.current_program = int(g.value_of[tid])
         elif kind in ("Pitch", "PitchDrum"):
             self.notes += 1
+            self.here = self.here | {(self.current_program, tid)}
             self.used.add(self.current_program)
             notes, bars, last = self.played.get(self.current_program, (0, 0, -1))
             bars += last != self.bar
@@ -260,7 +324,7 @@ class SequenceState:
             if self.meter:
                 m[g.timesig_id[self.meter]] = True
             else:
-                m |= g.masks["TimeSig"]
+                m |= g.free_meters
             return m
         if self.last == "Program":
             if self.current_program == DRUMS:

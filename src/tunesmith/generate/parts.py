@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import symusic
 
-from ..conditioning.controls import MAX_VOICES, Controls
+from ..conditioning.controls import MAX_VOICES, METERS, Controls
 from ..conditioning.instruments import DRUMS
 from ..errors import BadInputError
 from ..music.chords import Chord, bar_harmony
@@ -106,18 +106,25 @@ def _bars_spanned(score: symusic.Score, bars_with_onsets: int) -> int:
     return max(bars_with_onsets, len(bar_grid(as_tick_score(score), max(int(end), 1))[0]))
 
 
-def _piece_controls(score: symusic.Score, bars: int, key: str | None) -> Controls:
-    """Meter, tempo, key and length of an input piece."""
-    ts = score.time_signatures[0] if len(score.time_signatures) else None
+def _piece_controls(score: symusic.Score, bars: int, key: str | None, meter: str) -> Controls:
+    """Tempo, key and length of an input piece, under `meter` (its first bar's, as
+    tokenized): the Meter control where it is one a request can name, else none (a piece
+    in 1/4 or 7/4 is still kept; the grammar takes each bar's meter from the piece)."""
     tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
     if key is None:
         key = compute_metrics(score).get("key")
     return Controls(
-        meter=f"{ts.numerator}/{ts.denominator}" if ts else "4/4",
+        meter=meter if meter in METERS else None,
         tempo=min(max(tempo, 20.0), 400.0),
         key=key,
         bars=bars,
     )
+
+
+def _first_meter(engine: Engine, ids: Sequence[int]) -> str:
+    """The meter of a tokenized piece's first bar (4/4 when it has no bar)."""
+    meters = engine.grammar.bar_meters(ids)
+    return meters[0] if meters else "4/4"
 
 
 def _programs(tracks: Sequence[symusic.Track], kept: list[int]) -> list[int]:
@@ -137,8 +144,9 @@ def _generate(
     chords: Sequence[Sequence[Chord]] | None,
     ordered: bool = False,
 ) -> list[GenerationResult]:
-    """The piece decoded with the `kept` slots' notes forced; `ordered`: the voice slots
-    run from the top voice down (harmonize), so crossings and spacing are guarded too."""
+    """The piece decoded with the `kept` slots' notes forced, each bar in the meter it has
+    in `ids`; `ordered`: the voice slots run from the top voice down (harmonize), so
+    crossings and spacing are guarded too."""
     sampling = sampling.with_(cadence="none")  # the kept parts end the piece as they do
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
@@ -151,9 +159,11 @@ def _generate(
     voicing = None
     if sampling.voice_guidance > 0 and engine.grammar.remi and len(pitched) >= 2 and free:
         voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
+    meters = engine.grammar.bar_meters(ids)
     return engine.generate(
-        controls, text, n, sampling, chords=chords, fixed=fixed, context=context, voicing=voicing
-    )
+        controls, text, n, sampling, chords=chords, fixed=fixed, context=context,
+        voicing=voicing, meters=meters,
+    )  # fmt: skip
 
 
 def given_parts_context(engine: Engine, ids: Sequence[int], kept: list[int]) -> ContextFn | None:
@@ -195,12 +205,13 @@ def harmonize(
     line, notice = melody_line(melody)
     encoded = engine.tok.encode_music(line)
     word, programs = HARMONY_STYLES[style]
-    base = _piece_controls(line, _bars_spanned(line, len(encoded.bar_starts)), key)
+    ids = [int(i) for i in encoded.ids]
+    meter = _first_meter(engine, ids)
+    base = _piece_controls(line, _bars_spanned(line, len(encoded.bar_starts)), key, meter)
     controls = replace(
         base, style=word, instruments=list(programs[:voices]), section="start"
     ).validated()
     text = text or f"a {word} in {controls.key or 'its key'} for {voices} voices"
-    ids = [int(i) for i in encoded.ids]
     results = _generate(engine, controls, ids, [0], text, n, sampling, chords, ordered=True)
     return PartsRequest(controls, results, [0], notice)
 
@@ -264,9 +275,10 @@ def _keep_parts(
     voices after them, under the piece's own meter, tempo, length and key."""
     encoded = engine.tok.encode_music(score)
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + new_programs
-    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key)
-    controls = replace(base, instruments=programs, section="start").validated()
     ids = [int(i) for i in encoded.ids]
+    meter = _first_meter(engine, ids)
+    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key, meter)
+    controls = replace(base, instruments=programs, section="start").validated()
     results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
     return PartsRequest(controls, results, kept)
 
@@ -315,7 +327,8 @@ def infill_bars(
         )
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
     hole = last - first + 1
-    base = _piece_controls(score, hole, key)
+    meters = engine.grammar.bar_meters([t for bar in bars for t in bar])
+    base = _piece_controls(score, hole, key, meters[first - 1])  # the hole's meter
     controls = replace(base, instruments=programs).validated()
     prefix = tok.prefix_ids(controls)
     # Room for the bars around the hole, after an estimate of the new bars' length.
@@ -340,10 +353,11 @@ def infill_bars(
         sampling.with_(cadence="none"),  # the bars after the hole end the piece
         chords=shifted,
         context=lambda _bar: context,
+        meters=meters[first - 1 : last],
     )
     head = [t for bar in bars[: first - 1] for t in bar]
     tail = [t for bar in bars[last:] for t in bar]
-    whole = replace(controls, bars=len(bars))
+    whole = replace(controls, bars=len(bars), meter=meters[0] if meters[0] in METERS else None)
     whole_prefix = tok.prefix_ids(whole)
     spliced = []
     for r in results:

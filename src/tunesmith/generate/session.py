@@ -268,8 +268,10 @@ class DecodingSession:
         key = (state.last, state.position, state.bar_len, state.forced(), rule, int(mask.sum()))
         entry = self._fixed_cache.get(key)
         if entry is None or not np.array_equal(entry[2], mask):
-            both = mask & self.fixed.mask(rule)
-            narrowed = both if both.any() else mask  # never leave a row with no choice
+            kept = self.fixed.mask(rule)
+            both = mask & kept
+            # never leave a row with no choice; a kept note wins (a doubled note in the input)
+            narrowed = both if both.any() else kept if rule[0] in ("pitch", "duration") else mask
             ids = np.flatnonzero(narrowed)
             entry = (narrowed, int(ids[0]) if len(ids) == 1 else None, mask)
             self._fixed_cache[key] = entry

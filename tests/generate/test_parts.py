@@ -154,3 +154,29 @@ def test_a_piece_in_a_meter_no_request_names_is_still_kept(composer):
     assert voice_notes(tok, req.results[0].ids, 0) == voice_notes(
         tok, tok.encode_music(piece).ids, 0
     )
+
+
+def test_harmonized_voices_are_single_lines(composer):
+    """Each voice under the melody sings one note at a time, even when sampling is hot
+    enough to make the model pile notes up (a choir part may otherwise hold chords)."""
+    hot = SamplingConfig(seed=3, temperature=2.0, top_k=0, top_p=1.0)
+    req = harmonize(composer.engine, melody(4), hot, voices=4, style="chorale", n=2)
+    for r in req.results:
+        piece = Piece.from_tokens(composer.tokenizer, r.ids, req.controls)
+        for track in piece.score.tracks:
+            onsets = [n.time for n in track.notes]
+            assert len(onsets) == len(set(onsets)), f"{track.name} begins a chord"
+
+
+def test_a_dense_new_part_leaves_the_kept_part_whole():
+    """The shipped model rewriting the strings under a synth-pad line writes chords of up
+    to ten notes; the token budget still leaves room for every kept note (it ran out
+    first once, and the piece ended with 12 of the pad's 82 notes missing)."""
+    from tunesmith import Composer
+
+    c = Composer.load()
+    piece = c("cinematic, D minor, synth pad and strings, very slow, one minute", bars=8, seed=1)
+    score = piece.score
+    req = rewrite_part(c.engine, score, 1, SamplingConfig(seed=1))
+    tok, enc = c.tokenizer, c.tokenizer.encode_music(score).ids
+    assert voice_notes(tok, req.results[0].ids, 0) == voice_notes(tok, enc, 0)

@@ -95,6 +95,7 @@ class Engine:
         context: ContextFn | None = None,
         voicing: VoiceGuide | None = None,
         meters: Sequence[str] | None = None,
+        caps: dict[int, int] | None = None,
     ) -> list[GenerationResult]:
         """`n` sequences (a batch) for one set of conditions.
 
@@ -112,11 +113,13 @@ class Engine:
         model; ContextFn). `voicing`: voice-leading guidance for written parts (voicing.py).
         `meters`: each bar's meter, from the first bar written (a kept piece's own, which
         may change; Grammar.bar_meters), in place of the Meter control's one meter.
+        `caps`: the most notes a voice slot may begin at once, where its instrument's
+        limit (instruments.max_onsets) is not the right one (1: a single line).
         The results hold the controls and the music, not the context.
         """
         session = self.session(
             controls, n, sampling, text, prompt_music, text_emb, theme, section_start, theme_label,
-            chords, fixed, context, voicing, meters,
+            chords, fixed, context, voicing, meters, caps,
         )  # fmt: skip
         target = session.states[0].target_bars or sampling.max_bars
         while not session.finished:
@@ -152,6 +155,7 @@ class Engine:
         context: ContextFn | None = None,
         voicing: VoiceGuide | None = None,
         meters: Sequence[str] | None = None,
+        caps: dict[int, int] | None = None,
     ) -> DecodingSession:
         """A decoding session for `n` rows under `controls`, after `prompt_music` (see
         `generate` for the arguments); the caller drives it with `advance()`."""
@@ -176,6 +180,9 @@ class Engine:
                 raise BadInputError(f"this model has no time signature {unknown[0]}")
             for s in states:
                 s.bar_meters = tuple(meters)
+        if caps:
+            for s in states:
+                s.caps = {**s.caps, **caps}
         if fixed is not None:
             # Kept voices sound when their notes come (fixed.py forces them): they are never
             # "missing", so the grammar does not rush them in ahead of their written time.
@@ -214,6 +221,11 @@ class Engine:
         def window(row: int, tokens: list[int]) -> list[int]:
             return self._window(prefix, controls, tokens, target_bars, context)
 
+        budget = sampling.max_tokens or _token_budget(target_bars, controls)
+        if fixed is not None and not sampling.max_tokens:
+            # The kept notes' own tokens (position, voice, pitch, duration) on top: a budget
+            # spent by dense free voices would otherwise end the piece before them.
+            budget += 4 * len(fixed.notes)
         return DecodingSession(
             self.backend,
             self.tok,
@@ -225,7 +237,7 @@ class Engine:
             music=music,
             guide=guide,
             reprise=reprise,
-            max_new=sampling.max_tokens or _token_budget(target_bars, controls),
+            max_new=budget,
             chords=self.chord_guide(controls, chords, sampling, requested) if chords else None,
             fixed=fixed,
             voicing=voicing,

@@ -146,7 +146,7 @@ def _generate(
 ) -> list[GenerationResult]:
     """The piece decoded with the `kept` slots' notes forced, each bar in the meter it has
     in `ids`; `ordered`: the voice slots run from the top voice down (harmonize), so
-    crossings and spacing are guarded too."""
+    crossings and spacing are guarded too, and each written voice is a single line."""
     sampling = sampling.with_(cadence="none")  # the kept parts end the piece as they do
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
@@ -160,9 +160,10 @@ def _generate(
     if sampling.voice_guidance > 0 and engine.grammar.remi and len(pitched) >= 2 and free:
         voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
     meters = engine.grammar.bar_meters(ids)
+    lines = {s: 1 for s in free} if ordered else None  # voices in order are single lines
     return engine.generate(
         controls, text, n, sampling, chords=chords, fixed=fixed, context=context,
-        voicing=voicing, meters=meters,
+        voicing=voicing, meters=meters, caps=lines,
     )  # fmt: skip
 
 

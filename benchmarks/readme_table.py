@@ -120,6 +120,22 @@ def rows() -> list[Row]:
         )
 
     @row(
+        "generate, then edit (add-part, rewrite-part, harmonize, bar infill) on one piece per "
+        "public prompt, against an earlier commit in the same run",
+        ["benchmarks/results/kept_parts.json"],
+    )
+    def _(d):
+        this, base = d["summary"]["this"], d["summary"]["base"]
+        a, b = this["all"], base["all"]
+        h, hb = this["harmonize"], base["harmonize"]
+        return (
+            f"kept parts or bars whole in {a['kept_exact']} of {a['requests']} edits "
+            f"({d['base_commit']}: {b['kept_exact']}), time signatures kept in "
+            f"{a['meters_kept']} ({b['meters_kept']}), harmonizing voices single lines in "
+            f"{h['single_lines']} of {h['requests']} ({hb['single_lines']})"
+        )
+
+    @row(
         "bar-infill layout study: v2 + 500 steps in each order, same data (loss of the "
         "original bars)",
         ["benchmarks/results/infill_study_spm.json", "benchmarks/results/infill_study_psm.json"],

@@ -177,7 +177,7 @@ class Engine:
         if meters:
             unknown = sorted(set(meters) - set(self.grammar.timesig_id))
             if unknown:
-                raise BadInputError(f"this model has no time signature {unknown[0]}")
+                raise ValueError(f"this model has no time signature {unknown[0]}")
             for s in states:
                 s.bar_meters = tuple(meters)
         if caps:

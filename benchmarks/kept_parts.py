@@ -13,7 +13,9 @@ Each result is checked against its input, by onset and pitch on the tokenizer's 
 32nd note; the groove library's swung and strummed notes come back on it, as documented): the kept parts (or, for bar infill, every note outside bars 3-4) are
 all there and nothing was added to them; the time signatures are the input's; no voice
 begins the same pitch twice at one moment, and the most notes one voice begins at once
-(a harmonization's voices should each be a single line).
+(a harmonization's voices should each be a single line); for add-part, where the cello
+lies: its median pitch against the lowest kept part's, and the share of its notes that
+begin above the kept parts' lowest sounding pitch (it was asked for under them).
 With --base COMMIT the same pieces go through an earlier commit's code too (a temporary
 git worktree), in the same run.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOLE = (3, 4)
 
 WORKER = r"""
-import json, sys
+import bisect, json, statistics, sys
 from collections import Counter
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
@@ -81,6 +84,30 @@ def piles(score):
         per_onset = Counter(int(n.time) for n in tr.notes)
         most = max(most, max(per_onset.values(), default=0))
     return dup, most
+
+
+def register(new, kept):
+    # where the added cello lies: its median against the lowest kept part's, and the share
+    # of its notes that begin above the lowest kept note of the latest kept onset (a
+    # crossing, near enough: "a cello under it" should stay under it)
+    if not new or not kept:
+        return {}
+    lowest = min(kept, key=lambda ns: statistics.median(p for _, p in ns))
+    sounding = {}
+    for ns in kept:
+        for t, p in ns:
+            sounding.setdefault(t, []).append(p)
+    onsets = sorted(sounding)
+    above = 0
+    for t, p in new:
+        i = bisect.bisect_right(onsets, t) - 1  # the latest kept onset at or before it
+        if i >= 0 and p > min(sounding[onsets[i]]):
+            above += 1
+    return {
+        "new_median_minus_lowest_kept": statistics.median(p for _, p in new)
+        - statistics.median(p for _, p in lowest),
+        "new_notes_above_kept": above / len(new),
+    }
 
 
 out = []
@@ -131,6 +158,8 @@ for path in sorted(work.glob("in_*.mid")):
                     left.remove(notes(t, tpq_in))
                 else:
                     exact = False
+            if job == "add-part" and exact and len(left) == 1:
+                row.update(register(left[0], [notes(t, tpq_in) for t in keep if not t.is_drum]))
         dup, most = piles(res)
         if job == "harmonize":  # every voice a single line: one note at a time
             row["single_lines"] = most == 1
@@ -188,6 +217,14 @@ def summary(rows: list[dict]) -> dict:
         }
         if job == "harmonize":
             out[job]["single_lines"] = sum(r["single_lines"] for r in done)
+        placed = [r for r in done if "new_notes_above_kept" in r]
+        if job == "add-part" and placed:
+            out[job]["cello_median_minus_lowest_kept_median"] = statistics.median(
+                r["new_median_minus_lowest_kept"] for r in placed
+            )
+            out[job]["cello_notes_above_the_kept_parts"] = statistics.mean(
+                r["new_notes_above_kept"] for r in placed
+            )
     return out
 
 

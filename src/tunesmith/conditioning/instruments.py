@@ -212,6 +212,47 @@ def max_onsets(program: int) -> int:
     return MAX_ONSETS
 
 
+# Where an instrument's part usually lies (MIDI pitch near the middle of its common range),
+# for instruments that keep to one register; keyboards, harps, guitars, ensembles and the
+# like span several and have none. Used to place a new part among existing ones.
+_REGISTER: dict[range, int] = {
+    range(32, 40): 40,  # basses
+    range(40, 41): 74,  # violin
+    range(41, 42): 62,  # viola
+    range(42, 43): 50,  # cello
+    range(43, 44): 38,  # contrabass
+    range(47, 48): 45,  # timpani
+    range(52, 55): 62,  # choir, voices
+    range(56, 57): 70,  # trumpet
+    range(57, 58): 52,  # trombone
+    range(58, 59): 41,  # tuba
+    range(59, 60): 70,  # muted trumpet
+    range(60, 61): 60,  # horn
+    range(64, 65): 72,  # soprano sax
+    range(65, 66): 65,  # alto sax
+    range(66, 67): 58,  # tenor sax
+    range(67, 68): 50,  # baritone sax
+    range(68, 69): 74,  # oboe
+    range(69, 70): 64,  # english horn
+    range(70, 71): 50,  # bassoon
+    range(71, 72): 67,  # clarinet
+    range(72, 73): 91,  # piccolo
+    range(73, 74): 79,  # flute
+    range(74, 75): 77,  # recorder
+    range(75, 80): 82,  # pan flute, bottle, shakuhachi, whistle, ocarina
+    range(110, 111): 74,  # fiddle
+}
+
+
+def register_centre(program: int) -> int | None:
+    """The pitch an instrument's part usually centres on, or None for one that spans
+    several registers (piano, harp, guitar, organ, ensembles, drums)."""
+    for programs, centre in _REGISTER.items():
+        if program in programs:
+            return centre
+    return None
+
+
 def parse_instrument(word: str) -> tuple[int, ...]:
     """Programs for an instrument given as an everyday word, a GM name or a number.
 

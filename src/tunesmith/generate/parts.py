@@ -17,10 +17,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import symusic
 
 from ..conditioning.controls import MAX_VOICES, METERS, Controls
-from ..conditioning.instruments import DRUMS
+from ..conditioning.instruments import DRUMS, register_centre
 from ..errors import BadInputError
 from ..music.chords import Chord, bar_harmony
 from ..music.metrics import as_tick_score, bar_grid, compute_metrics
@@ -143,10 +144,13 @@ def _generate(
     sampling: SamplingConfig,
     chords: Sequence[Sequence[Chord]] | None,
     ordered: bool = False,
+    register: Sequence[int] | None = None,
 ) -> list[GenerationResult]:
     """The piece decoded with the `kept` slots' notes forced, each bar in the meter it has
     in `ids`; `ordered`: the voice slots run from the top voice down (harmonize), so
-    crossings and spacing are guarded too, and each written voice is a single line."""
+    crossings and spacing are guarded too, and each written voice is a single line;
+    `register`: the pitched slots from the highest part to the lowest (add or rewrite a
+    part), so a written voice keeps to its place among the others (crossings guarded)."""
     sampling = sampling.with_(cadence="none")  # the kept parts end the piece as they do
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
@@ -158,7 +162,12 @@ def _generate(
     free = [s for s in pitched if s not in kept]
     voicing = None
     if sampling.voice_guidance > 0 and engine.grammar.remi and len(pitched) >= 2 and free:
-        voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
+        if register is not None:
+            voicing = VoiceGuide(
+                engine.grammar, register, free, sampling.voice_guidance, ordered=True, satb=False
+            )
+        else:
+            voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
     meters = engine.grammar.bar_meters(ids)
     lines = {s: 1 for s in free} if ordered else None  # voices in order are single lines
     return engine.generate(
@@ -280,8 +289,33 @@ def _keep_parts(
     meter = _first_meter(engine, ids)
     base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key, meter)
     controls = replace(base, instruments=programs, section="start").validated()
-    results = _generate(engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords)
+    register = _register_order(tracks, programs)
+    results = _generate(
+        engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords,
+        register=register,
+    )  # fmt: skip
     return PartsRequest(controls, results, kept)
+
+
+def _register_order(tracks: Sequence[symusic.Track], programs: list[int]) -> list[int] | None:
+    """The pitched voice slots from the highest part to the lowest: a kept part by its
+    median pitch, a part written anew by where it was (rewrite) or by where its instrument
+    usually plays (add: a cello under a flute, a violin over a cello); None when a new
+    part's instrument spans several registers (a piano, a harp), which has no one place."""
+    where: dict[int, float] = {}
+    for slot, program in enumerate(programs):
+        if program == DRUMS:
+            continue
+        if slot < len(tracks):  # a part of the piece, kept or rewritten: where it is
+            where[slot] = float(np.median([n.pitch for n in tracks[slot].notes]))
+        else:
+            centre = register_centre(program)
+            if centre is None:
+                return None
+            where[slot] = float(centre)
+    if len(where) < 2:
+        return None
+    return sorted(where, key=lambda s: (-where[s], s))
 
 
 @dataclass

@@ -45,17 +45,19 @@ class VoiceGuide:
         free: Sequence[int],
         strength: float = 1.0,
         ordered: bool = True,
+        satb: bool = True,
     ) -> None:
         """`slots`: the pitched voice slots, top voice first when `ordered` (else only
         parallels are guarded: the voices' registers are not known); `free`: those the
-        model writes (the guide never touches a kept voice's forced pitch)."""
+        model writes (the guide never touches a kept voice's forced pitch); `satb`: four
+        ordered voices are a chorale's (spacing and SATB ranges guarded too)."""
         self.g = grammar
         self.slots = list(slots)
         self.order = {s: i for i, s in enumerate(self.slots)}
         self.free = set(free)
         self.strength = strength
         self.ordered = ordered
-        self.four_part = ordered and len(self.slots) == 4
+        self.four_part = ordered and satb and len(self.slots) == 4
         ids = [i for i, p in grammar.pitch_of.items() if grammar.type_of[i] == "Pitch"]
         self.pitch_ids = np.array(ids, dtype=np.int64)
         self.pitches = np.array([grammar.pitch_of[i] for i in ids])

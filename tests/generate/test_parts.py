@@ -185,15 +185,20 @@ def test_a_dense_new_part_leaves_the_kept_part_whole():
 def test_parts_are_placed_by_register():
     """A new part goes where its instrument plays among the kept parts (a cello under a
     flute, a viola between violin and cello); a piano has no one place."""
-    from tunesmith.generate.parts import _register_order
+    from tunesmith.generate.parts import _registers
+
+    def order(tracks, programs):
+        where = _registers(tracks, programs)
+        return sorted(where, key=lambda s: -where[s]) if where else None
 
     flute = make_score(0, (4, 4), 1, 2, [73], seed=1).tracks[0]  # around C5
-    assert _register_order([flute], [73, 42]) == [0, 1]  # a cello under it
-    assert _register_order([flute], [73, 72]) == [1, 0]  # a piccolo over it
-    assert _register_order([flute], [73, 0]) is None  # a piano: anywhere
+    assert order([flute], [73, 42]) == [0, 1]  # a cello under it
+    assert _registers([flute], [73, 42])[1] == 50  # ... around D3
+    assert order([flute], [73, 72]) == [1, 0]  # a piccolo over it
+    assert order([flute], [73, 0]) is None  # a piano: anywhere
     duo = make_score(0, (4, 4), 2, 2, [40, 42], seed=1)
     for note in duo.tracks[1].notes:  # a cello part, around E3
         note.pitch -= 12
-    assert _register_order(list(duo.tracks), [40, 42, 41]) == [0, 2, 1]
+    assert order(list(duo.tracks), [40, 42, 41]) == [0, 2, 1]
     # rewriting: the part stays where it was
-    assert _register_order(list(duo.tracks), [40, 42]) == [0, 1]
+    assert order(list(duo.tracks), [40, 42]) == [0, 1]

@@ -145,12 +145,14 @@ def _generate(
     chords: Sequence[Sequence[Chord]] | None,
     ordered: bool = False,
     register: Sequence[int] | None = None,
+    centres: dict[int, float] | None = None,
 ) -> list[GenerationResult]:
     """The piece decoded with the `kept` slots' notes forced, each bar in the meter it has
     in `ids`; `ordered`: the voice slots run from the top voice down (harmonize), so
     crossings and spacing are guarded too, and each written voice is a single line;
     `register`: the pitched slots from the highest part to the lowest (add or rewrite a
-    part), so a written voice keeps to its place among the others (crossings guarded)."""
+    part), so a written voice keeps to its place among the others (crossings guarded), and
+    `centres` where each part lies, so a written voice keeps near its own."""
     sampling = sampling.with_(cadence="none")  # the kept parts end the piece as they do
     fixed = FixedParts.from_tokens(engine.grammar, ids, slots=kept, rows=n)
     if not fixed.notes:
@@ -164,8 +166,9 @@ def _generate(
     if sampling.voice_guidance > 0 and engine.grammar.remi and len(pitched) >= 2 and free:
         if register is not None:
             voicing = VoiceGuide(
-                engine.grammar, register, free, sampling.voice_guidance, ordered=True, satb=False
-            )
+                engine.grammar, register, free, sampling.voice_guidance, ordered=True,
+                satb=False, centres=centres,
+            )  # fmt: skip
         else:
             voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
     meters = engine.grammar.bar_meters(ids)
@@ -289,19 +292,20 @@ def _keep_parts(
     meter = _first_meter(engine, ids)
     base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key, meter)
     controls = replace(base, instruments=programs, section="start").validated()
-    register = _register_order(tracks, programs)
+    where = _registers(tracks, programs)
+    register = sorted(where, key=lambda s: (-where[s], s)) if where else None
     results = _generate(
         engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords,
-        register=register,
+        register=register, centres=where,
     )  # fmt: skip
     return PartsRequest(controls, results, kept)
 
 
-def _register_order(tracks: Sequence[symusic.Track], programs: list[int]) -> list[int] | None:
-    """The pitched voice slots from the highest part to the lowest: a kept part by its
-    median pitch, a part written anew by where it was (rewrite) or by where its instrument
-    usually plays (add: a cello under a flute, a violin over a cello); None when a new
-    part's instrument spans several registers (a piano, a harp), which has no one place."""
+def _registers(tracks: Sequence[symusic.Track], programs: list[int]) -> dict[int, float]:
+    """Where each pitched voice slot's part lies: a kept part at its median pitch, a part
+    written anew where it was (rewrite) or where its instrument usually plays (add: a cello
+    under a flute, a violin over a cello); empty when a new part's instrument spans several
+    registers (a piano, a harp), which has no one place."""
     where: dict[int, float] = {}
     for slot, program in enumerate(programs):
         if program == DRUMS:
@@ -311,11 +315,9 @@ def _register_order(tracks: Sequence[symusic.Track], programs: list[int]) -> lis
         else:
             centre = register_centre(program)
             if centre is None:
-                return None
+                return {}
             where[slot] = float(centre)
-    if len(where) < 2:
-        return None
-    return sorted(where, key=lambda s: (-where[s], s))
+    return where if len(where) >= 2 else {}
 
 
 @dataclass

@@ -32,6 +32,7 @@ CROSSING = 4.0
 SPACING = 2.0
 RANGE = 3.0
 PARALLEL = 4.0
+REGISTER_SPAN = 12  # semitones a placed voice may stray from its part's centre unpenalised
 LOOK_BACK = 600  # tokens scanned back for each voice's latest notes
 
 
@@ -46,11 +47,14 @@ class VoiceGuide:
         strength: float = 1.0,
         ordered: bool = True,
         satb: bool = True,
+        centres: dict[int, float] | None = None,
     ) -> None:
         """`slots`: the pitched voice slots, top voice first when `ordered` (else only
         parallels are guarded: the voices' registers are not known); `free`: those the
         model writes (the guide never touches a kept voice's forced pitch); `satb`: four
-        ordered voices are a chorale's (spacing and SATB ranges guarded too)."""
+        ordered voices are a chorale's (spacing and SATB ranges guarded too); `centres`:
+        where a free voice's part belongs (slot -> pitch), so it keeps within an octave of it
+        (a cello added under a tune plays as low as a cello)."""
         self.g = grammar
         self.slots = list(slots)
         self.order = {s: i for i, s in enumerate(self.slots)}
@@ -58,6 +62,7 @@ class VoiceGuide:
         self.strength = strength
         self.ordered = ordered
         self.four_part = ordered and satb and len(self.slots) == 4
+        self.centres = dict(centres or {})
         ids = [i for i, p in grammar.pitch_of.items() if grammar.type_of[i] == "Pitch"]
         self.pitch_ids = np.array(ids, dtype=np.int64)
         self.pitches = np.array([grammar.pitch_of[i] for i in ids])
@@ -114,6 +119,8 @@ class VoiceGuide:
         if self.four_part:
             low, high = SATB_RANGES[k]
             pen += RANGE * ((p < low) | (p > high))
+        elif slot in self.centres:
+            pen += RANGE * (np.abs(p - self.centres[slot]) > REGISTER_SPAN)
         return pen * self.strength
 
     def apply(

@@ -122,17 +122,21 @@ def rows() -> list[Row]:
     @row(
         "generate, then edit (add-part, rewrite-part, harmonize, bar infill) on one piece per "
         "public prompt, against an earlier commit in the same run",
-        ["benchmarks/results/kept_parts.json"],
+        ["benchmarks/results/kept_parts.json", "benchmarks/results/kept_parts_register.json"],
     )
-    def _(d):
+    def _(d, reg):
         this, base = d["summary"]["this"], d["summary"]["base"]
         a, b = this["all"], base["all"]
         h, hb = this["harmonize"], base["harmonize"]
+        c, cb = this["add-part"], reg["summary"]["base"]["add-part"]
         return (
             f"kept parts or bars whole in {a['kept_exact']} of {a['requests']} edits "
             f"({d['base_commit']}: {b['kept_exact']}), time signatures kept in "
             f"{a['meters_kept']} ({b['meters_kept']}), harmonizing voices single lines in "
-            f"{h['single_lines']} of {h['requests']} ({hb['single_lines']})"
+            f"{h['single_lines']} of {h['requests']} ({hb['single_lines']}); an added cello's "
+            f"notes over the kept parts {pct(c['cello_notes_above_the_kept_parts'])} "
+            f"({reg['base_commit']}, before voices were placed by register: "
+            f"{pct(cb['cello_notes_above_the_kept_parts'])})"
         )
 
     @row(

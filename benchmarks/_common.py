@@ -16,8 +16,10 @@ import resource
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,3 +131,19 @@ def write_json(
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
+
+
+@contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """A temporary git worktree of commit `rev` (its root), removed afterwards: an earlier
+    version of the code to run beside this one in the same benchmark."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), rev],
+            cwd=REPO, check=True, capture_output=True,
+        )  # fmt: skip
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO)

@@ -16,11 +16,10 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, write_json  # noqa: E402
+from _common import checkout, machine, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMER = """
@@ -64,19 +63,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4, help="seeds per batch size and round")
     ap.add_argument("--out", default="benchmarks/results/decode_ab.json")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(base), args.base],
-            cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
-        try:
-            runs: dict[str, list[dict[str, float]]] = {"base": [], "this": []}
-            for _ in range(args.rounds):
-                runs["base"].append(time_version(base / "src", args.seeds))
-                runs["this"].append(time_version(ROOT / "src", args.seeds))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT)
+    with checkout(args.base) as base:
+        runs: dict[str, list[dict[str, float]]] = {"base": [], "this": []}
+        for _ in range(args.rounds):
+            runs["base"].append(time_version(base / "src", args.seeds))
+            runs["this"].append(time_version(ROOT / "src", args.seeds))
     summary = {}
     for batch in ("1", "8"):
         b = statistics.median(r[batch] for r in runs["base"])

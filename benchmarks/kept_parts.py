@@ -29,11 +29,10 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, write_json  # noqa: E402
+from _common import checkout, machine, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLE = (3, 4)
@@ -240,16 +239,8 @@ def main() -> None:
     inputs = make_inputs(work, Path(args.prompts), args.bars)
     versions = {"this": run_version(ROOT / "src", work)}
     if args.base:
-        with tempfile.TemporaryDirectory() as tmp:
-            base = Path(tmp) / "base"
-            subprocess.run(
-                ["git", "worktree", "add", "--detach", str(base), args.base],
-                cwd=ROOT, check=True, capture_output=True,
-            )  # fmt: skip
-            try:
-                versions["base"] = run_version(base / "src", work)
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT)
+        with checkout(args.base) as base:
+            versions["base"] = run_version(base / "src", work)
     changing = [
         r["file"] for r in inputs
         if len({(t.numerator, t.denominator) for t in _sigs(work / r["file"])}) > 1

@@ -366,10 +366,11 @@ class Composer:
         progress=None,
     ) -> Piece:
         """Keep the input's bars exactly and continue to `bars` bars in total, in its
-        meter (its last bar's, where it changes), tempo and instruments (the prompt may add style or other attributes).
-        `section`: "A" brings the input back (its bars are the reprise gate's theme, bar by
-        bar), "B" asks for a contrast to it; None: a plain continuation. `chords`: a
-        progression counted from the input's first bar (as in `generate`).
+        meter (its last bar's, where it changes), tempo and instruments (the prompt may add
+        style or other attributes). `section`: "A" brings the input back (its bars are the
+        reprise gate's theme, bar by bar), "B" asks for a contrast to it; None: a plain
+        continuation. `chords`: a progression counted from the input's first bar (as in
+        `generate`).
         `arrangement`: "none" (default), "auto" or a style name: a band from the groove
         library under the whole result, the input's parts kept as the melody.
         `performance` and `humanize` as in `generate` (the input's notes are played too)."""

@@ -54,7 +54,7 @@ class VoiceGuide:
         model writes (the guide never touches a kept voice's forced pitch); `satb`: four
         ordered voices are a chorale's (spacing and SATB ranges guarded too); `centres`:
         where a free voice's part belongs (slot -> pitch), so it keeps within an octave of it
-        (a cello added under a tune plays as low as a cello)."""
+        (a cello added under a tune stays in a cello's register)."""
         self.g = grammar
         self.slots = list(slots)
         self.order = {s: i for i, s in enumerate(self.slots)}

@@ -14,7 +14,7 @@ from .arrange.arranger import arrange
 from .arrange.library import find_style
 from .arrange.plan import ArrangementPlan, plan_for
 from .conditioning.chords import chords_for_bars, looks_roman, parse_progression
-from .conditioning.controls import METERS, Controls, normalize_key
+from .conditioning.controls import Controls, meter_control, normalize_key
 from .conditioning.instruments import one_program
 from .conditioning.limits import BARS, CANDIDATES, DEFAULT_METER, DEFAULT_TEMPO, TEMPO, VOICES
 from .conditioning.prompt import apply_overrides, parse_prompt
@@ -401,14 +401,11 @@ class Composer:
             )
         parsed = parse_prompt(prompt or "", self.styles)
         tracks = [t for t in score.tracks if len(t.notes)]
-        # Each bar's meter as tokenized; the new bars go on in the last one. The Meter
-        # control names the first where a request could (not 1/4, say).
-        meters = self.engine.grammar.bar_meters(music)
-        first = meters[0] if meters else DEFAULT_METER
+        meters = self.engine.grammar.bar_meters(music)  # the new bars go on in the last
         tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
         key = parsed.controls.key or _signature_key(score) or compute_metrics(score).get("key")
         input_controls = Controls(
-            meter=first if first in METERS else None,
+            meter=meter_control(meters),
             tempo=min(max(tempo, TEMPO.low), TEMPO.high),
             instruments=[-1 if t.is_drum else int(t.program) for t in tracks][: int(VOICES.high)],
             key=key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from ..errors import BadInputError
@@ -89,6 +90,16 @@ def normalize_key(text: str) -> str:
     mode = m.group(3) or "major"
     family = {"m": "minor", "min": "minor", "maj": "major"}.get(mode) or MODE_TO_MAJOR_MINOR[mode]
     return key_name(pc, family)
+
+
+def meter_control(meters: Sequence[str]) -> str | None:
+    """The Meter control for a piece whose bars have `meters` (as tokenized, first bar
+    first): its first bar's meter where a request can name it, else none (a piece in 1/4
+    is still kept; the grammar takes each bar's own meter from the piece). A tokenization
+    without meters gives 4/4."""
+    if not meters:
+        return "4/4"
+    return meters[0] if meters[0] in METERS else None
 
 
 def normalize_meter(text: str) -> str:

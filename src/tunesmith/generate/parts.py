@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import symusic
 
-from ..conditioning.controls import MAX_VOICES, METERS, Controls
+from ..conditioning.controls import MAX_VOICES, Controls, meter_control
 from ..conditioning.instruments import DRUMS, register_centre
 from ..errors import BadInputError
 from ..music.chords import Chord, bar_harmony
@@ -107,25 +107,20 @@ def _bars_spanned(score: symusic.Score, bars_with_onsets: int) -> int:
     return max(bars_with_onsets, len(bar_grid(as_tick_score(score), max(int(end), 1))[0]))
 
 
-def _piece_controls(score: symusic.Score, bars: int, key: str | None, meter: str) -> Controls:
-    """Tempo, key and length of an input piece, under `meter` (its first bar's, as
-    tokenized): the Meter control where it is one a request can name, else none (a piece
-    in 1/4 or 7/4 is still kept; the grammar takes each bar's meter from the piece)."""
+def _piece_controls(
+    score: symusic.Score, bars: int, key: str | None, meters: Sequence[str]
+) -> Controls:
+    """Tempo, key and length of an input piece, and the Meter control for its bars'
+    `meters` (controls.meter_control)."""
     tempo = float(score.tempos[0].qpm) if len(score.tempos) else DEFAULT_TEMPO
     if key is None:
         key = compute_metrics(score).get("key")
     return Controls(
-        meter=meter if meter in METERS else None,
+        meter=meter_control(meters),
         tempo=min(max(tempo, 20.0), 400.0),
         key=key,
         bars=bars,
     )
-
-
-def _first_meter(engine: Engine, ids: Sequence[int]) -> str:
-    """The meter of a tokenized piece's first bar (4/4 when it has no bar)."""
-    meters = engine.grammar.bar_meters(ids)
-    return meters[0] if meters else "4/4"
 
 
 def _programs(tracks: Sequence[symusic.Track], kept: list[int]) -> list[int]:
@@ -138,6 +133,7 @@ def _generate(
     engine: Engine,
     controls: Controls,
     ids: Sequence[int],
+    meters: Sequence[str],
     kept: list[int],
     text: str,
     n: int,
@@ -147,8 +143,8 @@ def _generate(
     register: Sequence[int] | None = None,
     centres: dict[int, float] | None = None,
 ) -> list[GenerationResult]:
-    """The piece decoded with the `kept` slots' notes forced, each bar in the meter it has
-    in `ids`; `ordered`: the voice slots run from the top voice down (harmonize), so
+    """The piece decoded with the `kept` slots' notes forced, each bar in its own meter
+    (`meters`, of `ids`); `ordered`: the voice slots run from the top voice down (harmonize), so
     crossings and spacing are guarded too, and each written voice is a single line;
     `register`: the pitched slots from the highest part to the lowest (add or rewrite a
     part), so a written voice keeps to its place among the others (crossings guarded), and
@@ -171,7 +167,6 @@ def _generate(
             )  # fmt: skip
         else:
             voicing = VoiceGuide(engine.grammar, pitched, free, sampling.voice_guidance, ordered)
-    meters = engine.grammar.bar_meters(ids)
     lines = {s: 1 for s in free} if ordered else None  # voices in order are single lines
     return engine.generate(
         controls, text, n, sampling, chords=chords, fixed=fixed, context=context,
@@ -219,13 +214,13 @@ def harmonize(
     encoded = engine.tok.encode_music(line)
     word, programs = HARMONY_STYLES[style]
     ids = [int(i) for i in encoded.ids]
-    meter = _first_meter(engine, ids)
-    base = _piece_controls(line, _bars_spanned(line, len(encoded.bar_starts)), key, meter)
+    meters = engine.grammar.bar_meters(ids)
+    base = _piece_controls(line, _bars_spanned(line, len(encoded.bar_starts)), key, meters)
     controls = replace(
         base, style=word, instruments=list(programs[:voices]), section="start"
     ).validated()
     text = text or f"a {word} in {controls.key or 'its key'} for {voices} voices"
-    results = _generate(engine, controls, ids, [0], text, n, sampling, chords, ordered=True)
+    results = _generate(engine, controls, ids, meters, [0], text, n, sampling, chords, ordered=True)
     return PartsRequest(controls, results, [0], notice)
 
 
@@ -289,13 +284,13 @@ def _keep_parts(
     encoded = engine.tok.encode_music(score)
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks] + new_programs
     ids = [int(i) for i in encoded.ids]
-    meter = _first_meter(engine, ids)
-    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key, meter)
+    meters = engine.grammar.bar_meters(ids)
+    base = _piece_controls(score, _bars_spanned(score, len(encoded.bar_starts)), key, meters)
     controls = replace(base, instruments=programs, section="start").validated()
     where = _registers(tracks, programs)
     register = sorted(where, key=lambda s: (-where[s], s)) if where else None
     results = _generate(
-        engine, controls, ids, _programs(tracks, kept), text, n, sampling, chords,
+        engine, controls, ids, meters, _programs(tracks, kept), text, n, sampling, chords,
         register=register, centres=where,
     )  # fmt: skip
     return PartsRequest(controls, results, kept)
@@ -364,8 +359,8 @@ def infill_bars(
         )
     programs = [DRUMS if t.is_drum else int(t.program) for t in tracks]
     hole = last - first + 1
-    meters = engine.grammar.bar_meters([t for bar in bars for t in bar])
-    base = _piece_controls(score, hole, key, meters[first - 1])  # the hole's meter
+    meters = engine.grammar.bar_meters(ids.tolist())
+    base = _piece_controls(score, hole, key, meters[first - 1 : last])  # the hole's meter
     controls = replace(base, instruments=programs).validated()
     prefix = tok.prefix_ids(controls)
     # Room for the bars around the hole, after an estimate of the new bars' length.
@@ -394,7 +389,7 @@ def infill_bars(
     )
     head = [t for bar in bars[: first - 1] for t in bar]
     tail = [t for bar in bars[last:] for t in bar]
-    whole = replace(controls, bars=len(bars), meter=meters[0] if meters[0] in METERS else None)
+    whole = replace(controls, bars=len(bars), meter=meter_control(meters))
     whole_prefix = tok.prefix_ids(whole)
     spliced = []
     for r in results:
